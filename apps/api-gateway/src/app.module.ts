@@ -1,0 +1,85 @@
+import { DatabaseModule } from '@gantry/database';
+import { MessageBus, MessagingModule } from '@gantry/messaging';
+import { HealthModule, Readiness } from '@gantry/runtime';
+import { type DynamicModule, Injectable, Module, type OnModuleInit } from '@nestjs/common';
+
+import type { ApiGatewayConfig } from './config.js';
+import { AppsController } from './http/apps.controller.js';
+import { BillingController } from './http/billing.controller.js';
+import { CapabilitiesController } from './http/capabilities.controller.js';
+import { AuthGuard, JsonBodyGuard } from './http/guards.js';
+import { MeController } from './http/me.controller.js';
+import { ProjectsController } from './http/projects.controller.js';
+import { TokensController } from './http/tokens.controller.js';
+import { AppsService } from './services/apps.service.js';
+import { BillingService } from './services/billing.service.js';
+import { GATEWAY_CONFIG } from './services/config.token.js';
+import { Downstream } from './services/downstream.js';
+import { ProjectsService } from './services/projects.service.js';
+import { TokensService } from './services/tokens.service.js';
+import { StatusController } from './status.controller.js';
+import { GATEWAY_ENTITIES } from './store/entities.js';
+import { GatewayStore } from './store/gateway-store.js';
+import { Init1764000000000 } from './store/migrations/1764000000000-init.js';
+
+export const SERVICE = 'api-gateway';
+export const GATEWAY_SCHEMA = 'gateway';
+export const GATEWAY_MIGRATIONS = [Init1764000000000];
+
+/** /readyz also asks whether the gateway's NATS connection is up (the database check is the database module's). */
+@Injectable()
+class NatsReadiness implements OnModuleInit {
+  constructor(
+    private readonly readiness: Readiness,
+    private readonly bus: MessageBus,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.register('nats', () => (this.bus.isConnected() ? true : 'not connected'));
+  }
+}
+
+@Module({})
+export class ApiGatewayModule {
+  static forRoot(config: ApiGatewayConfig): DynamicModule {
+    return {
+      module: ApiGatewayModule,
+      imports: [
+        HealthModule,
+        MessagingModule.forRoot({
+          service: SERVICE,
+          natsUrl: config.NATS_URL,
+          namespace: config.GANTRY_NAMESPACE,
+        }),
+        DatabaseModule.forRoot({
+          url: config.DATABASE_URL,
+          schema: GATEWAY_SCHEMA,
+          entities: GATEWAY_ENTITIES,
+          migrations: GATEWAY_MIGRATIONS,
+          outbox: true,
+        }),
+      ],
+      controllers: [
+        AppsController,
+        CapabilitiesController,
+        MeController,
+        BillingController,
+        TokensController,
+        ProjectsController,
+        StatusController,
+      ],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        GatewayStore,
+        Downstream,
+        TokensService,
+        ProjectsService,
+        AppsService,
+        BillingService,
+        AuthGuard,
+        JsonBodyGuard,
+        NatsReadiness,
+      ],
+    };
+  }
+}

@@ -1,0 +1,32 @@
+import { databaseEnv, env, loadConfig, platformEnv, secret } from '@gantry/config';
+import { z } from 'zod';
+
+export const ApiGatewayConfigSchema = z.object({
+  ...platformEnv,
+  ...databaseEnv,
+  HTTP_HOST: env.string('0.0.0.0'),
+  HTTP_PORT: env.port(8000),
+  /** When set, the secret of the `admin` token of the `default` project (created or updated at start). */
+  GANTRY_ADMIN_TOKEN: secret(
+    z
+      .string()
+      .regex(/^[\x21-\x7e]{16,512}$/, 'must be 16-512 printable ASCII characters without spaces')
+      .optional(),
+  ),
+  /** Where an app answers; `{id}` is replaced by the app id. */
+  GANTRY_APP_URL_TEMPLATE: z
+    .string()
+    .refine((t) => t.includes('{id}'), 'must contain {id}')
+    .refine((t) => URL.canParse(t.replaceAll('{id}', 'x')), 'must be a URL once {id} is replaced')
+    .default('http://{id}.app.localhost:8080'),
+  /** How long to wait for log-collector and billing-meter to answer a query. */
+  QUERY_TIMEOUT_MS: env.int(5000, 100, 60_000),
+  /** Largest accepted request body. */
+  HTTP_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/, 'must be a size like 1mb or 512kb')
+    .default('1mb'),
+});
+export type ApiGatewayConfig = z.infer<typeof ApiGatewayConfigSchema>;
+
+export const loadApiGatewayConfig = (): ApiGatewayConfig => loadConfig(ApiGatewayConfigSchema);

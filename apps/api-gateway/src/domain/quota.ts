@@ -1,0 +1,36 @@
+import type { AppSpec, AppState } from '@gantry/contracts';
+import { GantryError } from '@gantry/errors';
+
+import type { Lifecycle } from './lifecycle.js';
+
+/** GPUs an app holds when all its replicas run. */
+export const gpusOf = (spec: AppSpec): number =>
+  spec.resources.type === 'gpu' ? spec.resources.units * spec.scalingStrategy.fixed.replicas : 0;
+
+/** What of an app counts against the project's quota. */
+export interface QuotaView {
+  spec: AppSpec;
+  lifecycle: Lifecycle;
+  state: AppState;
+}
+
+/** Counts: apps asked to run, unless they ended FAILED or ERROR (they hold nothing). */
+export function gpusInUse(apps: readonly QuotaView[]): number {
+  return apps
+    .filter((a) => a.lifecycle === 'RUNNING' && a.state !== 'FAILED' && a.state !== 'ERROR')
+    .reduce((sum, a) => sum + gpusOf(a.spec), 0);
+}
+
+/**
+ * Refuses (403 QUOTA_EXCEEDED) an app whose GPUs would take the project past its quota
+ * (DESIGN.md: 4 GPUs in use at once per project unless raised).
+ */
+export function assertGpuQuota(projectId: string, quota: number, inUse: number, spec: AppSpec): void {
+  const needed = gpusOf(spec);
+  if (needed === 0 || inUse + needed <= quota) return;
+  throw new GantryError(
+    'QUOTA_EXCEEDED',
+    `project ${projectId} may hold ${quota} GPUs at once; ${inUse} are in use and this app needs ${needed}`,
+    { details: { quota, inUse, needed } },
+  );
+}

@@ -1,0 +1,18 @@
+import 'reflect-metadata';
+
+import { runService } from '@gantry/runtime';
+
+import { ApiGatewayModule, SERVICE } from './app.module.js';
+import { loadApiGatewayConfig } from './config.js';
+
+const config = loadApiGatewayConfig();
+await runService({
+  name: SERVICE,
+  module: ApiGatewayModule.forRoot(config),
+  port: config.HTTP_PORT,
+  host: config.HTTP_HOST,
+  logLevel: config.LOG_LEVEL,
+  otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  messaging: { service: SERVICE, natsUrl: config.NATS_URL, namespace: config.GANTRY_NAMESPACE },
+  bodyLimit: config.HTTP_BODY_LIMIT,
+});

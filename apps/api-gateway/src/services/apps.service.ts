@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+
+import {
+  type App,
+  type AppEvents,
+  type AppPage,
+  type AppStatusChanged,
+  type CreateAppInput,
+  type InfoCode,
+  type ListAppsQuery,
+  type Logs,
+  parseLabelSelector,
+} from '@gantry/contracts';
+import { notFound } from '@gantry/errors';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+
+import { canSee, type Principal, projectScope } from '../domain/access.js';
+import { describeSpec, desiredEvent, userEvent } from '../domain/events.js';
+import { decideLifecycle, type UserAction } from '../domain/lifecycle.js';
+import { generateAppName } from '../domain/names.js';
+import { toApp } from '../domain/presenters.js';
+import { assertGpuQuota, gpusInUse } from '../domain/quota.js';
+import { resolveAppSpec } from '../domain/spec-resolver.js';
+import { AppRow } from '../store/entities.js';
+import { GatewayStore } from '../store/gateway-store.js';
+import { type ApiGatewayConfig, GATEWAY_CONFIG } from './config.token.js';
+import { Downstream } from './downstream.js';
+
+const ACTION_EVENT: Record<UserAction, { reason: InfoCode; verb: string }> = {
+  stop: { reason: 'APP_STOPPING', verb: 'stop' },
+  start: { reason: 'APP_QUEUED', verb: 'start' },
+  delete: { reason: 'APP_DELETING', verb: 'delete' },
+};
+
+/**
+ * Apps as the API sees them: create (spec resolution, quota), read (the status read model), and the
+ * user's lifecycle actions. Every change bumps the app's desired version and writes `app.desired.v1`
+ * to the outbox in the same transaction as the row.
+ */
+@Injectable()
+export class AppsService {
+  private readonly log = new Logger('AppsService');
+
+  constructor(
+    private readonly store: GatewayStore,
+    private readonly downstream: Downstream,
+    @Inject(GATEWAY_CONFIG) private readonly config: ApiGatewayConfig,
+  ) {}
+
+  async create(p: Principal, input: CreateAppInput): Promise<App> {
+    const id = randomUUID();
+    const { spec, rate } = resolveAppSpec(input, {
+      appId: id,
+      flavors: await this.store.flavors(),
+      generateName: () => generateAppName(),
+      tokenSelector: p.labelSelector,
+    });
+    const row = await this.store.transaction(async (tx) => {
+      const project = await tx.lockProject(p.projectId);
+      if (!project) throw notFound('project', p.projectId);
+      assertGpuQuota(project.id, project.gpuQuota, gpusInUse(await tx.appsAskedToRun(project.id)), spec);
+      const now = new Date();
+      const created = Object.assign(new AppRow(), {
+        id,
+        projectId: project.id,
+        name: spec.name,
+        createdBy: p.tokenName,
+        spec,
+        rate,
+        lifecycle: 'RUNNING',
+        desiredVersion: 1,
+        state: 'QUEUED',
+        info: { code: 'APP_QUEUED', message: 'waiting to be scheduled' },
+        availableReplicas: 0,
+        history: [{ state: 'QUEUED', date: now.toISOString() }],
+        lastTransitionAt: now,
+        statusVersion: 0,
+        deleted: false,
+        createdAt: now,
+        updatedAt: now,
+      } satisfies AppRow);
+      await tx.insertApp(created);
+      await tx.event('app.desired.v1', desiredEvent(created, 'RUNNING', 1, now));
+      await tx.event(
+        'app.event.v1',
+        userEvent(created, 1, now, 'APP_QUEUED', `created by ${p.tokenName}: ${describeSpec(spec)}`),
+      );
+      return created;
+    });
+    this.log.log(`app ${id} created in project ${row.projectId} by ${p.tokenName}`);
+    return toApp(row, this.config.GANTRY_APP_URL_TEMPLATE);
+  }
+
+  async list(p: Principal, q: ListAppsQuery): Promise<AppPage> {
+    const projectId = projectScope(p, q.projectId);
+    const labels = [q.labelSelector, p.role === 'admin' ? null : p.labelSelector]
+      .map((s) => (s ? parseLabelSelector(s) : undefined))
+      .filter((s): s is { key: string; value: string } => s !== undefined);
+    const { rows, total } = await this.store.listApps({
+      projectId,
+      ...(q.statusState ? { states: q.statusState } : {}),
+      labels,
+      ...(q.updatedAfter ? { updatedAfter: q.updatedAfter } : {}),
+      ...(q.updatedBefore ? { updatedBefore: q.updatedBefore } : {}),
+      sort: q.sort,
+      order: q.order,
+      page: q.page,
+      size: q.size,
+    });
+    return {
+      items: rows.map((r) => toApp(r, this.config.GANTRY_APP_URL_TEMPLATE)),
+      page: q.page,
+      size: q.size,
+      total,
+    };
+  }
+
+  async get(p: Principal, id: string): Promise<App> {
+    return toApp(await this.visible(p, id), this.config.GANTRY_APP_URL_TEMPLATE);
+  }
+
+  /**
+   * stop, start or delete: decided by the lifecycle table on the app's current state (409 when it
+   * cannot apply), then a new desired version. A start is checked against the GPU quota again.
+   */
+  async act(p: Principal, id: string, action: UserAction, force = false): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      // Lock order: project, then app (as create does).
+      const current = await this.visible(p, id);
+      const project = action === 'start' ? await tx.lockProject(current.projectId) : null;
+      const app = await tx.lockApp(id);
+      if (!app || app.deleted || !canSee(p, { projectId: app.projectId, labels: app.spec.labels }))
+        throw notFound('app', id);
+      const decision = decideLifecycle(app, action, force);
+      if (!decision.publish) return;
+      if (project)
+        assertGpuQuota(
+          project.id,
+          project.gpuQuota,
+          gpusInUse(await tx.appsAskedToRun(project.id, app.id)),
+          app.spec,
+        );
+      const version = app.desiredVersion + 1;
+      const now = new Date();
+      await tx.setLifecycle(app.id, decision.lifecycle, version, now);
+      await tx.event('app.desired.v1', desiredEvent(app, decision.lifecycle, version, now));
+      const { reason, verb } = ACTION_EVENT[action];
+      await tx.event(
+        'app.event.v1',
+        userEvent(app, version, now, reason, `${verb}${force ? ' (force)' : ''} requested by ${p.tokenName}`),
+      );
+    });
+  }
+
+  async logs(
+    p: Principal,
+    id: string,
+    q: { tail?: number; replica?: string; since?: string },
+  ): Promise<Logs> {
+    await this.visible(p, id);
+    return this.downstream.ask('query.logs.v1', { appId: id, ...q });
+  }
+
+  async events(p: Principal, id: string, q: { limit?: number }): Promise<AppEvents> {
+    await this.visible(p, id);
+    return this.downstream.ask('query.events.v1', { appId: id, ...q });
+  }
+
+  /** Applies a status the scheduler reported, when newer than the one stored. */
+  async applyStatus(e: AppStatusChanged): Promise<void> {
+    const applied = await this.store.applyStatus(e);
+    if (!applied)
+      this.log.debug(`status v${e.version} of app ${e.appId} ignored (stale, duplicate or unknown)`);
+  }
+
+  /** The app if this principal may see it; 404 otherwise, so that other projects' apps stay invisible. */
+  async visible(p: Principal, id: string, opts: { deleted?: boolean } = {}): Promise<AppRow> {
+    const row = opts.deleted ? await this.store.appEvenDeleted(id) : await this.store.app(id);
+    if (!row || !canSee(p, { projectId: row.projectId, labels: row.spec.labels })) throw notFound('app', id);
+    return row;
+  }
+}

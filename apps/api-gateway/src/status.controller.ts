@@ -1,0 +1,17 @@
+import type { AppStatusChanged } from '@gantry/contracts';
+import { OnEvent } from '@gantry/messaging';
+import { Controller } from '@nestjs/common';
+
+import { AppsService } from './services/apps.service.js';
+
+/** NATS handlers: the status read model follows what the scheduler reports. */
+@Controller()
+export class StatusController {
+  constructor(private readonly apps: AppsService) {}
+
+  /** Newer versions replace the stored status; older and duplicate ones change nothing. */
+  @OnEvent('app.status.v1')
+  async onStatus(e: AppStatusChanged): Promise<void> {
+    await this.apps.applyStatus(e);
+  }
+}

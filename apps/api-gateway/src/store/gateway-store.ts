@@ -1,0 +1,260 @@
+import type {
+  AppSortField,
+  AppState,
+  AppStatusChanged,
+  BucketName,
+  BucketValue,
+  EventPayload,
+  EventSubject,
+  Flavor,
+} from '@gantry/contracts';
+import { Outbox } from '@gantry/database';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager, Not } from 'typeorm';
+
+import type { Lifecycle } from '../domain/lifecycle.js';
+import type { QuotaView } from '../domain/quota.js';
+import { AppRow, FlavorRow, ProjectRow, TokenRow } from './entities.js';
+
+export interface ListAppsFilter {
+  projectId: string;
+  states?: AppState[];
+  /** Every pair must be a label of the app. */
+  labels?: Array<{ key: string; value: string }>;
+  updatedAfter?: string;
+  updatedBefore?: string;
+  sort: AppSortField;
+  order: 'asc' | 'desc';
+  page: number;
+  size: number;
+}
+
+const SORT_COLUMNS: Record<AppSortField, string> = {
+  createdAt: 'a.created_at',
+  updatedAt: 'a.updated_at',
+  name: 'a.name',
+  'status.state': 'a.state',
+};
+
+/**
+ * What a service does inside one transaction: read with row locks, write rows, and queue the events
+ * and KV writes the change implies (sent by the outbox relay after commit).
+ */
+export interface GatewayTx {
+  /** The project, locked until commit (serialises quota decisions of one project). */
+  lockProject(id: string): Promise<ProjectRow | null>;
+  /** The app, locked until commit (serialises lifecycle changes of one app). */
+  lockApp(id: string): Promise<AppRow | null>;
+  /** Apps of the project that may count against its quota (not deleted, asked to run). */
+  appsAskedToRun(projectId: string, exceptAppId?: string): Promise<QuotaView[]>;
+  insertApp(row: AppRow): Promise<void>;
+  setLifecycle(id: string, lifecycle: Lifecycle, version: number, at: Date): Promise<void>;
+  insertProject(row: ProjectRow): Promise<void>;
+  tokenByName(projectId: string, name: string): Promise<TokenRow | null>;
+  lockToken(id: string): Promise<TokenRow | null>;
+  saveToken(row: TokenRow): Promise<void>;
+  deleteToken(id: string): Promise<void>;
+  allTokens(): Promise<TokenRow[]>;
+  event<S extends EventSubject>(subject: S, payload: EventPayload<S>): Promise<void>;
+  kvPut<B extends BucketName>(bucket: B, key: string, value: BucketValue<B>): Promise<void>;
+  kvDelete(bucket: BucketName, key: string): Promise<void>;
+}
+
+/** The gateway's storage: the only code that touches its tables. */
+@Injectable()
+export class GatewayStore {
+  private readonly log = new Logger('GatewayStore');
+
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+  ) {}
+
+  /**
+   * Runs `fn` in one transaction; what it queued on the outbox is sent right after commit (and by the
+   * relay's timer should that fail).
+   */
+  async transaction<T>(fn: (tx: GatewayTx) => Promise<T>): Promise<T> {
+    const result = await this.ds.transaction((em) => fn(this.tx(em)));
+    this.outbox
+      .flush()
+      .catch((error: unknown) => this.log.warn(`outbox flush failed: ${(error as Error).message}`));
+    return result;
+  }
+
+  async ping(): Promise<void> {
+    await this.ds.query('SELECT 1');
+  }
+
+  // Flavors
+
+  async flavors(): Promise<Flavor[]> {
+    const rows = await this.ds.getRepository(FlavorRow).find({ order: { id: 'ASC' } });
+    return rows.map(toFlavor);
+  }
+
+  // Projects
+
+  project(id: string): Promise<ProjectRow | null> {
+    return this.ds.getRepository(ProjectRow).findOneBy({ id });
+  }
+
+  projects(): Promise<ProjectRow[]> {
+    return this.ds.getRepository(ProjectRow).find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  // Tokens
+
+  tokenByHash(secretHash: string): Promise<TokenRow | null> {
+    return this.ds.getRepository(TokenRow).findOneBy({ secretHash });
+  }
+
+  token(id: string): Promise<TokenRow | null> {
+    return this.ds.getRepository(TokenRow).findOneBy({ id });
+  }
+
+  tokens(projectId?: string): Promise<TokenRow[]> {
+    return this.ds
+      .getRepository(TokenRow)
+      .find({ where: projectId ? { projectId } : {}, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  // Apps
+
+  /** A live app (not reported DELETED). */
+  app(id: string): Promise<AppRow | null> {
+    return this.ds.getRepository(AppRow).findOneBy({ id, deleted: false });
+  }
+
+  /** An app, deleted or not (usage of deleted apps stays readable). */
+  appEvenDeleted(id: string): Promise<AppRow | null> {
+    return this.ds.getRepository(AppRow).findOneBy({ id });
+  }
+
+  async appsAskedToRun(projectId: string): Promise<QuotaView[]> {
+    return appsAskedToRun(this.ds.manager, projectId);
+  }
+
+  async listApps(f: ListAppsFilter): Promise<{ rows: AppRow[]; total: number }> {
+    const qb = this.ds
+      .getRepository(AppRow)
+      .createQueryBuilder('a')
+      .where('a.project_id = :projectId', { projectId: f.projectId })
+      .andWhere('a.deleted = false');
+    if (f.states?.length) qb.andWhere('a.state IN (:...states)', { states: f.states });
+    f.labels?.forEach((l, i) =>
+      qb.andWhere(`a.spec -> 'labels' @> :label${i}::jsonb`, {
+        [`label${i}`]: JSON.stringify({ [l.key]: l.value }),
+      }),
+    );
+    if (f.updatedAfter) qb.andWhere('a.updated_at > :after', { after: new Date(f.updatedAfter) });
+    if (f.updatedBefore) qb.andWhere('a.updated_at < :before', { before: new Date(f.updatedBefore) });
+    const direction = f.order === 'asc' ? 'ASC' : 'DESC';
+    qb.orderBy(SORT_COLUMNS[f.sort], direction)
+      .addOrderBy('a.id', direction)
+      .offset((f.page - 1) * f.size)
+      .limit(f.size);
+    const [rows, total] = await qb.getManyAndCount();
+    return { rows, total };
+  }
+
+  /**
+   * Applies an observed status if it is newer than the one stored (idempotent: older and duplicate
+   * versions change nothing). DELETED is final: nothing is applied after it. Returns whether it was
+   * applied.
+   */
+  async applyStatus(e: AppStatusChanged): Promise<boolean> {
+    const result = await this.ds
+      .createQueryBuilder()
+      .update(AppRow)
+      .set({
+        state: e.state,
+        info: e.info,
+        availableReplicas: e.availableReplicas,
+        history: e.history,
+        lastTransitionAt: new Date(e.lastTransitionDate),
+        statusVersion: e.version,
+        deleted: e.state === 'DELETED',
+        updatedAt: new Date(),
+      })
+      .where('id = :id AND project_id = :projectId AND status_version < :version AND deleted = false', {
+        id: e.appId,
+        projectId: e.projectId,
+        version: e.version,
+      })
+      .execute();
+    return (result.affected ?? 0) > 0;
+  }
+
+  private tx(em: EntityManager): GatewayTx {
+    const outbox = this.outbox;
+    return {
+      lockProject: (id) =>
+        em.getRepository(ProjectRow).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } }),
+      lockApp: (id) =>
+        em.getRepository(AppRow).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } }),
+      appsAskedToRun: (projectId, exceptAppId) => appsAskedToRun(em, projectId, exceptAppId),
+      insertApp: async (row) => {
+        await em.getRepository(AppRow).insert(row);
+      },
+      setLifecycle: async (id, lifecycle, version, at) => {
+        await em.getRepository(AppRow).update({ id }, { lifecycle, desiredVersion: version, updatedAt: at });
+      },
+      insertProject: async (row) => {
+        await em.getRepository(ProjectRow).insert(row);
+      },
+      tokenByName: (projectId, name) => em.getRepository(TokenRow).findOneBy({ projectId, name }),
+      lockToken: (id) =>
+        em.getRepository(TokenRow).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } }),
+      saveToken: async (row) => {
+        await em.getRepository(TokenRow).save(row);
+      },
+      deleteToken: async (id) => {
+        await em.getRepository(TokenRow).delete({ id });
+      },
+      allTokens: () => em.getRepository(TokenRow).find({ order: { id: 'ASC' } }),
+      event: (subject, payload) => outbox.event(em, subject, payload),
+      kvPut: (bucket, key, value) => outbox.kvPut(em, bucket, key, value),
+      kvDelete: (bucket, key) => outbox.kvDelete(em, bucket, key),
+    };
+  }
+}
+
+async function appsAskedToRun(
+  em: EntityManager,
+  projectId: string,
+  exceptAppId?: string,
+): Promise<QuotaView[]> {
+  const rows = await em.getRepository(AppRow).find({
+    where: {
+      projectId,
+      deleted: false,
+      lifecycle: 'RUNNING',
+      ...(exceptAppId ? { id: Not(exceptAppId) } : {}),
+    },
+    select: { spec: true, lifecycle: true, state: true },
+  });
+  return rows.map((r) => ({ spec: r.spec, lifecycle: r.lifecycle, state: r.state }));
+}
+
+function toFlavor(r: FlavorRow): Flavor {
+  return {
+    id: r.id,
+    type: r.type,
+    default: r.isDefault,
+    description: r.description,
+    max: r.maxUnits,
+    resourcesPerUnit: {
+      cpu: r.cpuPerUnit,
+      memory: r.memoryPerUnit,
+      ephemeralStorage: r.ephemeralStoragePerUnit,
+      publicNetwork: r.publicNetworkPerUnit,
+      privateNetwork: r.privateNetworkPerUnit,
+    },
+    ...(r.gpuBrand && r.gpuModel && r.gpuMemory !== null
+      ? { gpuInformation: { gpuBrand: r.gpuBrand, gpuModel: r.gpuModel, gpuMemory: r.gpuMemory } }
+      : {}),
+    price: { unitPriceMicros: r.unitPriceMicros, currency: r.currency },
+  };
+}

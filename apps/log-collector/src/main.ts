@@ -1,0 +1,17 @@
+import 'reflect-metadata';
+
+import { runService } from '@gantry/runtime';
+
+import { LogCollectorModule, SERVICE } from './app.module.js';
+import { loadLogCollectorConfig } from './config.js';
+
+const config = loadLogCollectorConfig();
+await runService({
+  name: SERVICE,
+  module: LogCollectorModule.forRoot(config),
+  port: config.HTTP_PORT,
+  host: config.HTTP_HOST,
+  logLevel: config.LOG_LEVEL,
+  otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+  messaging: { service: SERVICE, natsUrl: config.NATS_URL, namespace: config.GANTRY_NAMESPACE },
+});

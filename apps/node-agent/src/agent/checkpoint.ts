@@ -1,0 +1,109 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import { INFO_CODES } from '@gantry/contracts';
+import { Logger } from '@nestjs/common';
+import { z } from 'zod';
+
+const ReplicaCheckpointSchema = z.object({
+  restarts: z.int().min(0).default(0),
+  streak: z.int().min(0).default(0),
+  everReady: z.boolean().default(false),
+  failed: z
+    .object({ reason: z.enum(INFO_CODES), message: z.string().max(8192), exitCode: z.int().optional() })
+    .optional(),
+  /** Stamp of the last log line shipped. */
+  logCursor: z.string().max(40).optional(),
+});
+export type ReplicaCheckpoint = z.infer<typeof ReplicaCheckpointSchema>;
+
+const FileSchema = z.object({
+  version: z.literal(1),
+  replicas: z.record(z.string(), ReplicaCheckpointSchema),
+});
+
+const SAVE_DELAY_MS = 200;
+
+/**
+ * What the agent must remember across its own restarts and cannot read back from Docker: per replica,
+ * restart counts, whether it was ever ready or has failed, and how far its logs were shipped. One JSON
+ * file, written atomically (temp file + rename), shortly after each change. Best effort: an unreadable
+ * file is ignored, a failed write is logged, and the agent keeps working either way.
+ */
+export class Checkpoint {
+  private readonly log = new Logger('Checkpoint');
+  private timer: NodeJS.Timeout | undefined;
+  private saving: Promise<void> = Promise.resolve();
+  private warned = false;
+
+  private constructor(
+    private readonly path: string | undefined,
+    private readonly replicas: Map<string, ReplicaCheckpoint>,
+  ) {}
+
+  /** In memory only (tests, simulated nodes). */
+  static inMemory(): Checkpoint {
+    return new Checkpoint(undefined, new Map());
+  }
+
+  static async load(path: string): Promise<Checkpoint> {
+    const log = new Logger('Checkpoint');
+    let replicas = new Map<string, ReplicaCheckpoint>();
+    try {
+      const parsed = FileSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
+      if (parsed.success) replicas = new Map(Object.entries(parsed.data.replicas));
+      else log.warn(`ignoring ${path}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        log.warn(`ignoring ${path}: ${(error as Error).message}`);
+    }
+    return new Checkpoint(path, replicas);
+  }
+
+  get(replicaId: string): ReplicaCheckpoint | undefined {
+    return this.replicas.get(replicaId);
+  }
+
+  ids(): string[] {
+    return [...this.replicas.keys()];
+  }
+
+  update(replicaId: string, patch: Partial<ReplicaCheckpoint>): void {
+    const current = this.replicas.get(replicaId) ?? { restarts: 0, streak: 0, everReady: false };
+    this.replicas.set(replicaId, { ...current, ...patch });
+    this.schedule();
+  }
+
+  delete(replicaId: string): void {
+    if (this.replicas.delete(replicaId)) this.schedule();
+  }
+
+  /** Writes now; resolves once what is in memory is on disk (or failed to get there). */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.saving = this.saving.then(() => this.write());
+    await this.saving;
+  }
+
+  private schedule(): void {
+    if (!this.path || this.timer) return;
+    this.timer = setTimeout(() => void this.flush(), SAVE_DELAY_MS);
+    this.timer.unref();
+  }
+
+  private async write(): Promise<void> {
+    if (!this.path) return;
+    const body = JSON.stringify({ version: 1, replicas: Object.fromEntries(this.replicas) });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    try {
+      await mkdir(dirname(this.path), { recursive: true });
+      await writeFile(tmp, body);
+      await rename(tmp, this.path);
+      this.warned = false;
+    } catch (error) {
+      if (!this.warned) this.log.warn(`cannot write ${this.path}: ${(error as Error).message}`);
+      this.warned = true;
+    }
+  }
+}

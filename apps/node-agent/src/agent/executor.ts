@@ -1,0 +1,370 @@
+import type { InfoCode, ReplicaAssignment, ReplicaPhase } from '@gantry/contracts';
+import { Logger } from '@nestjs/common';
+
+import { type ContainerDetails, type ContainerDriver, DriverError } from '../driver/driver.js';
+import { restartDecision, type RestartPolicy, retryDelay } from '../model/backoff.js';
+import { containerSpecFor, type NodeFacts } from '../model/container-spec.js';
+import { framesToLines } from '../model/lines.js';
+import type { Action, ReplicaView } from '../model/plan.js';
+import type { ProbeTiming } from '../model/probe-tracker.js';
+import type { Checkpoint, ReplicaCheckpoint } from './checkpoint.js';
+import type { LogShipper } from './log-shipper.js';
+import { agentMetrics } from './metrics.js';
+import { ProbeLoop, type Prober } from './prober.js';
+import type { ReportContent, Reporter } from './reporter.js';
+
+/** What the agent knows of a replica it runs, beyond what Docker shows. */
+export interface ReplicaRuntime extends ReplicaView {
+  assignment: ReplicaAssignment;
+  restarts: number;
+  /** Exits in a row (see restartDecision). */
+  streak: number;
+  everReady: boolean;
+  /** Transient creation failures in a row. */
+  createFailures: number;
+  /** When the current container run started (ms). */
+  startedAt?: number;
+  endpoint?: { address: string; ports: Record<string, number> };
+  probe?: ProbeLoop;
+  /** The engine's error when the last start failed. */
+  startError?: string;
+  /** The phase of the last report sent. */
+  lastReported?: ReplicaPhase;
+}
+
+export interface ExecutorDeps {
+  nodeId: string;
+  driver: ContainerDriver;
+  reporter: Reporter;
+  shipper: LogShipper;
+  checkpoint: Checkpoint;
+  prober: Prober;
+  probeTiming: ProbeTiming;
+  policy: RestartPolicy;
+  pullTimeoutMs: number;
+  stopGraceSeconds: number;
+  /** The replicas the agent runs: the executor is the only writer. */
+  replicas: Map<string, ReplicaRuntime>;
+  facts: () => Promise<NodeFacts>;
+  generation: () => number;
+}
+
+const MAX_CREATE_FAILURES = 5;
+const TAIL_LINES = 10;
+const LOGS_FINISH_MS = 5000;
+
+function newRuntime(assignment: ReplicaAssignment, cp: ReplicaCheckpoint | undefined): ReplicaRuntime {
+  return {
+    assignment,
+    phase: 'STARTING',
+    restarts: cp?.restarts ?? 0,
+    streak: cp?.streak ?? 0,
+    everReady: cp?.everReady ?? false,
+    createFailures: 0,
+  };
+}
+
+/** "exited with code 3", "was killed for using more than its memory (exit code 137)", "could not start: …". */
+export function describeExit(
+  d: Pick<ContainerDetails, 'exitCode' | 'oomKilled' | 'error'>,
+  startError?: string,
+): string {
+  if (startError ?? d.error) return `could not start (exit code ${d.exitCode}): ${startError ?? d.error}`;
+  if (d.oomKilled) return `was killed for using more than its memory limit (exit code ${d.exitCode})`;
+  return `exited with code ${d.exitCode}`;
+}
+
+/**
+ * Applies one planned action to the engine and reports what changed. Each action re-reads what it
+ * needs (the plan may be a moment old) and is safe to repeat. Long steps honour `signal`, which the
+ * controller aborts when the replica is unassigned meanwhile.
+ */
+export class Executor {
+  private readonly log = new Logger('Executor');
+
+  constructor(private readonly d: ExecutorDeps) {}
+
+  async execute(action: Action, signal: AbortSignal): Promise<void> {
+    switch (action.kind) {
+      case 'create':
+        return this.create(action.assignment, signal);
+      case 'adopt':
+        return this.adopt(action.assignment, action.containerId);
+      case 'start':
+        return this.start(action.replicaId, action.containerId);
+      case 'exited':
+        return this.exited(action.replicaId, action.containerId);
+      case 'stop':
+        return this.stop(action);
+      case 'forget':
+        return this.forget(action.replicaId);
+    }
+  }
+
+  /** Stops every probe (agent shutdown; containers keep running). */
+  stopProbes(): void {
+    for (const rt of this.d.replicas.values()) rt.probe?.stop();
+  }
+
+  private async create(a: ReplicaAssignment, signal: AbortSignal): Promise<void> {
+    const { driver, replicas } = this.d;
+    let rt = replicas.get(a.replicaId);
+    if (!rt) {
+      rt = newRuntime(a, this.d.checkpoint.get(a.replicaId));
+      replicas.set(a.replicaId, rt);
+    }
+    delete rt.retryAt;
+    const facts = await this.d.facts();
+    if (a.gpus.length && facts.gpuMode === 'none')
+      return this.fail(
+        rt,
+        'APP_ERROR',
+        `the replica needs ${a.gpus.length} GPUs but node ${this.d.nodeId} has none`,
+      );
+
+    let image;
+    try {
+      image = await driver.inspectImage(a.image);
+      if (!image) {
+        this.transition(rt, 'PULLING');
+        const started = Date.now();
+        try {
+          await driver.pullImage(a.image, { timeoutMs: this.d.pullTimeoutMs, signal });
+          agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'ok' });
+          agentMetrics.pullSeconds.observe({ node: this.d.nodeId }, (Date.now() - started) / 1000);
+        } catch (error) {
+          if (signal.aborted) return;
+          agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'error' });
+          return this.fail(
+            rt,
+            'JOB_IMAGE_PULL',
+            `image "${a.image}" does not exist locally and could not be pulled: ${(error as Error).message}`,
+          );
+        }
+        image = await driver.inspectImage(a.image);
+        if (!image)
+          return this.fail(
+            rt,
+            'JOB_IMAGE_PULL',
+            `image "${a.image}" does not exist locally and could not be pulled`,
+          );
+      }
+    } catch (error) {
+      return this.retryLater(rt, `inspecting image ${a.image}`, error);
+    }
+    if (image.architecture !== 'amd64' || image.os !== 'linux')
+      return this.fail(
+        rt,
+        'COMPATIBILITY',
+        `image "${a.image}" is built for ${image.os}/${image.architecture}; Gantry runs linux/amd64 images only ` +
+          `(build it with docker buildx build --platform linux/amd64)`,
+      );
+    if (signal.aborted) return;
+    if (rt.phase !== 'RESTARTING' && rt.lastReported !== 'STARTING') this.transition(rt, 'STARTING');
+
+    let id: string;
+    try {
+      id = await driver.createContainer(containerSpecFor(a, this.d.generation(), facts));
+    } catch (error) {
+      if (error instanceof DriverError && error.kind === 'invalid')
+        return this.fail(rt, 'APP_CREATE_ERROR', `the container cannot be created: ${error.message}`);
+      return this.retryLater(rt, 'creating the container', error);
+    }
+    rt.createFailures = 0;
+    rt.containerId = id;
+    if (signal.aborted) return; // unassigned meanwhile: the next pass stops it
+    await this.run(rt, id);
+  }
+
+  private async adopt(a: ReplicaAssignment, containerId: string): Promise<void> {
+    const d = await this.d.driver.inspectContainer(containerId);
+    if (!d) return;
+    const cp = this.d.checkpoint.get(a.replicaId);
+    let rt = this.d.replicas.get(a.replicaId);
+    rt?.probe?.stop();
+    if (!rt) {
+      rt = newRuntime(a, cp);
+      if (cp?.failed) rt.phase = 'FAILED';
+      this.d.replicas.set(a.replicaId, rt);
+    }
+    rt.containerId = d.id;
+    delete rt.retryAt;
+    this.log.log(`replica ${a.replicaId}: adopted container ${d.id.slice(0, 12)} (${d.state})`);
+    if (rt.phase === 'FAILED' || d.state !== 'running') return; // an exited one is handled by the next pass
+    rt.startedAt = d.startedAt ?? Date.now();
+    rt.endpoint = { address: (await this.d.facts()).address, ports: d.ports };
+    this.watch(rt, d.id);
+  }
+
+  private async start(replicaId: string, containerId: string): Promise<void> {
+    const rt = this.d.replicas.get(replicaId);
+    if (!rt) return;
+    delete rt.retryAt;
+    agentMetrics.restarts.inc({ node: this.d.nodeId });
+    await this.run(rt, containerId);
+  }
+
+  private async exited(replicaId: string, containerId: string): Promise<void> {
+    const rt = this.d.replicas.get(replicaId);
+    if (!rt) return;
+    rt.probe?.stop();
+    const d = await this.d.driver.inspectContainer(containerId);
+    if (!d || d.state === 'running') return;
+    const ranMs =
+      d.startedAt && d.finishedAt ? d.finishedAt - d.startedAt : rt.startedAt ? Date.now() - rt.startedAt : 0;
+    const why = describeExit(d, rt.startError);
+    const decision = restartDecision(this.d.policy, { everReady: rt.everReady, streak: rt.streak, ranMs });
+    rt.streak = decision.streak;
+    delete rt.endpoint;
+    if (decision.action === 'fail') {
+      const lines = framesToLines(
+        await this.d.driver.tailLogs(containerId, TAIL_LINES).catch(() => []),
+      ).slice(-TAIL_LINES);
+      const tail = lines.length
+        ? `; its last log lines:\n${lines.map((l) => `${l.stream}: ${l.line.slice(0, 500)}`).join('\n')}`
+        : '; it wrote no log lines';
+      return this.fail(
+        rt,
+        'APP_CRASH_LOOP',
+        `the container ${why} before it was ever ready, and ${rt.restarts} restarts did not help${tail}`,
+        d.exitCode,
+      );
+    }
+    rt.restarts++;
+    rt.retryAt = Date.now() + decision.delayMs;
+    this.d.checkpoint.update(replicaId, { restarts: rt.restarts, streak: rt.streak });
+    this.transition(rt, 'RESTARTING', {
+      exitCode: d.exitCode,
+      message: `the container ${why}; restart ${rt.restarts} in ${decision.delayMs / 1000} s`,
+    });
+  }
+
+  private async stop(a: Extract<Action, { kind: 'stop' }>): Promise<void> {
+    const rt = a.replicaId ? this.d.replicas.get(a.replicaId) : undefined;
+    const mine = a.reason !== 'duplicate';
+    if (mine) rt?.probe?.stop();
+    await this.d.driver.stopContainer(a.containerId, this.d.stopGraceSeconds);
+    if (mine && a.replicaId) await this.d.shipper.finish(a.replicaId, LOGS_FINISH_MS);
+    await this.d.driver.removeContainer(a.containerId);
+    this.log.log(
+      `removed container ${a.containerId.slice(0, 12)} of replica ${a.replicaId ?? '?'} (${a.reason})`,
+    );
+    if (!mine) return;
+    const appId = rt?.assignment.appId ?? a.appId;
+    if (a.replicaId && appId)
+      this.d.reporter.report({
+        replicaId: a.replicaId,
+        appId,
+        phase: 'STOPPED',
+        restarts: rt?.restarts ?? 0,
+        everReady: rt?.everReady ?? false,
+        message:
+          a.reason === 'orphan'
+            ? 'removed: no assignment of this node accounts for the container'
+            : 'stopped: the replica is no longer assigned to this node',
+      });
+    if (a.replicaId) {
+      this.d.replicas.delete(a.replicaId);
+      this.d.checkpoint.delete(a.replicaId);
+    }
+  }
+
+  private async forget(replicaId: string): Promise<void> {
+    const rt = this.d.replicas.get(replicaId);
+    if (!rt) return;
+    rt.probe?.stop();
+    await this.d.shipper.finish(replicaId, LOGS_FINISH_MS);
+    this.report(rt, 'STOPPED', { message: 'stopped: the replica is no longer assigned to this node' });
+    this.d.replicas.delete(replicaId);
+    this.d.checkpoint.delete(replicaId);
+  }
+
+  /** Starts the container and watches the run (probe, logs); a failed start shows as an exit. */
+  private async run(rt: ReplicaRuntime, containerId: string): Promise<void> {
+    try {
+      await this.d.driver.startContainer(containerId);
+      delete rt.startError;
+    } catch (error) {
+      rt.startError = (error as Error).message;
+      this.log.warn(`replica ${rt.assignment.replicaId}: ${rt.startError}`);
+      return;
+    }
+    rt.startedAt = Date.now();
+    const d = await this.d.driver.inspectContainer(containerId);
+    if (!d || d.state !== 'running') return;
+    rt.endpoint = { address: (await this.d.facts()).address, ports: d.ports };
+    this.watch(rt, containerId);
+  }
+
+  private watch(rt: ReplicaRuntime, containerId: string): void {
+    const a = rt.assignment;
+    this.d.shipper.follow(a.replicaId, a.appId, containerId);
+    rt.probe?.stop();
+    const port = rt.endpoint?.ports[String(a.probe.port)];
+    if (!rt.endpoint || !port) {
+      this.log.warn(`replica ${a.replicaId}: probe port ${a.probe.port} is not published; cannot probe`);
+      return;
+    }
+    const endpoint = rt.endpoint;
+    rt.probe = new ProbeLoop(
+      this.d.prober,
+      { address: endpoint.address, port, path: a.probe.path },
+      (ready) => {
+        if (
+          rt.containerId !== containerId ||
+          rt.phase === 'FAILED' ||
+          this.d.replicas.get(a.replicaId) !== rt
+        )
+          return;
+        if (ready) {
+          if (!rt.everReady) this.d.checkpoint.update(a.replicaId, { everReady: true });
+          rt.everReady = true;
+          this.transition(rt, 'READY');
+        } else
+          this.transition(rt, 'NOT_READY', {
+            message: `${a.probe.path} on port ${a.probe.port} failed ${this.d.probeTiming.failureThreshold} times in a row`,
+          });
+      },
+      this.d.probeTiming,
+    ).start();
+  }
+
+  private retryLater(rt: ReplicaRuntime, what: string, error: unknown): void {
+    agentMetrics.errors.inc({ node: this.d.nodeId, what });
+    const message = `${what} failed: ${(error as Error).message}`;
+    if (++rt.createFailures >= MAX_CREATE_FAILURES)
+      return this.fail(rt, 'APP_ERROR', `${message} (${rt.createFailures} attempts)`);
+    rt.retryAt = Date.now() + retryDelay(rt.createFailures - 1);
+    this.log.warn(`replica ${rt.assignment.replicaId}: ${message}; retrying`);
+  }
+
+  private fail(rt: ReplicaRuntime, reason: InfoCode, message: string, exitCode?: number): void {
+    rt.probe?.stop();
+    delete rt.retryAt;
+    this.d.checkpoint.update(rt.assignment.replicaId, {
+      failed: { reason, message: message.slice(0, 8192), ...(exitCode !== undefined ? { exitCode } : {}) },
+      restarts: rt.restarts,
+      streak: rt.streak,
+    });
+    this.log.warn(`replica ${rt.assignment.replicaId} FAILED (${reason}): ${message.split('\n')[0]}`);
+    this.transition(rt, 'FAILED', { reason, message, ...(exitCode !== undefined ? { exitCode } : {}) });
+  }
+
+  private transition(rt: ReplicaRuntime, phase: ReplicaPhase, extra: Partial<ReportContent> = {}): void {
+    rt.phase = phase;
+    this.report(rt, phase, extra);
+  }
+
+  private report(rt: ReplicaRuntime, phase: ReplicaPhase, extra: Partial<ReportContent>): void {
+    rt.lastReported = phase;
+    this.d.reporter.report({
+      replicaId: rt.assignment.replicaId,
+      appId: rt.assignment.appId,
+      phase,
+      restarts: rt.restarts,
+      everReady: rt.everReady,
+      ...((phase === 'READY' || phase === 'NOT_READY') && rt.endpoint ? { endpoint: rt.endpoint } : {}),
+      ...extra,
+    });
+  }
+}

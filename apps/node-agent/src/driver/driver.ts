@@ -1,0 +1,163 @@
+/**
+ * The container-runtime driver: everything the agent asks of a container engine, and nothing of
+ * any one engine's types (like Nomad's `DriverPlugin`). The Docker driver implements it on
+ * dockerode; the fake driver implements it in memory for unit tests and simulated nodes.
+ */
+
+/** Which containers belong to one agent: the labels every one of them carries. */
+export interface Owner {
+  namespace: string;
+  nodeId: string;
+}
+
+/** Facts about the engine's host. */
+export interface RuntimeInfo {
+  /** CPU cores the engine can schedule on (the real count, not what the node advertises). */
+  cpus: number;
+  /** Memory of the host, in bytes. */
+  memory: number;
+  /** Engine name and version, for logs and the heartbeat. */
+  version: string;
+}
+
+export interface ImageInfo {
+  id: string;
+  /** `amd64`, `arm64`… as the image declares it. */
+  architecture: string;
+  os: string;
+}
+
+/** How a container is given GPUs. */
+export type GpuAttachment =
+  | { kind: 'none' }
+  /** Real GPUs, by UUID, through the engine's device requests. */
+  | { kind: 'devices'; uuids: string[] };
+
+/** What to run: engine-neutral. The driver guarantees every field is applied or creation fails. */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  /** `uid:gid`. */
+  user: string;
+  env: Record<string, string>;
+  /** Overrides the image's CMD when set. */
+  command?: string[];
+  /** CPU limit in cores (fractions allowed). */
+  cpus: number;
+  /** Memory limit in bytes; 0 = unlimited. */
+  memory: number;
+  pidsLimit: number;
+  /** Container ports to publish, each on `hostIp` with an ephemeral host port. */
+  ports: number[];
+  hostIp: string;
+  gpus: GpuAttachment;
+  /** The process cannot gain privileges (setuid binaries, file capabilities). */
+  noNewPrivileges: boolean;
+}
+
+export type ContainerState = 'created' | 'running' | 'exited';
+
+/** A container the driver lists: enough to converge without inspecting each one. */
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  state: ContainerState;
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
+}
+
+/** A container inspected. */
+export interface ContainerDetails extends ContainerSummary {
+  /** Exit code of the last run (meaningful when exited). */
+  exitCode: number;
+  /** The engine's error for the last start, if it failed. */
+  error?: string;
+  oomKilled: boolean;
+  /** ms since the epoch; undefined when never started / not finished. */
+  startedAt?: number;
+  finishedAt?: number;
+  /** Published ports: container port → host port (only while running). */
+  ports: Record<string, number>;
+}
+
+export type StreamName = 'stdout' | 'stderr';
+
+/**
+ * One frame of a container's output as the engine delivers it with timestamps: the RFC 3339 stamp,
+ * a space, then the bytes of one write (a whole line ending in `\n`, or a partial line).
+ */
+export interface LogFrame {
+  stream: StreamName;
+  data: Buffer;
+}
+
+export interface ContainerStats {
+  /** CPU used since the previous sample, in cores. */
+  cpus: number;
+  memory: number;
+  memoryLimit: number;
+  pids: number;
+}
+
+/** What the engine says happened to one of the owner's containers. */
+export type RuntimeEvent =
+  | { type: 'start' | 'die' | 'destroy' | 'oom'; containerId: string; exitCode?: number }
+  /** The event stream (re)connected: events may have been missed, resync. */
+  | { type: 'connected' };
+
+export type DriverErrorKind = 'not-found' | 'conflict' | 'invalid' | 'unavailable' | 'timeout' | 'unknown';
+
+/** Every driver failure: a kind the agent can act on, and the engine's own message. */
+export class DriverError extends Error {
+  constructor(
+    readonly kind: DriverErrorKind,
+    message: string,
+    opts: { cause?: unknown } = {},
+  ) {
+    super(message, opts);
+    this.name = 'DriverError';
+  }
+}
+
+export interface ContainerDriver {
+  /** Engine facts. Throws DriverError('unavailable') when the engine does not answer. */
+  info(): Promise<RuntimeInfo>;
+  /** True when the engine answers. Never throws. */
+  ping(): Promise<boolean>;
+
+  /** The local image, or undefined when it is not present. */
+  inspectImage(ref: string): Promise<ImageInfo | undefined>;
+  /** Pulls `ref`; rejects with the engine's error, or DriverError('timeout') after `timeoutMs`. */
+  pullImage(ref: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+
+  /** Creates (does not start) a container. Rejects with 'conflict' when the name is taken. */
+  createContainer(spec: ContainerSpec): Promise<string>;
+  /** Starts a container; starting a running one is not an error. */
+  startContainer(id: string): Promise<void>;
+  /** Stops with SIGTERM, then SIGKILL after `graceSeconds`. Stopping a stopped or missing one is not an error. */
+  stopContainer(id: string, graceSeconds: number): Promise<void>;
+  /** Removes a container (forcefully). Removing a missing one is not an error. */
+  removeContainer(id: string): Promise<void>;
+  /** The container, or undefined when it does not exist. */
+  inspectContainer(id: string): Promise<ContainerDetails | undefined>;
+  /** Every container carrying the owner's labels, in any state. */
+  listContainers(owner: Owner): Promise<ContainerSummary[]>;
+
+  /**
+   * Calls `onEvent` for each start/die/destroy/oom of the owner's containers until `signal` aborts,
+   * reconnecting on its own; `{type: 'connected'}` after every (re)connection. Never throws.
+   */
+  watchEvents(owner: Owner, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal): void;
+
+  /**
+   * The container's output from `since` (RFC 3339, inclusive) or the beginning, following it until the
+   * container stops or `signal` aborts. The iterator ends instead of throwing when the container goes away.
+   */
+  followLogs(id: string, opts: { since?: string; signal: AbortSignal }): AsyncIterable<LogFrame>;
+  /** The last `lines` frames of output. */
+  tailLogs(id: string, lines: number): Promise<LogFrame[]>;
+  /** One resource sample, or undefined when the container is not running. */
+  stats(id: string): Promise<ContainerStats | undefined>;
+}

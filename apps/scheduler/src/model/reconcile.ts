@@ -1,0 +1,315 @@
+import {
+  ACTIVE_STATES,
+  type AppEvent,
+  type AppState,
+  type AppTrigger,
+  type Info,
+  type InfoCode,
+  transition,
+} from '@gantry/contracts';
+
+import { type NodeFree, placeReplica, reserve } from './placement.js';
+import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
+
+export type PlannedEvent = Pick<AppEvent, 'type' | 'reason' | 'message' | 'replicaId' | 'nodeId'>;
+
+export interface ReconcileInput {
+  app: AppView;
+  /** This app's replicas. */
+  replicas: readonly ReplicaView[];
+  /** Free capacity of the cluster; placements made here are reserved in it. */
+  free: Map<string, NodeFree>;
+  nodes: ReadonlyMap<string, NodeView>;
+  now: string;
+  newReplicaId: () => string;
+}
+
+export interface ReconcilePlan {
+  /** The app after this pass. */
+  app: AppView;
+  /** True when what `app.status.v1` carries changed (state, info, availability, allocation). */
+  statusChanged: boolean;
+  create: ReplicaView[];
+  /** Replicas to take off their node (they keep their resources until reported stopped). */
+  stop: string[];
+  /** Replicas to drop at once: their node is lost, nothing will report them stopped. */
+  forget: string[];
+  events: PlannedEvent[];
+  /** The app reached DELETED: its route and rows can go. */
+  deleted: boolean;
+}
+
+const STATE_INFO: Record<AppState, InfoCode> = {
+  QUEUED: 'APP_QUEUED',
+  INITIALIZING: 'APP_INITIALIZING',
+  SCALING: 'APP_SCALING',
+  RUNNING: 'APP_RUNNING',
+  STOPPING: 'APP_STOPPING',
+  STOPPED: 'APP_STOPPED',
+  FAILED: 'APP_FAILED',
+  ERROR: 'APP_ERROR',
+  DELETING: 'APP_DELETING',
+  DELETED: 'APP_DELETED',
+};
+
+/** What one replica of this app needs from a host. */
+export function replicaRequest(app: AppView): ReplicaRequest {
+  const r = app.spec.resources;
+  return {
+    appId: app.id,
+    type: r.type,
+    cpu: r.cpu,
+    memory: r.memory,
+    gpus: r.gpu,
+    ...(r.gpuModel ? { gpuModel: r.gpuModel } : {}),
+  };
+}
+
+/**
+ * One convergence step for one app, as a pure function of a snapshot: it moves the app through the
+ * lifecycle (only by `transition`), places missing replicas, takes surplus, failed or lost ones away,
+ * and says what to record and announce. Running it again on its own result changes nothing.
+ */
+export function reconcileApp(input: ReconcileInput): ReconcilePlan {
+  const { app, nodes, now } = input;
+  let state = app.state;
+  const history = [...app.history];
+  let lastTransitionDate = app.lastTransitionDate;
+  let info: Info = app.info;
+  const events: PlannedEvent[] = [];
+  const create: ReplicaView[] = [];
+  const stop = new Set<string>();
+  const forget = new Set<string>();
+
+  const go = (trigger: AppTrigger, why?: Info): boolean => {
+    const r = transition(state, trigger);
+    if (!r.ok) return false;
+    state = r.to;
+    history.push({ state, date: now });
+    lastTransitionDate = now;
+    info = why ?? { code: STATE_INFO[state], message: defaultMessage(state) };
+    events.push({ type: 'STATE_CHANGED', reason: info.code, message: `${state}: ${info.message}` });
+    return true;
+  };
+
+  // Replicas on a lost node are gone: forget them so that they are replaced elsewhere.
+  for (const r of input.replicas) {
+    if (nodes.get(r.nodeId)?.health === 'LOST' || !nodes.has(r.nodeId)) {
+      forget.add(r.id);
+      events.push({
+        type: 'REPLICA_REMOVED',
+        reason: 'APP_INTERRUPTED_BY_PLATFORM',
+        message: `replica ${r.id} was on node ${r.nodeId}, which is lost`,
+        replicaId: r.id,
+        nodeId: r.nodeId,
+      });
+    }
+  }
+  const present = () => input.replicas.filter((r) => !forget.has(r.id));
+  const live = () => [...present().filter((r) => r.desired === 'RUN' && !stop.has(r.id)), ...create];
+  const stopAll = () => {
+    for (const r of present()) if (r.desired === 'RUN') stop.add(r.id);
+  };
+
+  switch (app.lifecycle) {
+    case 'RUNNING': {
+      if (state === 'STOPPING') {
+        stopAll();
+        if (present().length === 0) go('drained');
+      }
+      if (state === 'STOPPED') go('start');
+      if (!ACTIVE_STATES.has(state)) break;
+
+      const failed = present().find((r) => r.desired === 'RUN' && r.phase === 'FAILED' && !r.everReady);
+      if (failed) {
+        go('userFailure', {
+          code: failed.reason ?? 'APP_FAILED',
+          message: failed.message ?? `replica ${failed.id} failed before it was ever ready`,
+        });
+        break;
+      }
+      // A replica that failed after having served is replaced.
+      for (const r of present())
+        if (r.desired === 'RUN' && r.phase === 'FAILED') {
+          stop.add(r.id);
+          events.push({
+            type: 'REPLICA_FAILED',
+            reason: r.reason ?? 'APP_CRASH_LOOP',
+            message: `replacing replica ${r.id}: ${r.message ?? 'it failed'}`,
+            replicaId: r.id,
+            nodeId: r.nodeId,
+          });
+        }
+
+      const want = app.spec.scalingStrategy.fixed.replicas;
+      // Replicas on a draining node are moving: they keep serving until a replacement is ready.
+      const moving = (r: ReplicaView) => nodes.get(r.nodeId)?.draining === true;
+      const counted = () => live().filter((r) => !moving(r));
+      const surplus = counted().length - want;
+      if (surplus > 0) {
+        const byPreference = [...counted()].sort(
+          (a, b) => Number(a.phase === 'READY') - Number(b.phase === 'READY'),
+        );
+        for (const r of byPreference.slice(0, surplus)) stop.add(r.id);
+      }
+      let blocked: string | undefined;
+      const req = replicaRequest(app);
+      const movers = () => live().filter(moving);
+      // Missing replicas are placed at once; replacements for moving ones one at a time.
+      const replacementInFlight = () => counted().some((r) => r.phase !== 'READY');
+      const target = () =>
+        Math.max(0, want - movers().length) + (movers().length > 0 && !replacementInFlight() ? 1 : 0);
+      while (counted().length < Math.min(want, target())) {
+        const placed = placeReplica(req, input.free);
+        if (!placed.ok) {
+          blocked = placed.reason;
+          break;
+        }
+        reserve(input.free, req, placed);
+        const replica: ReplicaView = {
+          id: input.newReplicaId(),
+          appId: app.id,
+          nodeId: placed.nodeId,
+          specVersion: app.desiredVersion,
+          desired: 'RUN',
+          cpu: req.cpu,
+          memory: req.memory,
+          units: app.spec.resources.units,
+          gpus: placed.gpus,
+          phase: 'PENDING',
+          everReady: false,
+          restarts: 0,
+          reportSeq: 0,
+        };
+        create.push(replica);
+        events.push({
+          type: 'REPLICA_PLACED',
+          reason: 'APP_SCALING',
+          message: `replica ${replica.id} placed on node ${placed.nodeId}${placed.gpus.length ? ` with GPUs ${placed.gpus.map((g) => g.index).join(',')}` : ''}${movers().length ? ' (moving off a draining node)' : ''}`,
+          replicaId: replica.id,
+          nodeId: placed.nodeId,
+        });
+      }
+      // A moving replica stops once the app keeps `want` ready replicas without it.
+      const readyNow = live().filter((r) => r.phase === 'READY').length;
+      const firstMover = movers()[0];
+      if (firstMover && readyNow - (firstMover.phase === 'READY' ? 1 : 0) >= want) {
+        stop.add(firstMover.id);
+        events.push({
+          type: 'REPLICA_REMOVED',
+          reason: 'APP_SCALING',
+          message: `replica ${firstMover.id} leaves draining node ${firstMover.nodeId}: its replacement is ready`,
+          replicaId: firstMover.id,
+          nodeId: firstMover.nodeId,
+        });
+      }
+
+      if (state === 'QUEUED') {
+        if (live().length > 0) {
+          go('placed');
+          go('initialized');
+        } else {
+          const message = `waiting for capacity: ${blocked ?? 'no replica placed yet'}`;
+          if (info.message !== message)
+            events.push({ type: 'UNSCHEDULABLE', reason: 'APP_NO_CAPACITY', message });
+          info = { code: 'APP_QUEUED', message };
+          break;
+        }
+      }
+      if (state === 'RUNNING' && (create.length > 0 || surplus > 0)) go('replicasChanged');
+
+      const ready = live().filter((r) => r.phase === 'READY').length;
+      const leaving = present().some((r) => r.desired === 'STOP' || stop.has(r.id)) || movers().length > 0;
+      if (state === 'SCALING' && ready >= want && live().length === want && !leaving) go('converged');
+      if (state === 'SCALING' || state === 'RUNNING') {
+        const waiting = want - counted().length - movers().length;
+        info = {
+          code: STATE_INFO[state],
+          message:
+            `${ready}/${want} replicas ready` +
+            (waiting > 0 && blocked ? `; ${waiting} waiting for capacity: ${blocked}` : ''),
+        };
+      }
+      break;
+    }
+    case 'STOPPED': {
+      if (ACTIVE_STATES.has(state)) go('stop');
+      if (state === 'STOPPING') {
+        stopAll();
+        if (present().length === 0) go('drained');
+      }
+      break;
+    }
+    case 'DELETED': {
+      if (ACTIVE_STATES.has(state)) go('delete');
+      if (state === 'STOPPING') {
+        stopAll();
+        if (present().length === 0) go('drained');
+      }
+      if (state === 'STOPPED' || state === 'FAILED' || state === 'ERROR') go('delete');
+      if (state === 'DELETING') {
+        stopAll();
+        if (present().length === 0) go('purged');
+      }
+      break;
+    }
+  }
+  // Nothing keeps running once the app is failed, in error, or on its way out.
+  if (!ACTIVE_STATES.has(state)) stopAll();
+
+  const remaining = [...present(), ...create];
+  const availableReplicas = remaining.filter(
+    (r) => r.desired === 'RUN' && !stop.has(r.id) && r.phase === 'READY',
+  ).length;
+  const allocatedUnits = remaining.reduce((sum, r) => sum + r.units, 0);
+  const next: AppView = {
+    ...app,
+    state,
+    info,
+    history,
+    lastTransitionDate,
+    availableReplicas,
+    allocatedUnits,
+  };
+  const statusChanged =
+    state !== app.state ||
+    info.code !== app.info.code ||
+    info.message !== app.info.message ||
+    availableReplicas !== app.availableReplicas ||
+    allocatedUnits !== app.allocatedUnits;
+  if (statusChanged) next.statusVersion = app.statusVersion + 1;
+  return {
+    app: next,
+    statusChanged,
+    create,
+    stop: [...stop],
+    forget: [...forget],
+    events,
+    deleted: state === 'DELETED',
+  };
+}
+
+function defaultMessage(state: AppState): string {
+  switch (state) {
+    case 'QUEUED':
+      return 'waiting to be scheduled';
+    case 'INITIALIZING':
+      return 'preparing the app';
+    case 'SCALING':
+      return 'allocating resources and starting replicas';
+    case 'RUNNING':
+      return 'all replicas ready';
+    case 'STOPPING':
+      return 'stopping replicas and freeing resources';
+    case 'STOPPED':
+      return 'stopped; start it again at the same URL';
+    case 'FAILED':
+      return 'the app failed';
+    case 'ERROR':
+      return 'the platform failed the app';
+    case 'DELETING':
+      return 'releasing everything the app held';
+    case 'DELETED':
+      return 'deleted';
+  }
+}

@@ -1,0 +1,137 @@
+import type { NodeHeartbeat } from '@gantry/contracts';
+import { Injectable, Logger } from '@nestjs/common';
+
+import { type HealthPolicy, nodeHealth } from './model/node-health.js';
+import type { NodeHealth, NodeView } from './model/types.js';
+import { SchedulerStore } from './store/scheduler-store.js';
+
+interface Known {
+  view: Omit<NodeView, 'health'>;
+  labels: Record<string, string>;
+  lastHeartbeatMs: number;
+  health: NodeHealth;
+  persistedMs: number;
+  digest: string;
+}
+
+const PERSIST_EVERY_MS = 10_000;
+
+/**
+ * Nodes as the scheduler knows them: registered by heartbeats, healthy while they keep coming.
+ * Heartbeat times live in memory and reach the database when something changes or every 10 s.
+ */
+@Injectable()
+export class NodeRegistry {
+  private readonly known = new Map<string, Known>();
+  private readonly log = new Logger('NodeRegistry');
+  private policy: HealthPolicy = { notReadyAfterMs: 3000, lostAfterMs: 10_000 };
+
+  constructor(private readonly store: SchedulerStore) {}
+
+  /**
+   * Loads known nodes. Each gets a fresh grace period: a scheduler that was down must not declare
+   * lost the nodes it simply could not hear.
+   */
+  async load(policy: HealthPolicy, nowMs: number): Promise<void> {
+    this.policy = policy;
+    for (const row of await this.store.nodes()) {
+      const view = {
+        id: row.id,
+        address: row.address,
+        schedulable: row.schedulable,
+        draining: row.draining,
+        capacity: row.capacity,
+        simulatedGpus: row.simulatedGpus,
+      };
+      this.known.set(row.id, {
+        view,
+        labels: row.labels,
+        lastHeartbeatMs: Math.max(row.lastHeartbeatAt.getTime(), nowMs),
+        health: 'READY',
+        persistedMs: nowMs,
+        digest: JSON.stringify(view),
+      });
+    }
+  }
+
+  /** Records a heartbeat. True when the node is new or its capacity, address or labels changed. */
+  async observe(hb: NodeHeartbeat, nowMs: number): Promise<boolean> {
+    const prev = this.known.get(hb.nodeId);
+    const view = {
+      id: hb.nodeId,
+      address: hb.address,
+      schedulable: prev?.view.schedulable ?? true,
+      draining: prev?.view.draining ?? false,
+      capacity: hb.capacity,
+      simulatedGpus: hb.simulatedGpus,
+    };
+    const digest = JSON.stringify({ ...view, labels: hb.labels });
+    const changed = !prev || prev.digest !== digest;
+    const entry: Known = {
+      view,
+      labels: hb.labels,
+      lastHeartbeatMs: nowMs,
+      health: prev?.health ?? 'READY',
+      persistedMs: prev?.persistedMs ?? 0,
+      digest,
+    };
+    this.known.set(hb.nodeId, entry);
+    if (changed || nowMs - entry.persistedMs > PERSIST_EVERY_MS) {
+      entry.persistedMs = nowMs;
+      await this.store.saveHeartbeat({ ...hb, at: new Date(nowMs).toISOString() });
+      if (!prev) this.log.log(`node ${hb.nodeId} registered at ${hb.address}`);
+    }
+    return changed;
+  }
+
+  /** Re-derives health; returns the nodes whose health changed, with their new health. */
+  async refreshHealth(nowMs: number): Promise<Array<{ id: string; health: NodeHealth }>> {
+    const changes: Array<{ id: string; health: NodeHealth }> = [];
+    for (const [id, k] of this.known) {
+      const health = nodeHealth(k.lastHeartbeatMs, nowMs, this.policy);
+      if (health !== k.health) {
+        this.log.warn(`node ${id}: ${k.health} → ${health}`);
+        k.health = health;
+        changes.push({ id, health });
+        await this.store.setNodeHealth(id, health);
+      }
+    }
+    return changes;
+  }
+
+  has(id: string): boolean {
+    return this.known.has(id);
+  }
+
+  /** An operator's decision: cordon (no new replicas), drain (move them all away), or neither. */
+  async setFlags(id: string, flags: { schedulable: boolean; draining: boolean }): Promise<void> {
+    const k = this.known.get(id);
+    if (!k) return;
+    k.view = { ...k.view, ...flags };
+    await this.store.setNodeFlags(id, flags);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.known.delete(id);
+    await this.store.deleteNode(id);
+  }
+
+  /** Everything about a node but what runs on it, for node records. */
+  details(
+    id: string,
+  ): { view: NodeView; labels: Record<string, string>; lastHeartbeatAt: string } | undefined {
+    const k = this.known.get(id);
+    if (!k) return undefined;
+    return {
+      view: { ...k.view, health: k.health },
+      labels: k.labels,
+      lastHeartbeatAt: new Date(k.lastHeartbeatMs).toISOString(),
+    };
+  }
+
+  views(): Map<string, NodeView> {
+    const out = new Map<string, NodeView>();
+    for (const [id, k] of this.known) out.set(id, { ...k.view, health: k.health });
+    return out;
+  }
+}

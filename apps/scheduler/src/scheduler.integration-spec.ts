@@ -1,0 +1,291 @@
+import {
+  type AppDesired,
+  type AppSpec,
+  type AppStatusChanged,
+  type NodeAssignments,
+  type NodeHeartbeat,
+  type ReplicaReport,
+  wireSubject,
+} from '@gantry/contracts';
+import { createDataSource, OutboxMessage, prepareDatabase, schemaDrift } from '@gantry/database';
+import type { TypedKv } from '@gantry/messaging';
+import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } from '@gantry/testing';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+
+import { SCHEDULER_ENTITIES, SCHEDULER_MIGRATIONS } from './app.module.js';
+import { startScheduler } from './bootstrap.js';
+import { SchedulerConfigSchema } from './config.js';
+
+const GiB = 1024 ** 3;
+
+const spec = (replicas = 1): AppSpec => ({
+  name: 'demo',
+  image: 'gantry-test/web:1',
+  envVars: [{ name: 'GREETING', value: 'hi' }],
+  labels: {},
+  resources: {
+    flavor: 'ai1-1-cpu',
+    type: 'cpu',
+    units: 1,
+    cpu: 1,
+    gpu: 0,
+    memory: 4 * GiB,
+    ephemeralStorage: 0,
+    publicNetwork: 0,
+    privateNetwork: 0,
+  },
+  scalingStrategy: { fixed: { replicas } },
+  defaultHttpPort: 8080,
+  probe: { path: '/', port: 8080 },
+  unsecureHttp: true,
+  deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
+});
+
+describe('scheduler on real PostgreSQL and NATS', () => {
+  let db: TestDatabase;
+  let ns: Awaited<ReturnType<typeof createTestNamespace>>;
+  let app: INestApplication;
+  let assignments: TypedKv<'assignments'>;
+  let routes: TypedKv<'routes'>;
+  const statuses: AppStatusChanged[] = [];
+  const beating = new Map<string, NodeJS.Timeout>();
+  let seq = 0;
+
+  const heartbeat = (nodeId: string): NodeHeartbeat => ({
+    nodeId,
+    address: '127.0.0.1',
+    at: new Date().toISOString(),
+    agentVersion: 'test',
+    capacity: { cpus: 4, memory: 16 * GiB, gpus: [] },
+    simulatedGpus: false,
+    labels: {},
+    appliedGeneration: 0,
+    replicas: [],
+  });
+  const startBeating = (nodeId: string) => {
+    ns.bus.signal('node.heartbeat.v1', heartbeat(nodeId));
+    beating.set(
+      nodeId,
+      setInterval(() => ns.bus.signal('node.heartbeat.v1', heartbeat(nodeId)), 150),
+    );
+  };
+  const stopBeating = (nodeId: string) => clearInterval(beating.get(nodeId));
+  const desire = (appId: string, version: number, lifecycle: AppDesired['lifecycle'], s = spec()) =>
+    ns.bus.publish('app.desired.v1', {
+      id: `${appId}:${version}`,
+      appId,
+      projectId: 'p1',
+      version,
+      at: new Date().toISOString(),
+      lifecycle,
+      spec: s,
+      rate: { flavor: 'ai1-1-cpu', unitPriceMicros: 30_000, currency: 'EUR' },
+    });
+  const report = (
+    r: Omit<ReplicaReport, 'id' | 'seq' | 'at' | 'restarts' | 'everReady'> & Partial<ReplicaReport>,
+  ) =>
+    ns.bus.publish('node.report.v1', {
+      id: `rep-${++seq}`,
+      seq,
+      at: new Date().toISOString(),
+      restarts: 0,
+      everReady: r.phase === 'READY',
+      ...r,
+    });
+  const latest = (appId: string) =>
+    statuses.filter((s) => s.appId === appId).sort((a, b) => b.version - a.version)[0];
+  const stateOf = (appId: string, state: string) =>
+    waitFor(`${appId} ${state}`, () => (latest(appId)?.state === state ? latest(appId) : undefined), {
+      timeoutMs: 8000,
+    });
+  const assigned = async (nodeId: string): Promise<NodeAssignments | null> => assignments.get(nodeId);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sched');
+    ns = await createTestNamespace('sched');
+    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v1'), {
+      callback: (_e, m) => {
+        statuses.push(m.json<AppStatusChanged>());
+      },
+    });
+    const config = SchedulerConfigSchema.parse({
+      DATABASE_URL: db.url,
+      NATS_URL: ns.natsUrl,
+      GANTRY_NAMESPACE: ns.namespace,
+      NODE_NOT_READY_AFTER_MS: '600',
+      NODE_LOST_AFTER_MS: '1500',
+      RESYNC_INTERVAL_MS: '2000',
+    });
+    ({ app } = await startScheduler({ ...config, HTTP_PORT: 0, LOG_LEVEL: 'error' }));
+    assignments = await ns.bus.kv('assignments');
+    routes = await ns.bus.kv('routes');
+    startBeating('n1');
+  });
+
+  afterAll(async () => {
+    for (const t of beating.values()) clearInterval(t);
+    await app?.close();
+    await ns?.destroy();
+    await db?.drop();
+  });
+
+  it('has migrations that match its entities', async () => {
+    const ds = createDataSource({
+      url: db.url,
+      schema: 'scheduler',
+      entities: [...SCHEDULER_ENTITIES, OutboxMessage],
+      migrations: SCHEDULER_MIGRATIONS,
+    });
+    await prepareDatabase(ds);
+    expect(await schemaDrift(ds)).toEqual([]);
+    await ds.destroy();
+  });
+
+  it('places an app, assigns it to the node, and runs it once its replica is ready', async () => {
+    await desire('app-a', 1, 'RUNNING');
+    const scaling = await stateOf('app-a', 'SCALING');
+    expect(scaling.history.map((h) => h.state)).toEqual(['QUEUED', 'INITIALIZING', 'SCALING']);
+    expect(scaling.allocatedUnits).toBe(1);
+    const a = await waitFor('assignment', async () => {
+      const v = await assigned('n1');
+      return v && v.replicas.length === 1 ? v : undefined;
+    });
+    const replica = a.replicas[0];
+    expect(replica).toMatchObject({
+      appId: 'app-a',
+      projectId: 'p1',
+      image: 'gantry-test/web:1',
+      envVars: [{ name: 'GREETING', value: 'hi' }],
+      ports: [8080],
+      probe: { path: '/', port: 8080 },
+      resources: { cpu: 1, memory: 4 * GiB, pids: 4096 },
+      gpus: [],
+    });
+    if (!replica) return;
+    await report({ nodeId: 'n1', replicaId: replica.replicaId, appId: 'app-a', phase: 'STARTING' });
+    await report({
+      nodeId: 'n1',
+      replicaId: replica.replicaId,
+      appId: 'app-a',
+      phase: 'READY',
+      endpoint: { address: '127.0.0.1', ports: { '8080': 32768 } },
+    });
+    const running = await stateOf('app-a', 'RUNNING');
+    expect(running).toMatchObject({ availableReplicas: 1, allocatedUnits: 1, info: { code: 'APP_RUNNING' } });
+    const route = await waitFor('route with endpoint', async () => {
+      const r = await routes.get('app-a');
+      return r?.endpoints.length ? r : undefined;
+    });
+    expect(route).toMatchObject({
+      state: 'RUNNING',
+      httpPort: 8080,
+      endpoints: [
+        { replicaId: replica.replicaId, nodeId: 'n1', address: '127.0.0.1', ports: { '8080': 32768 } },
+      ],
+    });
+  });
+
+  it('ignores stale reports and replays of old desired versions', async () => {
+    const before = latest('app-a')?.version ?? 0;
+    await desire('app-a', 1, 'STOPPED');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(latest('app-a')?.state).toBe('RUNNING');
+    expect(latest('app-a')?.version).toBe(before);
+  });
+
+  it('stops (STOPPING → STOPPED, node told to drop it) and starts again', async () => {
+    const replicaId = (await assigned('n1'))?.replicas[0]?.replicaId ?? '';
+    await desire('app-a', 2, 'STOPPED');
+    await stateOf('app-a', 'STOPPING');
+    await waitFor('assignment emptied', async () =>
+      (await assigned('n1'))?.replicas.length === 0 ? true : undefined,
+    );
+    expect((await routes.get('app-a'))?.endpoints).toEqual([]);
+    await report({ nodeId: 'n1', replicaId, appId: 'app-a', phase: 'STOPPED' });
+    const stopped = await stateOf('app-a', 'STOPPED');
+    expect(stopped.allocatedUnits).toBe(0);
+    expect((await routes.get('app-a'))?.state).toBe('STOPPED');
+    await desire('app-a', 3, 'RUNNING');
+    await stateOf('app-a', 'SCALING');
+    const again = await waitFor('re-assignment', async () => (await assigned('n1'))?.replicas[0]);
+    expect(again.replicaId).not.toBe(replicaId);
+  });
+
+  it('fails an app whose replica crashes before it is ever ready, and frees the node', async () => {
+    await desire('app-b', 1, 'RUNNING');
+    const r = await waitFor('app-b assignment', async () =>
+      (await assigned('n1'))?.replicas.find((x) => x.appId === 'app-b'),
+    );
+    await report({
+      nodeId: 'n1',
+      replicaId: r.replicaId,
+      appId: 'app-b',
+      phase: 'FAILED',
+      reason: 'APP_CRASH_LOOP',
+      exitCode: 3,
+      message: 'container exited with code 3 before it was ever ready; last lines: boom',
+    });
+    const failed = await stateOf('app-b', 'FAILED');
+    expect(failed.info).toEqual({
+      code: 'APP_CRASH_LOOP',
+      message: 'container exited with code 3 before it was ever ready; last lines: boom',
+    });
+    await waitFor('app-b unassigned', async () =>
+      (await assigned('n1'))?.replicas.some((x) => x.appId === 'app-b') ? undefined : true,
+    );
+  });
+
+  it('queues an app that fits nowhere, naming the blocking resource, and places it when capacity appears', async () => {
+    const big = spec();
+    big.resources = { ...big.resources, units: 8, cpu: 8, memory: 32 * GiB };
+    await desire('app-c', 1, 'RUNNING', big);
+    const queued = await waitFor('queued with reason', () =>
+      latest('app-c')?.info.message.includes('needs 8 CPUs') ? latest('app-c') : undefined,
+    );
+    expect(queued.state).toBe('QUEUED');
+    ns.bus.signal('node.heartbeat.v1', {
+      ...heartbeat('n-big'),
+      capacity: { cpus: 16, memory: 64 * GiB, gpus: [] },
+    });
+    const bigBeat = setInterval(
+      () =>
+        ns.bus.signal('node.heartbeat.v1', {
+          ...heartbeat('n-big'),
+          capacity: { cpus: 16, memory: 64 * GiB, gpus: [] },
+        }),
+      150,
+    );
+    beating.set('n-big', bigBeat);
+    await stateOf('app-c', 'SCALING');
+    expect((await assigned('n-big'))?.replicas.map((x) => x.appId)).toEqual(['app-c']);
+  });
+
+  it('moves the replicas of a lost node elsewhere', async () => {
+    const onN1 = (await assigned('n1'))?.replicas.find((x) => x.appId === 'app-a');
+    expect(onN1).toBeDefined();
+    startBeating('n2');
+    stopBeating('n1');
+    const moved = await waitFor(
+      'a replacement on a surviving node',
+      async () => {
+        for (const node of ['n2', 'n-big']) {
+          const r = (await assigned(node))?.replicas.find((x) => x.appId === 'app-a');
+          if (r) return r;
+        }
+        return undefined;
+      },
+      { timeoutMs: 8000 },
+    );
+    expect(moved.replicaId).not.toBe(onN1?.replicaId);
+    // Fencing: the lost node's list no longer holds the replica, under a higher generation.
+    const n1 = await assigned('n1');
+    expect(n1?.replicas.some((x) => x.appId === 'app-a')).toBe(false);
+  });
+
+  it('deletes a failed app', async () => {
+    await desire('app-b', 2, 'DELETED');
+    await stateOf('app-b', 'DELETED');
+    expect(await routes.get('app-b')).toBeNull();
+  });
+});

@@ -1,0 +1,121 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { waitFor } from '@gantry/testing';
+
+/** What the shared platform (global-setup.mjs) tells the tests. */
+export interface E2E {
+  api: string;
+  ingress: string;
+  ingressPort: number;
+  adminToken: string;
+  images: { web: string; crash: string };
+  namespace: string;
+  nodeId: string;
+  logDir: string;
+}
+
+// eslint-disable-next-line no-restricted-syntax -- jest's globalSetup hands the platform's addresses over in the environment
+export const E: E2E = JSON.parse(process.env['GANTRY_E2E'] ?? 'null') as E2E;
+if (!E)
+  throw new Error(
+    'GANTRY_E2E is not set: run the e2e project through jest (global-setup starts the platform)',
+  );
+
+export interface Reply<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** Calls the REST API as a client would. `body` is JSON-encoded unless it is already a string. */
+export async function api<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  opts: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  const token = opts.token === undefined ? E.adminToken : opts.token;
+  if (token) headers['authorization'] = `Bearer ${token}`;
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${E.api}${path}`, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+/** Calls an app through the ingress, the way `curl -H 'Host: <id>.app.localhost' …` does. */
+export async function callApp(
+  appId: string,
+  path = '/',
+  init: RequestInit = {},
+): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${E.ingress}${path}`, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), host: `${appId}.app.localhost` },
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** `curl http://<id>.app.localhost:<port>/` — curl resolves *.localhost to loopback itself. */
+export async function curlApp(appId: string, path = '/'): Promise<string> {
+  const { stdout } = await promisify(execFile)('curl', [
+    '-s',
+    '--max-time',
+    '10',
+    `http://${appId}.app.localhost:${E.ingressPort}${path}`,
+  ]);
+  return stdout;
+}
+
+export interface AppObject {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  spec: Record<string, unknown> & { name: string; image: string };
+  status: {
+    state: string;
+    availableReplicas: number;
+    url: string;
+    info: { code: string; message: string };
+    history: Array<{ state: string; date: string }>;
+    lastTransitionDate?: string;
+  };
+}
+
+export async function getApp(id: string): Promise<AppObject> {
+  const r = await api<AppObject>('GET', `/v1/app/${id}`);
+  if (r.status !== 200) throw new Error(`GET /v1/app/${id} → ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Waits until the app is in `state` (fails fast if it ends up FAILED instead). */
+export async function waitForState(id: string, state: string, timeoutMs = 60_000): Promise<AppObject> {
+  return waitFor(
+    `app ${id} to be ${state}`,
+    async () => {
+      const app = await getApp(id);
+      if (app.status.state === state) return app;
+      if (app.status.state === 'FAILED' && state !== 'FAILED')
+        throw new Error(`app ${id} FAILED: ${app.status.info.message}`);
+      return undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+export async function createApp(body: Record<string, unknown>): Promise<AppObject> {
+  const r = await api<AppObject>('POST', '/v1/app', { body });
+  if (r.status !== 200 && r.status !== 201)
+    throw new Error(`POST /v1/app → ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}

@@ -1,0 +1,302 @@
+import { z } from 'zod';
+
+import {
+  AppSpecSchema,
+  AppStateSchema,
+  ENV_NAME,
+  HistoryEntrySchema,
+  InfoSchema,
+  LABEL_KEY,
+  LABEL_VALUE,
+  PortSchema,
+  RESERVED_LABEL_PREFIX,
+} from '../domain/app-spec.js';
+import { APP_STATES } from '../domain/app-state.js';
+import { AppEventSchema } from '../wire/app.js';
+import { LogQueryResultSchema } from '../wire/logs.js';
+import {
+  LABEL_SELECTOR,
+  pageOf,
+  queryBool,
+  queryDate,
+  queryEnum,
+  queryInt,
+  queryList,
+  queryString,
+  requiredOr,
+  text,
+} from './common.js';
+
+/**
+ * A Docker image reference, as Docker's distribution/reference grammar defines it:
+ * `[registry[:port]/]name[/name…][:tag][@digest]`, name components in lowercase.
+ */
+export const IMAGE_REFERENCE =
+  /^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$/;
+
+export const ImageReferenceSchema = z
+  .string({ error: requiredOr('must be a string') })
+  .min(1, 'is required')
+  .max(512, 'must be at most 512 characters')
+  .regex(
+    IMAGE_REFERENCE,
+    'must be an image reference like registry.example.com/team/model:1.2 (lowercase name, optional tag and digest)',
+  );
+
+/** An app's informative name. */
+export const AppNameSchema = text(128)
+  .min(1, 'must not be empty')
+  .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters');
+
+/** Environment variables whose names start with this belong to the platform. */
+export const RESERVED_ENV_PREFIX = 'GANTRY_';
+
+const EnvVarInputSchema = z.strictObject({
+  name: z
+    .string({ error: requiredOr('must be a string') })
+    .min(1, 'is required')
+    .max(256, 'must be at most 256 characters')
+    .regex(ENV_NAME, 'must start with a letter or _ and hold only letters, digits, _ . -')
+    .refine(
+      (n) => !n.toUpperCase().startsWith(RESERVED_ENV_PREFIX),
+      `names starting with ${RESERVED_ENV_PREFIX} are reserved for the platform`,
+    ),
+  value: text(32_768),
+});
+
+const MAX_LABELS = 64;
+
+const LABEL_KEY_MESSAGE = 'label keys are 1-63 letters, digits, _ . / -, starting and ending alphanumeric';
+
+/**
+ * A `__proto__` key survives JSON.parse as an own property but not a copy into a new object: refuse
+ * it here rather than drop it silently.
+ */
+function refuseProtoKey(value: unknown, ctx: z.RefinementCtx): unknown {
+  if (value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, '__proto__'))
+    ctx.addIssue({ code: 'custom', path: ['__proto__'], message: LABEL_KEY_MESSAGE });
+  return value;
+}
+
+const LabelsInputSchema = z.preprocess(
+  refuseProtoKey,
+  z.record(z.string(), z.string({ error: 'label values must be strings' })).superRefine((labels, ctx) => {
+    const keys = Object.keys(labels);
+    if (keys.length > MAX_LABELS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_LABELS} labels` });
+    for (const key of keys) {
+      if (key.startsWith(RESERVED_LABEL_PREFIX))
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `the ${RESERVED_LABEL_PREFIX} prefix is reserved for the platform`,
+        });
+      else if (!LABEL_KEY.test(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: LABEL_KEY_MESSAGE,
+        });
+      else if (!LABEL_VALUE.test(labels[key] ?? ''))
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'label values are up to 63 letters, digits, _ . -, starting and ending alphanumeric',
+        });
+    }
+  }),
+);
+
+const UnitsSchema = (what: string) =>
+  z
+    .int({ error: `must be a whole number of ${what}` })
+    .min(1, `must be at least 1 ${what.replace(/s$/, '')}`);
+
+const SURGE_MESSAGE = 'must be a whole number of replicas (0-100) or a percentage like "25%"';
+
+/** `maxSurge` / `maxUnavailable`: a number of replicas or a percentage (`"25%"`). */
+const SurgeSchema = z
+  .union([z.int().min(0).max(100), z.string().regex(/^(\d{1,2}|100)%$|^\d{1,2}$|^100$/, SURGE_MESSAGE)], {
+    error: SURGE_MESSAGE,
+  })
+  .transform((v) => String(v));
+
+/** The body of `POST /v1/app` (reference §2.2 `AppSpecInput`, the subset Gantry supports). */
+export const CreateAppInputSchema = z.strictObject(
+  {
+    image: ImageReferenceSchema,
+    name: AppNameSchema.optional(),
+    command: z
+      .array(text(8192), { error: 'must be an array of strings' })
+      .min(1, "must hold at least one argument (omit it to keep the image's command)")
+      .max(256, 'must hold at most 256 arguments')
+      .optional(),
+    envVars: z
+      .array(EnvVarInputSchema, { error: 'must be an array of {name, value}' })
+      .max(256, 'must hold at most 256 variables')
+      .superRefine((vars, ctx) => {
+        const seen = new Set<string>();
+        vars.forEach((v, i) => {
+          if (seen.has(v.name))
+            ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `${v.name} is set twice` });
+          seen.add(v.name);
+        });
+      })
+      .optional(),
+    labels: LabelsInputSchema.optional(),
+    resources: z
+      .strictObject(
+        {
+          flavor: z
+            .string({ error: 'must be a flavor id' })
+            .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a flavor id like ai1-1-cpu')
+            .optional(),
+          cpu: UnitsSchema('CPUs').optional(),
+          gpu: UnitsSchema('GPUs').optional(),
+        },
+        { error: 'must be an object like {"cpu": 2} or {"gpu": 1, "flavor": "h100-1-gpu"}' },
+      )
+      .superRefine((r, ctx) => {
+        if (r.cpu !== undefined && r.gpu !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'cpu and gpu cannot both be set: pick one (an app runs on CPUs or on GPUs, never both)',
+          });
+      })
+      .optional(),
+    scalingStrategy: z
+      .strictObject(
+        {
+          fixed: z
+            .strictObject(
+              {
+                replicas: z
+                  .int({ error: requiredOr('must be a whole number') })
+                  .min(1, 'must be at least 1')
+                  .max(10, 'must be at most 10'),
+              },
+              { error: 'must be an object like {"replicas": 2}' },
+            )
+            .optional(),
+          automatic: z.never({ error: 'automatic scaling is not supported yet: use fixed' }).optional(),
+        },
+        { error: 'must be an object like {"fixed": {"replicas": 2}}' },
+      )
+      .optional(),
+    defaultHttpPort: PortSchema.optional(),
+    grpcPort: PortSchema.optional(),
+    probe: z
+      .strictObject(
+        {
+          path: text(2048)
+            .startsWith('/', 'must start with /')
+            .regex(/^[^\s\p{Cc}]*$/u, 'must not contain spaces or control characters')
+            .optional(),
+          port: PortSchema.optional(),
+        },
+        { error: 'must be an object like {"path": "/health", "port": 8080}' },
+      )
+      .optional(),
+    unsecureHttp: z.boolean({ error: 'must be true or false' }).optional(),
+    deploymentStrategy: z
+      .strictObject(
+        {
+          maxSurge: SurgeSchema.optional(),
+          maxUnavailable: SurgeSchema.optional(),
+          progressDeadlineSeconds: z
+            .int({ error: 'must be a whole number of seconds' })
+            .min(1, 'must be at least 1')
+            .max(86_400, 'must be at most 86400')
+            .optional(),
+        },
+        { error: 'must be an object like {"maxSurge": "25%", "maxUnavailable": "25%"}' },
+      )
+      .superRefine((d, ctx) => {
+        if (isZero(d.maxSurge) && isZero(d.maxUnavailable))
+          ctx.addIssue({ code: 'custom', message: 'maxSurge and maxUnavailable cannot both be 0' });
+      })
+      .optional(),
+  },
+  { error: requiredOr('the body must be a JSON object') },
+);
+export type CreateAppInput = z.infer<typeof CreateAppInputSchema>;
+
+function isZero(v: string | undefined): boolean {
+  return v !== undefined && /^0+%?$/.test(v);
+}
+
+/** The observed status of an app (reference §2.3 `AppStatus`). */
+export const AppStatusSchema = z.strictObject({
+  state: AppStateSchema,
+  availableReplicas: z.int().min(0),
+  /** Where the app answers; the same across stop/start. */
+  url: z.string(),
+  info: InfoSchema,
+  history: z.array(HistoryEntrySchema),
+  lastTransitionDate: z.string(),
+});
+export type AppStatus = z.infer<typeof AppStatusSchema>;
+
+/** An app as the API returns it (reference §2.3 `App`, plus its project). */
+export const AppSchema = z.strictObject({
+  id: z.uuid(),
+  projectId: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  /** Name of the token that created it. */
+  user: z.string(),
+  spec: AppSpecSchema,
+  status: AppStatusSchema,
+});
+export type App = z.infer<typeof AppSchema>;
+
+export const AppPageSchema = pageOf(AppSchema);
+export type AppPage = z.infer<typeof AppPageSchema>;
+
+/** Path parameter of every `/v1/app/{id}` route. */
+export const AppIdSchema = z.uuid({ error: 'must be an app id (a UUID)' });
+
+export const APP_SORT_FIELDS = ['createdAt', 'updatedAt', 'name', 'status.state'] as const;
+export type AppSortField = (typeof APP_SORT_FIELDS)[number];
+
+/** Query of `GET /v1/app`. */
+export const ListAppsQuerySchema = z.strictObject({
+  page: queryInt(1, 1_000_000).default(1),
+  size: queryInt(1, 100).default(20),
+  sort: queryEnum(APP_SORT_FIELDS).default('createdAt'),
+  order: queryEnum(['asc', 'desc']).default('desc'),
+  statusState: queryList(
+    z.enum(APP_STATES, { error: `must be app states (${APP_STATES.join(', ')})` }),
+  ).optional(),
+  labelSelector: queryString().regex(LABEL_SELECTOR, 'must be key=value').optional(),
+  updatedAfter: queryDate().optional(),
+  updatedBefore: queryDate().optional(),
+  /** Admin tokens only: list another project's apps. */
+  projectId: queryString()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, 'must be a project id')
+    .optional(),
+});
+export type ListAppsQuery = z.infer<typeof ListAppsQuerySchema>;
+
+/** Query of `DELETE /v1/app/{id}`. */
+export const DeleteAppQuerySchema = z.strictObject({ force: queryBool().default(false) });
+
+/** Query of `GET /v1/app/{id}/log`. */
+export const AppLogsQuerySchema = z.strictObject({
+  tail: queryInt(1, 10_000).optional(),
+  replica: queryString()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, 'must be a replica id')
+    .optional(),
+  since: queryDate().optional(),
+  follow: z.never({ error: 'following logs live is not supported yet: poll with since' }).optional(),
+});
+
+/** Answer of `GET /v1/app/{id}/log` (reference §2.3 `Logs`, with replica and stream per line). */
+export const LogsSchema = LogQueryResultSchema;
+export type Logs = z.infer<typeof LogsSchema>;
+
+/** Query of `GET /v1/app/{id}/event`. */
+export const AppEventsQuerySchema = z.strictObject({ limit: queryInt(1, 10_000).optional() });
+
+/** Answer of `GET /v1/app/{id}/event`: the app's event log, oldest first. */
+export const AppEventsSchema = z.strictObject({ events: z.array(AppEventSchema) });
+export type AppEvents = z.infer<typeof AppEventsSchema>;

@@ -1,0 +1,29 @@
+/**
+ * Reason codes for `status.info.code` and app events. The reference's `InfoCodeEnum` vocabulary
+ * (ai-deploy-spec.md §1.2) plus the codes Gantry needs for its own decisions.
+ */
+export const INFO_CODES = [
+  'APP_QUEUED',
+  'APP_INITIALIZING',
+  'APP_SCALING',
+  'APP_RUNNING',
+  'APP_STOPPING',
+  'APP_STOPPED',
+  'APP_FAILED',
+  'APP_ERROR',
+  'APP_CREATE_ERROR',
+  'APP_INTERRUPTED_BY_PLATFORM',
+  'APP_DELETING',
+  'APP_DELETED',
+  'APP_CRASH_LOOP',
+  'APP_NO_CAPACITY',
+  'APP_QUOTA_EXCEEDED',
+  'JOB_IMAGE_PULL',
+  'JOB_IMAGE_PULL_BACKOFF',
+  'JOB_INVALID_IMAGE_NAME',
+  'JOB_REGISTRY_UNAVAILABLE',
+  'JOB_IMAGE_INSPECT_ERROR',
+  'JOB_EVICTED',
+  'COMPATIBILITY',
+] as const;
+export type InfoCode = (typeof INFO_CODES)[number];

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+import {
+  AppSpecSchema,
+  AppStateSchema,
+  HistoryEntrySchema,
+  InfoSchema,
+  RateSchema,
+} from '../domain/app-spec.js';
+import { INFO_CODES } from '../domain/info-codes.js';
+import { EventIdSchema, IdSchema, IsoDateSchema } from './common.js';
+
+/**
+ * `app.desired.v1` — api-gateway → scheduler. The whole desired state of one app, as a snapshot:
+ * consumers keep the highest `version` they have seen and ignore older ones.
+ */
+export const AppDesiredSchema = z.strictObject({
+  id: EventIdSchema,
+  appId: IdSchema,
+  projectId: IdSchema,
+  version: z.int().min(1),
+  at: IsoDateSchema,
+  /** What the user wants the app to be doing. */
+  lifecycle: z.enum(['RUNNING', 'STOPPED', 'DELETED']),
+  spec: AppSpecSchema,
+  rate: RateSchema,
+});
+export type AppDesired = z.infer<typeof AppDesiredSchema>;
+
+/**
+ * `app.status.v1` — scheduler → api-gateway, billing-meter. The app's observed status after a change,
+ * as a snapshot with a monotonic `version`. `at` is when the change happened (billing uses it).
+ */
+export const AppStatusChangedSchema = z.strictObject({
+  id: EventIdSchema,
+  appId: IdSchema,
+  projectId: IdSchema,
+  version: z.int().min(1),
+  at: IsoDateSchema,
+  state: AppStateSchema,
+  info: InfoSchema,
+  availableReplicas: z.int().min(0),
+  /** Units held right now: replicas holding resources × units per replica. Billing's quantity. */
+  allocatedUnits: z.int().min(0),
+  history: z.array(HistoryEntrySchema),
+  lastTransitionDate: IsoDateSchema,
+  rate: RateSchema,
+});
+export type AppStatusChanged = z.infer<typeof AppStatusChangedSchema>;
+
+/** `app.event.v1` — every transition and platform decision about an app, with its reason. */
+export const AppEventSchema = z.strictObject({
+  id: EventIdSchema,
+  appId: IdSchema,
+  projectId: IdSchema,
+  at: IsoDateSchema,
+  source: z.enum(['api-gateway', 'scheduler', 'node-agent', 'autoscaler']),
+  type: z.enum([
+    'STATE_CHANGED',
+    'SPEC_CHANGED',
+    'REPLICA_PLACED',
+    'REPLICA_READY',
+    'REPLICA_EXITED',
+    'REPLICA_FAILED',
+    'REPLICA_REMOVED',
+    'UNSCHEDULABLE',
+  ]),
+  reason: z.enum(INFO_CODES),
+  message: z.string().max(8192),
+  replicaId: IdSchema.optional(),
+  nodeId: IdSchema.optional(),
+});
+export type AppEvent = z.infer<typeof AppEventSchema>;

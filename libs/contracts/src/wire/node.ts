@@ -1,0 +1,97 @@
+import { z } from 'zod';
+
+import { EnvVarSchema, PortSchema } from '../domain/app-spec.js';
+import { INFO_CODES } from '../domain/info-codes.js';
+import { EventIdSchema, IdSchema, IsoDateSchema } from './common.js';
+
+export const GpuSchema = z.strictObject({
+  index: z.int().min(0),
+  uuid: z.string().min(1).max(128),
+  model: z.string().max(128),
+  memory: z.int().min(0),
+});
+export type Gpu = z.infer<typeof GpuSchema>;
+
+/** `node.heartbeat.v1` (core NATS, lossy) — node-agent → scheduler, every heartbeat interval. */
+export const NodeHeartbeatSchema = z.strictObject({
+  nodeId: IdSchema,
+  /** Address the node publishes app ports on; the ingress connects there. */
+  address: z.string().min(1).max(255),
+  at: IsoDateSchema,
+  agentVersion: z.string().max(64),
+  capacity: z.strictObject({
+    cpus: z.number().positive(),
+    memory: z.int().min(0),
+    gpus: z.array(GpuSchema).max(64),
+  }),
+  /** True when the GPUs are simulated (development and tests): no device request is made. */
+  simulatedGpus: z.boolean(),
+  labels: z.record(z.string(), z.string()),
+  /** Highest assignment generation the agent has applied. */
+  appliedGeneration: z.int().min(0),
+  replicas: z.array(z.strictObject({ replicaId: IdSchema, phase: z.string().max(32) })).max(10_000),
+});
+export type NodeHeartbeat = z.infer<typeof NodeHeartbeatSchema>;
+
+/** One replica a node must run: everything the agent needs, nothing it must look up. */
+export const ReplicaAssignmentSchema = z.strictObject({
+  replicaId: IdSchema,
+  appId: IdSchema,
+  projectId: IdSchema,
+  image: z.string().min(1),
+  command: z.array(z.string()).optional(),
+  envVars: z.array(EnvVarSchema),
+  /** Container ports to publish on the node's address. The first is the app's HTTP port. */
+  ports: z.array(PortSchema).min(1),
+  probe: z.strictObject({ path: z.string().startsWith('/'), port: PortSchema }),
+  resources: z.strictObject({
+    cpu: z.number().positive(),
+    memory: z.int().min(0),
+    pids: z.int().min(1),
+  }),
+  gpus: z.array(z.strictObject({ index: z.int().min(0), uuid: z.string() })),
+});
+export type ReplicaAssignment = z.infer<typeof ReplicaAssignmentSchema>;
+
+/**
+ * KV `assignments`, key = node id — scheduler → node-agent. Everything the node must run; the agent
+ * converges on it and stops what it does not list. `generation` only grows (fencing).
+ */
+export const NodeAssignmentsSchema = z.strictObject({
+  nodeId: IdSchema,
+  generation: z.int().min(0),
+  updatedAt: IsoDateSchema,
+  replicas: z.array(ReplicaAssignmentSchema),
+});
+export type NodeAssignments = z.infer<typeof NodeAssignmentsSchema>;
+
+export const REPLICA_PHASES = [
+  'PULLING',
+  'STARTING',
+  'READY',
+  'NOT_READY',
+  'RESTARTING',
+  'FAILED',
+  'STOPPED',
+] as const;
+export type ReplicaPhase = (typeof REPLICA_PHASES)[number];
+
+/** `node.report.v1` — node-agent → scheduler, whenever a replica's phase changes. */
+export const ReplicaReportSchema = z.strictObject({
+  id: EventIdSchema,
+  nodeId: IdSchema,
+  replicaId: IdSchema,
+  appId: IdSchema,
+  /** Monotonic per replica across agent restarts; the scheduler keeps the newest. */
+  seq: z.int().min(0),
+  at: IsoDateSchema,
+  phase: z.enum(REPLICA_PHASES),
+  /** Where the replica serves: node address and container port → host port. */
+  endpoint: z.strictObject({ address: z.string(), ports: z.record(z.string(), PortSchema) }).optional(),
+  restarts: z.int().min(0),
+  everReady: z.boolean(),
+  exitCode: z.int().optional(),
+  reason: z.enum(INFO_CODES).optional(),
+  message: z.string().max(8192).optional(),
+});
+export type ReplicaReport = z.infer<typeof ReplicaReportSchema>;

@@ -1,0 +1,223 @@
+import {
+  type BucketName,
+  BUCKETS,
+  type BucketValue,
+  ErrorBodySchema,
+  type EventPayload,
+  EVENTS,
+  type EventSubject,
+  QUERIES,
+  type QueryRequest,
+  type QueryResponse,
+  type QuerySubject,
+  type SignalPayload,
+  SIGNALS,
+  type SignalSubject,
+  wireBucket,
+  wireSubject,
+} from '@gantry/contracts';
+import { GantryError } from '@gantry/errors';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { type KV, Kvm, KvWatchInclude } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+
+import { decodeWith, encodeJson } from './codec.js';
+import { ensureTopology } from './topology.js';
+import { headersWithTraceContext } from './tracing.js';
+
+export interface MessagingOptions {
+  /** Service name: names the connection, queue groups and durable consumers. */
+  service: string;
+  natsUrl: string;
+  namespace: string;
+}
+
+export async function connectNats(opts: MessagingOptions, suffix = ''): Promise<NatsConnection> {
+  return connect({
+    servers: opts.natsUrl.split(','),
+    name: `${opts.namespace}:${opts.service}${suffix}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    timeout: 5000,
+  });
+}
+
+const ReplySchema = z.union([
+  z.object({ ok: z.literal(true), data: z.unknown() }),
+  z.object({ ok: z.literal(false), error: ErrorBodySchema }),
+]);
+
+/**
+ * The typed way to talk to other services: events (JetStream, deduplicated by id), signals (core,
+ * lossy), queries (request/reply) and KV buckets. Every payload is validated against the catalog on
+ * the way out, as it is on the way in.
+ */
+export class MessageBus {
+  private readonly js: JetStreamClient;
+  private readonly buckets = new Map<BucketName, Promise<TypedKv<BucketName>>>();
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly opts: MessagingOptions,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Connects and makes sure every stream and bucket of the namespace exists (idempotent). */
+  static async connect(opts: MessagingOptions): Promise<MessageBus> {
+    const nc = await connectNats(opts);
+    await ensureTopology(nc, opts.namespace);
+    return new MessageBus(nc, opts);
+  }
+
+  get namespace(): string {
+    return this.opts.namespace;
+  }
+
+  isConnected(): boolean {
+    return !this.nc.isClosed() && !this.nc.isDraining() && this.nc.info !== undefined;
+  }
+
+  /** Publishes an event to its stream. `msgId` (default: the payload's `id`) makes retries idempotent. */
+  async publish<S extends EventSubject>(subject: S, payload: EventPayload<S>, msgId?: string): Promise<void> {
+    const checked = EVENTS[subject].schema.parse(payload);
+    const id = msgId ?? (checked as { id?: string }).id;
+    await this.js.publish(wireSubject(this.namespace, subject), encodeJson(checked), {
+      msgID: id,
+      headers: headersWithTraceContext(),
+    });
+  }
+
+  /** Sends a signal on core NATS: fire and forget. */
+  signal<S extends SignalSubject>(subject: S, payload: SignalPayload<S>): void {
+    const checked = SIGNALS[subject].schema.parse(payload);
+    this.nc.publish(wireSubject(this.namespace, subject), encodeJson(checked), {
+      headers: headersWithTraceContext(),
+    });
+  }
+
+  /**
+   * Asks the owning service. Resolves with its validated answer; rejects with the GantryError it
+   * answered, or UNAVAILABLE/TIMEOUT when nobody answers in time.
+   */
+  async request<S extends QuerySubject>(
+    subject: S,
+    request: QueryRequest<S>,
+    timeoutMs = 5000,
+  ): Promise<QueryResponse<S>> {
+    const def = QUERIES[subject];
+    const body = def.request.parse(request);
+    let reply;
+    try {
+      reply = await this.nc.request(wireSubject(this.namespace, subject), encodeJson(body), {
+        timeout: timeoutMs,
+        headers: headersWithTraceContext(),
+      });
+    } catch (error) {
+      const text = String((error as Error).message ?? error);
+      if (/no responders/i.test(text))
+        throw new GantryError('UNAVAILABLE', `${def.owner} is not available`, { cause: error });
+      throw new GantryError('TIMEOUT', `${def.owner} did not answer within ${timeoutMs} ms`, {
+        cause: error,
+      });
+    }
+    const envelope = decodeWith(ReplySchema, reply.data, `reply to ${subject}`);
+    if (!envelope.ok) throw GantryError.fromBody(envelope.error);
+    return def.response.parse(envelope.data) as QueryResponse<S>;
+  }
+
+  /** The typed KV bucket (opened once per bus). */
+  kv<B extends BucketName>(bucket: B): Promise<TypedKv<B>> {
+    let kv = this.buckets.get(bucket);
+    if (!kv) {
+      kv = new Kvm(this.nc)
+        .open(wireBucket(this.namespace, bucket))
+        .then((raw) => new TypedKv(raw, bucket) as TypedKv<BucketName>);
+      this.buckets.set(bucket, kv);
+    }
+    return kv as Promise<TypedKv<B>>;
+  }
+
+  async close(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.drain();
+  }
+}
+
+export interface KvWatch {
+  /** Resolves once every value present when the watch started has been delivered. */
+  readonly ready: Promise<void>;
+  stop(): void;
+}
+
+/** A KV bucket whose values are validated against the catalog, both ways. */
+export class TypedKv<B extends BucketName> {
+  constructor(
+    private readonly raw: KV,
+    readonly bucket: B,
+  ) {}
+
+  async get(key: string): Promise<BucketValue<B> | null> {
+    const entry = await this.raw.get(key);
+    if (!entry || entry.operation !== 'PUT') return null;
+    return decodeWith(BUCKETS[this.bucket].schema, entry.value, `${this.bucket}/${key}`) as BucketValue<B>;
+  }
+
+  async put(key: string, value: BucketValue<B>): Promise<number> {
+    return this.raw.put(key, encodeJson(BUCKETS[this.bucket].schema.parse(value)));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.raw.delete(key);
+  }
+
+  async keys(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await this.raw.keys()) out.push(k);
+    return out;
+  }
+
+  /**
+   * Calls `onChange(key, value)` for the current value of every matching key, then for every change
+   * (value `null` when deleted). Entries that fail validation are passed to `onInvalid` and skipped.
+   */
+  async watch(
+    onChange: (key: string, value: BucketValue<B> | null) => void,
+    opts: { key?: string; onInvalid?: (key: string, error: unknown) => void } = {},
+  ): Promise<KvWatch> {
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    let readyRevision = 0;
+    if (opts.key && !opts.key.includes('*') && !opts.key.includes('>')) {
+      const current = await this.raw.get(opts.key);
+      if (current) readyRevision = current.revision;
+      else markReady();
+    } else {
+      const status = await this.raw.status();
+      if (status.values === 0) markReady();
+    }
+    const iter = await this.raw.watch({ key: opts.key ?? '>', include: KvWatchInclude.LastValue });
+    void (async () => {
+      for await (const entry of iter) {
+        if (entry.operation !== 'PUT') onChange(entry.key, null);
+        else {
+          try {
+            onChange(
+              entry.key,
+              decodeWith(
+                BUCKETS[this.bucket].schema,
+                entry.value,
+                `${this.bucket}/${entry.key}`,
+              ) as BucketValue<B>,
+            );
+          } catch (error) {
+            opts.onInvalid?.(entry.key, error);
+          }
+        }
+        if (entry.isUpdate || entry.delta === 0 || (readyRevision && entry.revision >= readyRevision))
+          markReady();
+      }
+    })();
+    return { ready, stop: () => iter.stop() };
+  }
+}

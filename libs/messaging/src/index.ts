@@ -1,0 +1,6 @@
+export * from './bus.js';
+export * from './codec.js';
+export * from './nest.js';
+export * from './topology.js';
+export * from './tracing.js';
+export * from './transport.js';

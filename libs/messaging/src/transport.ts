@@ -1,0 +1,273 @@
+import {
+  durableName,
+  EVENTS,
+  type EventSubject,
+  QUERIES,
+  type QuerySubject,
+  queueGroup,
+  SIGNALS,
+  type SignalSubject,
+  wireStream,
+  wireSubject,
+} from '@gantry/contracts';
+import { GantryError } from '@gantry/errors';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { type Msg, nanos, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { Logger } from '@nestjs/common';
+import { BaseRpcContext, type CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { lastValueFrom } from 'rxjs';
+
+import { connectNats, type MessagingOptions } from './bus.js';
+import { bytesToText, decodeWith, encodeJson } from './codec.js';
+import { messageMetrics } from './metrics.js';
+import { ensureTopology } from './topology.js';
+import { inConsumerSpan } from './tracing.js';
+
+/** What a handler can learn about the message it is handling (`@Ctx() ctx: MessageContext`). */
+export class MessageContext extends BaseRpcContext<[subject: string, deliveries: number]> {
+  get subject(): string {
+    return this.args[0];
+  }
+  /** 1 on first delivery. */
+  get deliveries(): number {
+    return this.args[1];
+  }
+}
+
+export interface TransportOptions extends MessagingOptions {
+  /** Deliveries of a failing event before it is dead-lettered. */
+  maxDeliver?: number;
+  /** How long a handler may run before JetStream redelivers (extended by `working()` while it runs). */
+  ackWaitMs?: number;
+}
+
+type Handler = (data: unknown, ctx: MessageContext) => Promise<unknown>;
+
+/**
+ * A NestJS transport on NATS JetStream. `@EventPattern(subject)` handlers of catalog EVENTS get a
+ * durable consumer (`durableName(service, subject)`): the payload is validated, the handler runs, and
+ * the message is acked only after it returns. A failure is `nak`ed with exponential backoff when it
+ * may succeed later, and `term`ed and dead-lettered when it never can (invalid payload, a
+ * non-retryable GantryError, or too many deliveries). Each consumer handles its messages one at a time,
+ * in stream order. `@EventPattern` on SIGNALS subscribes on core NATS; `@MessagePattern` on QUERIES
+ * answers requests in the service's queue group with `{ok, data}` or `{ok: false, error}`.
+ */
+export class JetStreamTransport extends Server implements CustomTransportStrategy {
+  private nc?: NatsConnection;
+  private readonly stoppers: Array<() => void> = [];
+  private readonly loops: Promise<void>[] = [];
+  private readonly log = new Logger('JetStreamTransport');
+  private readonly maxDeliver: number;
+  private readonly ackWaitMs: number;
+
+  constructor(private readonly opts: TransportOptions) {
+    super();
+    this.maxDeliver = opts.maxDeliver ?? 8;
+    this.ackWaitMs = opts.ackWaitMs ?? 30_000;
+  }
+
+  on(): never {
+    throw new Error('JetStreamTransport does not emit events');
+  }
+
+  unwrap<T>(): T {
+    return this.connection as T;
+  }
+
+  private get connection(): NatsConnection {
+    if (!this.nc) throw new Error('JetStreamTransport is not connected');
+    return this.nc;
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      this.nc = await connectNats(this.opts, ':transport');
+      await ensureTopology(this.nc, this.opts.namespace);
+      for (const [pattern, handler] of this.messageHandlers) {
+        if (pattern in EVENTS && handler.isEventHandler)
+          await this.bindEvent(pattern as EventSubject, handler);
+        else if (pattern in SIGNALS && handler.isEventHandler)
+          this.bindSignal(pattern as SignalSubject, handler);
+        else if (pattern in QUERIES && !handler.isEventHandler)
+          this.bindQuery(pattern as QuerySubject, handler);
+        else
+          throw new Error(`pattern "${pattern}" is not a catalog event, signal or query of the right kind`);
+      }
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const stop of this.stoppers) stop();
+    await Promise.allSettled(this.loops);
+    if (this.nc && !this.nc.isClosed()) await this.nc.drain();
+  }
+
+  private async invoke(handler: Handler, data: unknown, ctx: MessageContext): Promise<unknown> {
+    return lastValueFrom(this.transformToObservable(await handler(data, ctx)), { defaultValue: undefined });
+  }
+
+  private async bindEvent(subject: EventSubject, handler: Handler): Promise<void> {
+    const nc = this.connection;
+    const ns = this.opts.namespace;
+    const stream = wireStream(ns, EVENTS[subject].stream);
+    const durable = durableName(this.opts.service, subject);
+    const jsm = await jetstreamManager(nc);
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: wireSubject(ns, subject),
+      ack_wait: nanos(this.ackWaitMs),
+      max_ack_pending: 256,
+    };
+    try {
+      await jsm.consumers.add(stream, config);
+    } catch {
+      await jsm.consumers.update(stream, durable, config);
+    }
+    const js = jetstream(nc);
+    const consumer = await js.consumers.get(stream, durable);
+    const messages = await consumer.consume({ max_messages: 64 });
+    this.stoppers.push(() => void messages.stop());
+    this.loops.push(
+      (async () => {
+        for await (const msg of messages) await this.handleEvent$(subject, durable, handler, msg);
+      })(),
+    );
+  }
+
+  private async handleEvent$(
+    subject: EventSubject,
+    durable: string,
+    handler: Handler,
+    msg: JsMsg,
+  ): Promise<void> {
+    const deliveries = msg.info.deliveryCount;
+    const stopTimer = messageMetrics.duration.startTimer({ subject });
+    let payload: unknown;
+    try {
+      payload = decodeWith(EVENTS[subject].schema, msg.data, subject);
+    } catch (error) {
+      await this.deadLetter(subject, durable, msg, (error as Error).message);
+      stopTimer({ outcome: 'invalid' });
+      return;
+    }
+    const keepAlive = setInterval(() => msg.working(), Math.max(1000, this.ackWaitMs / 3));
+    try {
+      await inConsumerSpan(`consume ${subject}`, msg.headers, () =>
+        this.invoke(handler, payload, new MessageContext([subject, deliveries])),
+      );
+      msg.ack();
+      stopTimer({ outcome: 'ok' });
+    } catch (error) {
+      const permanent = error instanceof GantryError && !error.retryable;
+      if (permanent || deliveries >= this.maxDeliver) {
+        const reason = `${permanent ? 'permanent failure' : `failed ${deliveries} times`}: ${describe(error)}`;
+        this.log.error(`${durable}: ${reason}`);
+        await this.deadLetter(subject, durable, msg, reason);
+        stopTimer({ outcome: 'dead-lettered' });
+      } else {
+        const delay = Math.min(30_000, 250 * 2 ** (deliveries - 1));
+        this.log.warn(
+          `${durable}: delivery ${deliveries} failed, retrying in ${delay} ms: ${describe(error)}`,
+        );
+        msg.nak(delay);
+        stopTimer({ outcome: 'retry' });
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async deadLetter(subject: string, durable: string, msg: JsMsg, reason: string): Promise<void> {
+    this.log.error(`dead-lettering ${subject} (stream seq ${msg.seq}) from ${durable}: ${reason}`);
+    try {
+      const js = jetstream(this.connection);
+      await js.publish(
+        wireSubject(this.opts.namespace, 'dlq.v1'),
+        encodeJson({
+          subject,
+          consumer: durable,
+          reason: reason.slice(0, 4000),
+          data: bytesToText(msg.data, 65_536),
+          deliveries: msg.info.deliveryCount,
+          at: new Date().toISOString(),
+        }),
+        { msgID: `${durable}:${msg.seq}` },
+      );
+      msg.term(reason.slice(0, 200));
+    } catch (error) {
+      // Could not record it: leave it for redelivery rather than lose it.
+      this.log.error(`dead-letter publish failed: ${describe(error)}`);
+      msg.nak(5000);
+    }
+  }
+
+  private bindSignal(subject: SignalSubject, handler: Handler): void {
+    const sub = this.connection.subscribe(wireSubject(this.opts.namespace, subject), {
+      callback: (err, msg) => {
+        if (err) return;
+        let payload: unknown;
+        try {
+          payload = decodeWith(SIGNALS[subject].schema, msg.data, subject);
+        } catch (error) {
+          messageMetrics.handled.inc({ subject, outcome: 'invalid' });
+          this.log.warn(`dropping invalid ${subject}: ${describe(error)}`);
+          return;
+        }
+        this.invoke(handler, payload, new MessageContext([subject, 1])).then(
+          () => messageMetrics.handled.inc({ subject, outcome: 'ok' }),
+          (error: unknown) => {
+            messageMetrics.handled.inc({ subject, outcome: 'error' });
+            this.log.warn(`${subject} handler failed: ${describe(error)}`);
+          },
+        );
+      },
+    });
+    this.stoppers.push(() => sub.unsubscribe());
+  }
+
+  private bindQuery(subject: QuerySubject, handler: Handler): void {
+    const sub: Subscription = this.connection.subscribe(wireSubject(this.opts.namespace, subject), {
+      queue: queueGroup(this.opts.namespace, this.opts.service),
+      callback: (err, msg) => {
+        if (!err) void this.answer(subject, handler, msg);
+      },
+    });
+    this.stoppers.push(() => sub.unsubscribe());
+  }
+
+  private async answer(subject: QuerySubject, handler: Handler, msg: Msg): Promise<void> {
+    const def = QUERIES[subject];
+    const stopTimer = messageMetrics.duration.startTimer({ subject });
+    let reply: unknown;
+    try {
+      const request = decodeWith(def.request, msg.data, subject);
+      const data = await inConsumerSpan(`answer ${subject}`, msg.headers, () =>
+        this.invoke(handler, request, new MessageContext([subject, 1])),
+      );
+      reply = { ok: true, data: def.response.parse(data) };
+      stopTimer({ outcome: 'ok' });
+    } catch (error) {
+      if (error instanceof GantryError) reply = { ok: false, error: error.toBody() };
+      else {
+        this.log.error(`${subject} handler failed: ${describe(error)}`);
+        reply = { ok: false, error: { error: 'INTERNAL', message: `${def.owner} failed to answer` } };
+      }
+      stopTimer({ outcome: 'error' });
+    }
+    if (msg.reply) msg.respond(encodeJson(reply));
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return String(error);
+  }
+}

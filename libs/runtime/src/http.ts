@@ -1,0 +1,135 @@
+import { type ErrorBody, HTTP_STATUS } from '@gantry/contracts';
+import { GantryError } from '@gantry/errors';
+import {
+  type ArgumentsHost,
+  type CallHandler,
+  Catch,
+  type ExceptionFilter,
+  type ExecutionContext,
+  HttpException,
+  Injectable,
+  Logger,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { Observable } from 'rxjs';
+
+interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  route?: { path?: string };
+}
+interface HttpResponse {
+  headersSent: boolean;
+  statusCode: number;
+  status(code: number): HttpResponse;
+  setHeader(name: string, value: string): void;
+  json(body: unknown): void;
+}
+
+/** Translates any error escaping a controller into the JSON error body of DESIGN.md, never a stack. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly log = new Logger('HttpErrorFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const res = http.getResponse<HttpResponse>();
+    const req = http.getRequest<HttpRequest>();
+    const { status, body, headers } = this.translate(exception, req);
+    if (status >= 500) this.log.error(`${req.method} ${req.url} → ${status}: ${describe(exception)}`);
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.status(status).json(body);
+  }
+
+  private translate(
+    exception: unknown,
+    req: HttpRequest,
+  ): { status: number; body: ErrorBody; headers: Record<string, string> } {
+    if (exception instanceof GantryError) {
+      const headers: Record<string, string> = {};
+      const retryAfter = (exception.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+      if (exception.code === 'RATE_LIMITED' && retryAfter) headers['Retry-After'] = String(retryAfter);
+      if (exception.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
+      return { status: exception.status, body: exception.toBody(), headers };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const message = exception.message;
+      switch (status) {
+        case 400:
+          return {
+            status,
+            body: { error: 'INVALID_JSON', message: `the request body is not valid JSON: ${message}` },
+            headers: {},
+          };
+        case 404:
+          return {
+            status,
+            body: { error: 'NOT_FOUND', message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` },
+            headers: {},
+          };
+        case 413:
+          return {
+            status,
+            body: { error: 'PAYLOAD_TOO_LARGE', message: 'the request body is too large' },
+            headers: {},
+          };
+        default: {
+          const code = (Object.keys(HTTP_STATUS) as Array<keyof typeof HTTP_STATUS>).find(
+            (c) => HTTP_STATUS[c] === status,
+          );
+          return { status, body: { error: code ?? 'BAD_REQUEST', message }, headers: {} };
+        }
+      }
+    }
+    return { status: 500, body: { error: 'INTERNAL', message: 'an internal error occurred' }, headers: {} };
+  }
+}
+
+/** A server span per HTTP request, continuing the caller's trace (W3C traceparent). */
+@Injectable()
+export class TracingInterceptor implements NestInterceptor {
+  private readonly tracer = trace.getTracer('@gantry/runtime');
+
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (ctx.getType() !== 'http') return next.handle();
+    const req = ctx.switchToHttp().getRequest<HttpRequest>();
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers, {
+      get: (carrier, key) => {
+        const v = carrier[key];
+        return Array.isArray(v) ? v[0] : v;
+      },
+      keys: (carrier) => Object.keys(carrier),
+    });
+    const span = this.tracer.startSpan(
+      `${req.method} ${req.route?.path ?? req.url.split('?')[0]}`,
+      { kind: SpanKind.SERVER },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
+    return new Observable((subscriber) => {
+      const sub = context
+        .with(active, () => next.handle())
+        .subscribe({
+          next: (v) => subscriber.next(v),
+          error: (e: unknown) => {
+            span.setStatus({ code: SpanStatusCode.ERROR });
+            span.end();
+            subscriber.error(e);
+          },
+          complete: () => {
+            span.end();
+            subscriber.complete();
+          },
+        });
+      return () => sub.unsubscribe();
+    });
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

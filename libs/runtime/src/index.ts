@@ -1,0 +1,4 @@
+export * from './bootstrap.js';
+export * from './health.js';
+export * from './http.js';
+export * from './telemetry.js';

