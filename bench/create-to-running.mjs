@@ -15,26 +15,14 @@ import { join } from 'node:path';
 import { buildTestImage, createTestDatabase, createTestNamespace, webAppSpec } from '@gantry/testing';
 import Docker from 'dockerode';
 
+import { hostGet, pct, until } from './lib.mjs';
 import { ensureBusybox, ensureDocker, log } from '../scripts/host.mjs';
 import { freePorts, ROOT, startPlatform } from '../scripts/platform.mjs';
 
 const TRIALS = Number(process.argv[2] ?? 7);
-const POLL_MS = 10;
-const LIMIT_MS = 60_000;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, fn) {
-  const deadline = Date.now() + LIMIT_MS;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
-}
-
-const ok = async (url, headers = {}) => (await fetch(url, { headers })).status === 200;
+const ok = async (url) => (await fetch(url)).status === 200;
+const served = async (ingress, host) => (await hostGet(`${ingress}/`, host)).status === 200;
 
 async function dockerRunTrial(image) {
   const t0 = performance.now();
@@ -42,7 +30,7 @@ async function dockerRunTrial(image) {
     .toString()
     .trim();
   const port = execFileSync('docker', ['port', id, '8080/tcp']).toString().trim().split(':').pop();
-  await until('docker run to answer', () => ok(`http://127.0.0.1:${port}/`));
+  await until('docker run to answer', () => ok(`http://127.0.0.1:${port}/`), { pollMs: 10 });
   const answered = performance.now() - t0;
   execFileSync('docker', ['rm', '-f', id]);
   return answered;
@@ -59,18 +47,22 @@ async function gantryTrial(api, token, ingress, image) {
   if (res.status !== 200) throw new Error(`create answered ${res.status}: ${await res.text()}`);
   const { id } = await res.json();
   let running;
-  let served;
-  await until('RUNNING and served', async () => {
-    if (running === undefined) {
-      const app = await (await fetch(`${api}/v1/app/${id}`, { headers: auth })).json();
-      if (app.status.state === 'RUNNING') running = performance.now() - t0;
-    }
-    if (served === undefined && (await ok(`${ingress}/`, { host: `${id}.app.localhost` })))
-      served = performance.now() - t0;
-    return running !== undefined && served !== undefined;
-  });
+  let servedAt;
+  await until(
+    'RUNNING and served',
+    async () => {
+      if (running === undefined) {
+        const app = await (await fetch(`${api}/v1/app/${id}`, { headers: auth })).json();
+        if (app.status.state === 'RUNNING') running = performance.now() - t0;
+      }
+      if (servedAt === undefined && (await served(ingress, `${id}.app.localhost`)))
+        servedAt = performance.now() - t0;
+      return running !== undefined && servedAt !== undefined;
+    },
+    { pollMs: 10 },
+  );
   await fetch(`${api}/v1/app/${id}?force=true`, { method: 'DELETE', headers: auth });
-  return { running, served };
+  return { running, served: servedAt };
 }
 
 const pct = (xs, p) =>
@@ -97,6 +89,7 @@ async function main() {
     logDir: join(ROOT, '.gantry', 'bench-logs', id),
     logLevel: 'warn',
     agents: [{ id: `bench-${id}`, cpus: 8 }],
+    timings: { gateway: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } },
   });
   const api = `http://127.0.0.1:${ports.api}`;
   const ingress = `http://127.0.0.1:${ports.ingress}`;

@@ -50,7 +50,8 @@ export async function freePorts() {
 
 /**
  * The environment of each service. `opts`: {natsUrl, databaseUrl, namespace, adminToken, ports,
- * appsDomain, logLevel, agents: [{id, cpus, memory, labels, simulatedGpus}], timings}.
+ * appsDomain, logLevel, agents: [{id, port, cpus, memory, labels, simulatedGpus}], timings: {agent,
+ * scheduler, gateway} (extra environment of those services)}.
  */
 export function serviceEnvs(opts) {
   const p = opts.ports;
@@ -105,6 +106,7 @@ export function serviceEnvs(opts) {
       HTTP_PORT: p.api,
       GANTRY_ADMIN_TOKEN: opts.adminToken,
       GANTRY_APP_URL_TEMPLATE: `http://{id}.${domain}:${p.ingress}`,
+      ...(opts.timings?.gateway ?? {}),
     },
   });
   return envs;
@@ -112,7 +114,8 @@ export function serviceEnvs(opts) {
 
 /**
  * Starts every service from its build output (apps/<service>/dist/main.js), each logging to
- * `<logDir>/<label>.log`, and waits until every /readyz answers 200. Returns {services, stop}.
+ * `<logDir>/<label>.log`, and waits until every /readyz answers 200. Returns {services, stop,
+ * restart(label), logDir}.
  */
 export async function startPlatform(opts) {
   const logDir = opts.logDir ?? join(ROOT, '.gantry', 'logs');
@@ -134,47 +137,71 @@ export async function startPlatform(opts) {
       ),
     );
   };
+  const svcs = serviceEnvs(opts);
+  /** Starts a service again (after it was killed), in the same environment; resolves once ready. */
+  const restart = async (label) => {
+    const i = started.findIndex((x) => x.label === label);
+    if (i === -1) throw new Error(`no service ${label}`);
+    const s = startService(
+      svcs.find((x) => (x.label ?? x.name) === label),
+      logDir,
+    );
+    started[i] = s;
+    await waitReady(s, opts.readyTimeoutMs);
+    return s;
+  };
   try {
-    for (const svc of serviceEnvs(opts)) {
-      const entry = join(ROOT, 'apps', svc.name, 'dist', 'main.js');
-      if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
-      const label = svc.label ?? svc.name;
-      const logFile = join(logDir, `${label.replace(':', '-')}.log`);
-      const out = createWriteStream(logFile, { flags: 'a' });
-      const env = {
-        ...process.env,
-        ...Object.fromEntries(Object.entries(svc.env).map(([k, v]) => [k, String(v)])),
-      };
-      const proc = spawn(process.execPath, [entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      proc.stdout.pipe(out);
-      proc.stderr.pipe(out);
-      const s = { name: svc.name, label, port: svc.port, url: `http://127.0.0.1:${svc.port}`, proc, logFile };
+    for (const svc of svcs) {
+      const s = startService(svc, logDir);
       started.push(s);
       opts.onStart?.(s);
     }
-    for (const s of started) {
-      await waitUntil(
-        `${s.label} to be ready on ${s.url}/readyz`,
-        async () => {
-          if (s.proc.exitCode !== null)
-            throw new Error(`${s.label} exited with ${s.proc.exitCode}:\n${tail(s.logFile)}`);
-          try {
-            const r = await fetch(`${s.url}/readyz`);
-            return r.status === 200;
-          } catch {
-            return false;
-          }
-        },
-        opts.readyTimeoutMs ?? 60_000,
-      ).catch((e) => {
-        throw new Error(`${e.message}\n--- ${s.logFile} ---\n${tail(s.logFile)}`);
-      });
-    }
+    for (const s of started) await waitReady(s, opts.readyTimeoutMs);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { services: started, stop };
+  return { services: started, stop, restart, logDir };
+}
+
+/**
+ * Starts one service of `serviceEnvs(...)` from its build output, logging to `<logDir>/<label>.log`
+ * (appended: a restarted service keeps its history). Returns {name, label, port, url, proc, logFile}.
+ */
+export function startService(svc, logDir) {
+  const entry = join(ROOT, 'apps', svc.name, 'dist', 'main.js');
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: build first (npm run build)`);
+  const label = svc.label ?? svc.name;
+  const logFile = join(logDir, `${label.replace(':', '-')}.log`);
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const env = {
+    ...process.env,
+    ...Object.fromEntries(Object.entries(svc.env).map(([k, v]) => [k, String(v)])),
+  };
+  const proc = spawn(process.execPath, [entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.pipe(out);
+  proc.stderr.pipe(out);
+  return { name: svc.name, label, port: svc.port, url: `http://127.0.0.1:${svc.port}`, proc, logFile };
+}
+
+/** Resolves once `s` answers 200 on /readyz; rejects with its log's tail if it exits first or times out. */
+export function waitReady(s, timeoutMs = 60_000) {
+  return waitUntil(
+    `${s.label} to be ready on ${s.url}/readyz`,
+    async () => {
+      if (s.proc.exitCode !== null)
+        throw new Error(`${s.label} exited with ${s.proc.exitCode}:\n${tail(s.logFile)}`);
+      try {
+        const r = await fetch(`${s.url}/readyz`);
+        return r.status === 200;
+      } catch {
+        return false;
+      }
+    },
+    timeoutMs,
+  ).catch((e) => {
+    throw new Error(`${e.message}\n--- ${s.logFile} ---\n${tail(s.logFile)}`);
+  });
 }
 
 export function tail(file, lines = 30) {

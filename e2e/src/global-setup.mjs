@@ -43,6 +43,8 @@ export default async function globalSetup() {
     timings: {
       agent: { HEARTBEAT_INTERVAL_MS: 500, ORPHAN_GRACE_MS: 5000 },
       scheduler: { NODE_NOT_READY_AFTER_MS: 2000, NODE_LOST_AFTER_MS: 6000, RESYNC_INTERVAL_MS: 3000 },
+      // Every e2e worker polls with the one admin token; rate limiting has its own integration tests.
+      gateway: { RATE_LIMIT_PER_SECOND: 200, RATE_LIMIT_BURST: 1000 },
     },
   });
   log(`e2e platform ready in ${Date.now() - started} ms (logs: ${logDir})`);

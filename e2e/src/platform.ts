@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { promisify } from 'node:util';
 
 import { waitFor } from '@gantry/testing';
@@ -53,17 +54,57 @@ export async function api<T = Record<string, unknown>>(
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
 
-/** Calls an app through the ingress, the way `curl -H 'Host: <id>.app.localhost' …` does. */
+export interface IngressReply {
+  status: number;
+  text: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * One request to `ingress` with `Host: <host>`, the way `curl -H 'Host: …'` sends it. node:http, not
+ * fetch: fetch (undici) drops a Host header it is given.
+ */
+export function viaIngress(
+  ingress: string,
+  host: string,
+  path = '/',
+  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<IngressReply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${ingress}${path}`,
+      {
+        method: opts.method ?? 'GET',
+        headers: { ...opts.headers, host },
+        agent: false,
+        timeout: opts.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
+          }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${ingress} for ${host} in time`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Calls an app of the shared platform through its ingress by Host header. */
 export async function callApp(
   appId: string,
   path = '/',
-  init: RequestInit = {},
-): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${E.ingress}${path}`, {
-    ...init,
-    headers: { ...(init.headers as Record<string, string>), host: `${appId}.app.localhost` },
-  });
-  return { status: res.status, text: await res.text() };
+  opts: { method?: string; headers?: Record<string, string> } = {},
+): Promise<IngressReply> {
+  return viaIngress(E.ingress, `${appId}.app.localhost`, path, opts);
 }
 
 /** `curl http://<id>.app.localhost:<port>/` — curl resolves *.localhost to loopback itself. */

@@ -7,15 +7,19 @@ import type { ApiGatewayConfig } from './config.js';
 import { AppsController } from './http/apps.controller.js';
 import { BillingController } from './http/billing.controller.js';
 import { CapabilitiesController } from './http/capabilities.controller.js';
-import { AuthGuard, JsonBodyGuard } from './http/guards.js';
+import { DocsController } from './http/docs.controller.js';
+import { AddressRateGuard, AuthGuard, JsonBodyGuard } from './http/guards.js';
 import { MeController } from './http/me.controller.js';
+import { NodesController } from './http/nodes.controller.js';
 import { ProjectsController } from './http/projects.controller.js';
 import { TokensController } from './http/tokens.controller.js';
 import { AppsService } from './services/apps.service.js';
 import { BillingService } from './services/billing.service.js';
 import { GATEWAY_CONFIG } from './services/config.token.js';
 import { Downstream } from './services/downstream.js';
+import { NodesService } from './services/nodes.service.js';
 import { ProjectsService } from './services/projects.service.js';
+import { RateLimiter } from './services/rate-limiter.js';
 import { TokensService } from './services/tokens.service.js';
 import { StatusController } from './status.controller.js';
 import { GATEWAY_ENTITIES } from './store/entities.js';
@@ -25,6 +29,18 @@ import { Init1764000000000 } from './store/migrations/1764000000000-init.js';
 export const SERVICE = 'api-gateway';
 export const GATEWAY_SCHEMA = 'gateway';
 export const GATEWAY_MIGRATIONS = [Init1764000000000];
+
+/** Every HTTP controller of the gateway (the API route table documents each of their routes). */
+export const GATEWAY_CONTROLLERS = [
+  AppsController,
+  CapabilitiesController,
+  MeController,
+  BillingController,
+  TokensController,
+  ProjectsController,
+  NodesController,
+  DocsController,
+];
 
 /** /readyz also asks whether the gateway's NATS connection is up (the database check is the database module's). */
 @Injectable()
@@ -59,15 +75,7 @@ export class ApiGatewayModule {
           outbox: true,
         }),
       ],
-      controllers: [
-        AppsController,
-        CapabilitiesController,
-        MeController,
-        BillingController,
-        TokensController,
-        ProjectsController,
-        StatusController,
-      ],
+      controllers: [...GATEWAY_CONTROLLERS, StatusController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         GatewayStore,
@@ -76,7 +84,10 @@ export class ApiGatewayModule {
         ProjectsService,
         AppsService,
         BillingService,
+        NodesService,
+        RateLimiter,
         AuthGuard,
+        AddressRateGuard,
         JsonBodyGuard,
         NatsReadiness,
       ],

@@ -26,6 +26,16 @@ export const ApiGatewayConfigSchema = z.object({
     .string()
     .regex(/^\d+(b|kb|mb)$/, 'must be a size like 1mb or 512kb')
     .default('1mb'),
+  /** Requests per second each token may make on average (unauthenticated requests: per client address). */
+  RATE_LIMIT_PER_SECOND: z.coerce
+    .number({ error: 'must be a number' })
+    .positive('must be above 0')
+    .max(1_000_000, 'must be at most 1000000')
+    .default(20),
+  /** Requests a token (or client address) may make at once, above its average rate. */
+  RATE_LIMIT_BURST: env.int(100, 1, 1_000_000),
+  /** Most tokens and client addresses tracked at once; the least recently seen are forgotten first. */
+  RATE_LIMIT_MAX_BUCKETS: env.int(10_000, 100, 10_000_000),
 });
 export type ApiGatewayConfig = z.infer<typeof ApiGatewayConfigSchema>;
 

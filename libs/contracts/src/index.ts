@@ -4,6 +4,7 @@ export * from './api/capabilities.js';
 export * from './api/common.js';
 export * from './api/errors.js';
 export * from './api/money.js';
+export * from './api/nodes.js';
 export * from './api/projects.js';
 export * from './api/tokens.js';
 export * from './domain/app-spec.js';

@@ -198,7 +198,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         }),
         { msgID: `${durable}:${msg.seq}` },
       );
-      msg.term(reason.slice(0, 200));
+      // No reason on the term: servers before 2.10 ignore `+TERM <reason>` and redeliver forever. The
+      // reason travels in the dead letter instead.
+      msg.term();
     } catch (error) {
       // Could not record it: leave it for redelivery rather than lose it.
       this.log.error(`dead-letter publish failed: ${describe(error)}`);

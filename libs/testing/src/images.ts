@@ -50,7 +50,7 @@ export async function buildTestImage(docker: Docker, tag: string, spec: TestImag
 }
 
 /**
- * A small web app: `busybox httpd` on `port`, printing a start line on stdout and one line per request on
+ * A small web app: `busybox httpd` on `port`, printing a start line on stdout and each request's URL on
  * stderr. `/` answers "hello from <name>"; `/cgi-bin/env` prints its environment; `/cgi-bin/whoami`
  * prints `id`; `/cgi-bin/status?N` answers with status N.
  */
@@ -66,7 +66,7 @@ export function webAppSpec(name: string, port = 8080): TestImageSpec {
       '/www/cgi-bin/status': cgi('echo "status ${QUERY_STRING:-200}"', '${QUERY_STRING:-200} Custom'),
       '/www/cgi-bin/hostname': cgi('hostname'),
     },
-    cmd: ['/bin/sh', '-c', `echo "${name} listening on ${port}"; exec httpd -f -v -p ${port} -h /www`],
+    cmd: ['/bin/sh', '-c', `echo "${name} listening on ${port}"; exec httpd -f -vv -p ${port} -h /www`],
     expose: [port],
   };
 }

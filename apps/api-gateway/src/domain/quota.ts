@@ -14,11 +14,13 @@ export interface QuotaView {
   state: AppState;
 }
 
-/** Counts: apps asked to run, unless they ended FAILED or ERROR (they hold nothing). */
+/** Whether an app counts against its project's quota: asked to run, and not ended FAILED or ERROR. */
+export const countsAgainstQuota = (a: Omit<QuotaView, 'spec'>): boolean =>
+  a.lifecycle === 'RUNNING' && a.state !== 'FAILED' && a.state !== 'ERROR';
+
+/** GPUs the apps that count against the quota hold (or will hold once running). */
 export function gpusInUse(apps: readonly QuotaView[]): number {
-  return apps
-    .filter((a) => a.lifecycle === 'RUNNING' && a.state !== 'FAILED' && a.state !== 'ERROR')
-    .reduce((sum, a) => sum + gpusOf(a.spec), 0);
+  return apps.filter(countsAgainstQuota).reduce((sum, a) => sum + gpusOf(a.spec), 0);
 }
 
 /**

@@ -250,7 +250,7 @@ describe('CreateAppInput validation: every field named', () => {
     [
       'automatic scaling',
       { image: 'x:1', scalingStrategy: { automatic: { replicasMin: 1 } } },
-      'scalingStrategy.automatic: automatic scaling is not supported yet',
+      'scalingStrategy.automatic: automatic scaling is not available yet',
     ],
     ['a bad label key', { image: 'x:1', labels: { '-bad': 'x' } }, 'labels.-bad: label keys are'],
     ['a bad label value', { image: 'x:1', labels: { team: 'a b' } }, 'labels.team: label values are'],

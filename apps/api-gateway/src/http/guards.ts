@@ -3,13 +3,32 @@ import { type CanActivate, createParamDecorator, type ExecutionContext, Injectab
 import { Reflector } from '@nestjs/core';
 
 import { assertMayCall, type Principal } from '../domain/access.js';
+import { RateLimiter } from '../services/rate-limiter.js';
 import { TokensService } from '../services/tokens.service.js';
 
 /** The parts of an Express request the gateway reads. */
 export interface GatewayRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The client address (Express: the socket's peer, as no proxy is trusted). */
+  ip?: string;
+  socket?: { remoteAddress?: string };
   principal?: Principal;
+}
+
+/** The client address of a request, for counting unauthenticated requests. */
+export const clientAddress = (req: GatewayRequest): string =>
+  req.ip ?? req.socket?.remoteAddress ?? 'unknown';
+
+/** Counts an unauthenticated request (the API docs) against its client address: 429 over the limit. */
+@Injectable()
+export class AddressRateGuard implements CanActivate {
+  constructor(private readonly limiter: RateLimiter) {}
+
+  canActivate(ctx: ExecutionContext): boolean {
+    this.limiter.take({ kind: 'address', address: clientAddress(ctx.switchToHttp().getRequest()) });
+    return true;
+  }
 }
 
 /** Marks a controller or handler as reserved to admin tokens. */
@@ -43,19 +62,30 @@ export class JsonBodyGuard implements CanActivate {
 }
 
 /**
- * Authenticates the bearer token (401 when missing or unknown) and applies the role rules (403 when a
- * read token writes, or a non-admin calls an admin endpoint). The principal is then on the request.
+ * Authenticates the bearer token (401 when missing or unknown), counts the request against the
+ * token's rate limit (429; a request that fails to authenticate counts against its client address)
+ * and applies the role rules (403 when a read token writes, or a non-admin calls an admin endpoint).
+ * The principal is then on the request.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly tokens: TokensService,
     private readonly reflector: Reflector,
+    private readonly limiter: RateLimiter,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<GatewayRequest>();
-    const principal = await this.tokens.authenticate(req.headers['authorization']);
+    let principal: Principal;
+    try {
+      principal = await this.tokens.authenticate(req.headers['authorization']);
+    } catch (error) {
+      // Guessing tokens costs the guesser's address; over its limit, 429 rather than 401.
+      this.limiter.take({ kind: 'address', address: clientAddress(req) });
+      throw error;
+    }
+    this.limiter.take({ kind: 'token', id: principal.tokenId, name: principal.tokenName });
     const adminOnly =
       this.reflector.getAllAndOverride(AdminOnly, [ctx.getHandler(), ctx.getClass()]) ?? false;
     assertMayCall(principal, req.method, adminOnly);

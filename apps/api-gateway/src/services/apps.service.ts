@@ -15,11 +15,12 @@ import { notFound } from '@gantry/errors';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 
 import { canSee, type Principal, projectScope } from '../domain/access.js';
+import { applyChange, assertChangeable, type SpecChange } from '../domain/app-changes.js';
 import { describeSpec, desiredEvent, userEvent } from '../domain/events.js';
 import { decideLifecycle, type UserAction } from '../domain/lifecycle.js';
 import { generateAppName } from '../domain/names.js';
 import { toApp } from '../domain/presenters.js';
-import { assertGpuQuota, gpusInUse } from '../domain/quota.js';
+import { assertGpuQuota, countsAgainstQuota, gpusInUse, gpusOf } from '../domain/quota.js';
 import { resolveAppSpec } from '../domain/spec-resolver.js';
 import { AppRow } from '../store/entities.js';
 import { GatewayStore } from '../store/gateway-store.js';
@@ -31,6 +32,14 @@ const ACTION_EVENT: Record<UserAction, { reason: InfoCode; verb: string }> = {
   start: { reason: 'APP_QUEUED', verb: 'start' },
   delete: { reason: 'APP_DELETING', verb: 'delete' },
 };
+
+/**
+ * The reason an app event gives for a spec change: replicas, ports and images of an app asked to run
+ * mean scaling (the scheduler takes it through SCALING); anything else keeps the app's current reason.
+ */
+function changeReason(app: AppRow, kind: SpecChange['kind']): InfoCode {
+  return kind !== 'label' && countsAgainstQuota(app) ? 'APP_SCALING' : app.info.code;
+}
 
 /**
  * Apps as the API sees them: create (spec resolution, quota), read (the status read model), and the
@@ -150,6 +159,53 @@ export class AppsService {
         userEvent(app, version, now, reason, `${verb}${force ? ' (force)' : ''} requested by ${p.tokenName}`),
       );
     });
+  }
+
+  /**
+   * Changes an app's spec (labels, replicas, ports and probe, image): checked against the app's state
+   * (409 when it is being deleted, or FAILED/ERROR for anything but labels) and, when it would hold
+   * more GPUs while asked to run, against the project's GPU quota. A change that changes nothing
+   * publishes nothing. Otherwise the new spec is a new desired version, with an event saying who
+   * changed what. Answers the app as it now is.
+   */
+  async change(p: Principal, id: string, change: SpecChange): Promise<App> {
+    const row = await this.store.transaction(async (tx) => {
+      // Lock order: project, then app (as create does).
+      const current = await this.visible(p, id);
+      const project = await tx.lockProject(current.projectId);
+      const app = await tx.lockApp(id);
+      if (!app || app.deleted || !canSee(p, { projectId: app.projectId, labels: app.spec.labels }))
+        throw notFound('app', id);
+      assertChangeable(app, change.kind);
+      const { spec, changes } = applyChange(app.spec, change, {
+        tokenSelector: p.role === 'admin' ? null : p.labelSelector,
+      });
+      if (changes.length === 0) return app;
+      if (project && countsAgainstQuota(app) && gpusOf(spec) > gpusOf(app.spec))
+        assertGpuQuota(
+          project.id,
+          project.gpuQuota,
+          gpusInUse(await tx.appsAskedToRun(project.id, app.id)),
+          spec,
+        );
+      const version = app.desiredVersion + 1;
+      const now = new Date();
+      const changed = Object.assign(new AppRow(), app, { spec, desiredVersion: version, updatedAt: now });
+      await tx.setSpec(app.id, spec, version, now);
+      await tx.event('app.desired.v1', desiredEvent(changed, app.lifecycle, version, now));
+      await tx.event(
+        'app.event.v1',
+        userEvent(
+          app,
+          version,
+          now,
+          changeReason(app, change.kind),
+          `${changes.join('; ')} (by ${p.tokenName})`,
+        ),
+      );
+      return changed;
+    });
+    return toApp(row, this.config.GANTRY_APP_URL_TEMPLATE);
   }
 
   async logs(

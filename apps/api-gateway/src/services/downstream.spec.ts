@@ -9,6 +9,8 @@ describe('downstreamError: a failed query never becomes a 500', () => {
     ['UNAVAILABLE', 503],
     ['TIMEOUT', 504],
     ['NOT_FOUND', 404],
+    ['CONFLICT', 409],
+    ['RATE_LIMITED', 429],
   ] as const)('passes %s through (%i)', (code, status) => {
     const e = downstreamError('log-collector', new GantryError(code, 'x'));
     expect(e.code).toBe(code);

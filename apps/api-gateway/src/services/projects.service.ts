@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
-import type { CreateProjectInput, Me, Project, Quota } from '@gantry/contracts';
+import type { CreateProjectInput, Me, Project, Quota, UpdateProjectQuotaInput } from '@gantry/contracts';
 import { conflict, notFound } from '@gantry/errors';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 
 import { type Principal, projectScope } from '../domain/access.js';
 import { toProject } from '../domain/presenters.js';
@@ -16,6 +16,8 @@ export const DEFAULT_GPU_QUOTA = 4;
 /** Projects (tenants), their quotas, and who a token is. */
 @Injectable()
 export class ProjectsService {
+  private readonly log = new Logger('ProjectsService');
+
   constructor(private readonly store: GatewayStore) {}
 
   async list(): Promise<Project[]> {
@@ -50,6 +52,22 @@ export class ProjectsService {
     const project = await this.store.project(projectId);
     if (!project) throw notFound('project', projectId);
     return this.quotaOf(project);
+  }
+
+  /**
+   * Sets how many GPUs a project may hold at once (admins). Lowering it below what is in use stops
+   * nothing: it refuses new apps, starts and scale-ups until usage is back under it. Serialised with
+   * quota decisions by the project's row lock.
+   */
+  async setQuota(p: Principal, projectId: string, input: UpdateProjectQuotaInput): Promise<Quota> {
+    const before = await this.store.transaction(async (tx) => {
+      const project = await tx.lockProject(projectId);
+      if (!project) throw notFound('project', projectId);
+      await tx.setProjectQuota(project.id, input.gpuQuota);
+      return project.gpuQuota;
+    });
+    this.log.log(`GPU quota of project ${projectId}: ${before} → ${input.gpuQuota} (by ${p.tokenName})`);
+    return this.quota(p, projectId);
   }
 
   async me(p: Principal): Promise<Me> {

@@ -1,5 +1,6 @@
 import type {
   AppSortField,
+  AppSpec,
   AppState,
   AppStatusChanged,
   BucketName,
@@ -50,6 +51,9 @@ export interface GatewayTx {
   appsAskedToRun(projectId: string, exceptAppId?: string): Promise<QuotaView[]>;
   insertApp(row: AppRow): Promise<void>;
   setLifecycle(id: string, lifecycle: Lifecycle, version: number, at: Date): Promise<void>;
+  /** Stores a changed spec as desired version `version`. */
+  setSpec(id: string, spec: AppSpec, version: number, at: Date): Promise<void>;
+  setProjectQuota(id: string, gpuQuota: number): Promise<void>;
   insertProject(row: ProjectRow): Promise<void>;
   tokenByName(projectId: string, name: string): Promise<TokenRow | null>;
   lockToken(id: string): Promise<TokenRow | null>;
@@ -200,6 +204,14 @@ export class GatewayStore {
       },
       setLifecycle: async (id, lifecycle, version, at) => {
         await em.getRepository(AppRow).update({ id }, { lifecycle, desiredVersion: version, updatedAt: at });
+      },
+      setSpec: async (id, spec, version, at) => {
+        await em
+          .getRepository(AppRow)
+          .update({ id }, { spec, name: spec.name, desiredVersion: version, updatedAt: at });
+      },
+      setProjectQuota: async (id, gpuQuota) => {
+        await em.getRepository(ProjectRow).update({ id }, { gpuQuota });
       },
       insertProject: async (row) => {
         await em.getRepository(ProjectRow).insert(row);

@@ -1,7 +1,7 @@
 import { type NodeAssignments, REPLICA_PHASES, type ReplicaAssignment } from '@gantry/contracts';
 import { Logger } from '@nestjs/common';
 
-import type { ContainerDriver, Owner } from '../driver/driver.js';
+import type { ContainerDriver, Owner, RuntimeEvent } from '../driver/driver.js';
 import { observe } from '../model/ownership.js';
 import { type Action, actionKey, judgeAssignments, planConvergence } from '../model/plan.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -17,6 +17,11 @@ export interface ControllerDeps {
   orphanGraceMs: number;
   resyncIntervalMs: number;
 }
+
+/** How long a listing may keep showing a container running after the engine said it died. */
+const LISTING_LAG_MS = 5000;
+/** How soon to list again while the listing lags an engine event. */
+const LISTING_RECHECK_MS = 100;
 
 interface InFlight {
   kind: Action['kind'];
@@ -43,6 +48,8 @@ export class Controller {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeTimerAt: number | undefined;
   private lastListError: string | undefined;
+  /** Containers whose last engine event was their death, and when (ms). */
+  private readonly died = new Map<string, number>();
   /** True once a pass listed the containers; false after a listing failed. */
   engineOk = false;
 
@@ -89,6 +96,13 @@ export class Controller {
       this.desired = [];
       this.wake();
     }
+  }
+
+  /** The engine says something happened to one of the node's containers: converge now. */
+  onRuntimeEvent(e: RuntimeEvent): void {
+    if (e.type === 'die' || e.type === 'oom') this.died.set(e.containerId, Date.now());
+    else if (e.type === 'start' || e.type === 'destroy') this.died.delete(e.containerId);
+    this.wake();
   }
 
   /** Asks for a pass as soon as possible (coalesced). */
@@ -144,6 +158,15 @@ export class Controller {
     const timer = agentMetrics.passes.startTimer({ node: owner.nodeId });
     const containers = listed.map(observe);
     const now = Date.now();
+    // Docker sends `die` before its container list shows the container stopped: a pass woken by the
+    // event may still see it running. Look again shortly until the list agrees, instead of leaving
+    // the exit unnoticed until the next periodic resync.
+    let lagging = false;
+    for (const [id, at] of this.died) {
+      const c = listed.find((l) => l.id === id);
+      if (c?.state !== 'running' || now - at > LISTING_LAG_MS) this.died.delete(id);
+      else lagging = true;
+    }
     const plan = planConvergence({
       now,
       desired: this.desired,
@@ -166,6 +189,7 @@ export class Controller {
     }
     for (const action of plan.actions) this.dispatch(action);
     if (plan.wakeAt !== undefined) this.wakeAt(plan.wakeAt);
+    if (lagging) this.wakeAt(now + LISTING_RECHECK_MS);
     this.updateGauge();
   }
 

@@ -190,10 +190,14 @@ export class Executor {
     rt.containerId = d.id;
     delete rt.retryAt;
     this.log.log(`replica ${a.replicaId}: adopted container ${d.id.slice(0, 12)} (${d.state})`);
-    if (rt.phase === 'FAILED' || d.state !== 'running') return; // an exited one is handled by the next pass
+    if (rt.phase === 'FAILED') return;
+    // Ship what it wrote while no agent was following it (from the checkpoint's cursor), even when it
+    // exited meanwhile; an exited one is then handled by the next pass.
+    if (d.state !== 'created') this.d.shipper.follow(a.replicaId, a.appId, d.id);
+    if (d.state !== 'running') return;
     rt.startedAt = d.startedAt ?? Date.now();
     rt.endpoint = { address: (await this.d.facts()).address, ports: d.ports };
-    this.watch(rt, d.id);
+    this.probe(rt, d.id);
   }
 
   private async start(replicaId: string, containerId: string): Promise<void> {
@@ -290,15 +294,18 @@ export class Executor {
       return;
     }
     rt.startedAt = Date.now();
+    // Follow the output before looking at the state: a container that exits at once (a crash at
+    // start-up) must still have its output shipped, and that output is what explains the crash.
+    this.d.shipper.follow(rt.assignment.replicaId, rt.assignment.appId, containerId);
     const d = await this.d.driver.inspectContainer(containerId);
     if (!d || d.state !== 'running') return;
     rt.endpoint = { address: (await this.d.facts()).address, ports: d.ports };
-    this.watch(rt, containerId);
+    this.probe(rt, containerId);
   }
 
-  private watch(rt: ReplicaRuntime, containerId: string): void {
+  /** Probes the running container's readiness and reports its changes. */
+  private probe(rt: ReplicaRuntime, containerId: string): void {
     const a = rt.assignment;
-    this.d.shipper.follow(a.replicaId, a.appId, containerId);
     rt.probe?.stop();
     const port = rt.endpoint?.ports[String(a.probe.port)];
     if (!rt.endpoint || !port) {

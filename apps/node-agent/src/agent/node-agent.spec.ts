@@ -8,6 +8,7 @@ import type {
 import { afterEach, describe, expect, it } from '@jest/globals';
 
 import { NodeAgentConfigSchema } from '../config.js';
+import type { ContainerSummary, Owner } from '../driver/driver.js';
 import { FakeDriver } from '../driver/fake/fake-driver.js';
 import { Checkpoint } from './checkpoint.js';
 import type { AssignmentWatch, ControlPlane } from './control-plane.js';
@@ -86,14 +87,20 @@ async function until<T>(what: string, probe: () => T | undefined | false, timeou
 }
 
 const agents: NodeAgent[] = [];
-function agentOn(driver: FakeDriver, plane: MemoryPlane, checkpoint = Checkpoint.inMemory(), orphanGraceMs = 150): NodeAgent {
+function agentOn(
+  driver: FakeDriver,
+  plane: MemoryPlane,
+  checkpoint = Checkpoint.inMemory(),
+  orphanGraceMs = 150,
+  resyncIntervalMs = 100,
+): NodeAgent {
   const agent = new NodeAgent({
     config: NodeAgentConfigSchema.parse({
       NODE_ID: NODE,
       GANTRY_NAMESPACE: 'unit',
       HEARTBEAT_INTERVAL_MS: '100',
       ORPHAN_GRACE_MS: String(orphanGraceMs),
-      RESYNC_INTERVAL_MS: '100',
+      RESYNC_INTERVAL_MS: String(resyncIntervalMs),
       SIMULATED_GPUS: '2:a100',
     }),
     plane,
@@ -212,6 +219,31 @@ describe('NodeAgent on the fake driver', () => {
     await until('READY again', () => plane.of('r1').filter((r) => r.phase === 'READY').length === 2);
     expect(driver.all()).toHaveLength(1);
     expect(driver.all()[0]?.id).toBe(c?.id);
+  });
+
+  it('notices an exit even when the container list still shows it running at the die event', async () => {
+    // Like Docker: `die` is sent before the container list says the container stopped.
+    class LaggingListDriver extends FakeDriver {
+      override async listContainers(owner: Owner): Promise<ContainerSummary[]> {
+        const list = await super.listContainers(owner);
+        return Promise.all(
+          list.map(async (c) => {
+            const d = await this.inspectContainer(c.id);
+            const lagging = c.state === 'exited' && d?.finishedAt !== undefined && Date.now() - d.finishedAt < 50;
+            return lagging ? { ...c, state: 'running' as const } : c;
+          }),
+        );
+      }
+    }
+    const driver = new LaggingListDriver().addImage('web:1');
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane, Checkpoint.inMemory(), 150, 60_000); // no periodic resync to fall back on
+    await agent.start();
+    plane.put(list(1, [assignment('r1', 'web:1')]));
+    await until('READY', () => plane.of('r1').find((r) => r.phase === 'READY'));
+    driver.crash(driver.all()[0]?.id ?? '', 137);
+    const restarting = await until('RESTARTING', () => plane.of('r1').find((r) => r.phase === 'RESTARTING'), 1000);
+    expect(restarting).toMatchObject({ exitCode: 137, restarts: 1 });
   });
 
   it('adopts running containers after a restart of the agent and removes orphans after the grace period', async () => {

@@ -131,7 +131,7 @@ export class NodeAgent {
       orphanGraceMs: c.ORPHAN_GRACE_MS,
       resyncIntervalMs: c.RESYNC_INTERVAL_MS,
     });
-    this.o.driver.watchEvents(this.owner, () => this.controller.wake(), this.events.signal);
+    this.o.driver.watchEvents(this.owner, (e) => this.controller.onRuntimeEvent(e), this.events.signal);
     this.controller.start();
     this.watch = await this.o.plane.watchAssignments(
       c.NODE_ID,

@@ -120,6 +120,64 @@ const SurgeSchema = z
   })
   .transform((v) => String(v));
 
+const REPLICAS_MESSAGE = 'must be a whole number of replicas (1-10)';
+
+/** `{"replicas": n}`: a fixed number of replicas, 1 to 10 (reference §11). */
+const FixedScalingInputSchema = z.strictObject(
+  {
+    replicas: z
+      .int({ error: requiredOr(REPLICAS_MESSAGE) })
+      .min(1, 'must be at least 1')
+      .max(10, 'must be at most 10'),
+  },
+  { error: requiredOr('must be an object like {"replicas": 2}') },
+);
+
+/** Automatic scaling (reference §4.2) is refused until the autoscaler exists. */
+const AutomaticScalingInputSchema = z.never({
+  error: 'automatic scaling is not available yet: use {"fixed": {"replicas": n}}',
+});
+
+/** `scalingStrategy` of a create request (reference `ScalingStrategyInput`): fixed only, for now. */
+export const ScalingStrategyInputSchema = z.strictObject(
+  {
+    fixed: FixedScalingInputSchema.optional(),
+    automatic: AutomaticScalingInputSchema.optional(),
+  },
+  { error: 'must be an object like {"fixed": {"replicas": 2}}' },
+);
+
+/** Readiness probe of a request: `{path?, port?}` (defaults: `/` on `defaultHttpPort`). */
+export const ProbeInputSchema = z.strictObject(
+  {
+    path: text(2048)
+      .startsWith('/', 'must start with /')
+      .regex(/^[^\s\p{Cc}]*$/u, 'must not contain spaces or control characters')
+      .optional(),
+    port: PortSchema.optional(),
+  },
+  { error: 'must be an object like {"path": "/health", "port": 8080}' },
+);
+
+/** Rolling-update parameters of a request (reference `DeploymentStrategy`). */
+export const DeploymentStrategyInputSchema = z
+  .strictObject(
+    {
+      maxSurge: SurgeSchema.optional(),
+      maxUnavailable: SurgeSchema.optional(),
+      progressDeadlineSeconds: z
+        .int({ error: 'must be a whole number of seconds' })
+        .min(1, 'must be at least 1')
+        .max(86_400, 'must be at most 86400')
+        .optional(),
+    },
+    { error: 'must be an object like {"maxSurge": "25%", "maxUnavailable": "25%"}' },
+  )
+  .superRefine((d, ctx) => {
+    if (isZero(d.maxSurge) && isZero(d.maxUnavailable))
+      ctx.addIssue({ code: 'custom', message: 'maxSurge and maxUnavailable cannot both be 0' });
+  });
+
 /** The body of `POST /v1/app` (reference §2.2 `AppSpecInput`, the subset Gantry supports). */
 export const CreateAppInputSchema = z.strictObject(
   {
@@ -163,63 +221,106 @@ export const CreateAppInputSchema = z.strictObject(
           });
       })
       .optional(),
-    scalingStrategy: z
-      .strictObject(
-        {
-          fixed: z
-            .strictObject(
-              {
-                replicas: z
-                  .int({ error: requiredOr('must be a whole number') })
-                  .min(1, 'must be at least 1')
-                  .max(10, 'must be at most 10'),
-              },
-              { error: 'must be an object like {"replicas": 2}' },
-            )
-            .optional(),
-          automatic: z.never({ error: 'automatic scaling is not supported yet: use fixed' }).optional(),
-        },
-        { error: 'must be an object like {"fixed": {"replicas": 2}}' },
-      )
-      .optional(),
+    scalingStrategy: ScalingStrategyInputSchema.optional(),
     defaultHttpPort: PortSchema.optional(),
     grpcPort: PortSchema.optional(),
-    probe: z
-      .strictObject(
-        {
-          path: text(2048)
-            .startsWith('/', 'must start with /')
-            .regex(/^[^\s\p{Cc}]*$/u, 'must not contain spaces or control characters')
-            .optional(),
-          port: PortSchema.optional(),
-        },
-        { error: 'must be an object like {"path": "/health", "port": 8080}' },
-      )
-      .optional(),
+    probe: ProbeInputSchema.optional(),
     unsecureHttp: z.boolean({ error: 'must be true or false' }).optional(),
-    deploymentStrategy: z
-      .strictObject(
-        {
-          maxSurge: SurgeSchema.optional(),
-          maxUnavailable: SurgeSchema.optional(),
-          progressDeadlineSeconds: z
-            .int({ error: 'must be a whole number of seconds' })
-            .min(1, 'must be at least 1')
-            .max(86_400, 'must be at most 86400')
-            .optional(),
-        },
-        { error: 'must be an object like {"maxSurge": "25%", "maxUnavailable": "25%"}' },
-      )
-      .superRefine((d, ctx) => {
-        if (isZero(d.maxSurge) && isZero(d.maxUnavailable))
-          ctx.addIssue({ code: 'custom', message: 'maxSurge and maxUnavailable cannot both be 0' });
-      })
-      .optional(),
+    deploymentStrategy: DeploymentStrategyInputSchema.optional(),
   },
   { error: requiredOr('the body must be a JSON object') },
 );
 export type CreateAppInput = z.infer<typeof CreateAppInputSchema>;
 
+/**
+ * The body of `PUT /v1/app/{id}/label` (reference §2.3 `Label`): sets label `name` to `value`; without
+ * a value (or with null) the label is removed. Keys under `gantry/` belong to the platform.
+ */
+export const SetLabelInputSchema = z.strictObject(
+  {
+    key: z.never({ error: 'the label body is {"name": key, "value": value}: use name' }).optional(),
+    name: z.string({ error: requiredOr('must be a label key (a string)') }).superRefine((key, ctx) => {
+      if (key.startsWith(RESERVED_LABEL_PREFIX))
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${key.slice(0, 64)}" is reserved: the ${RESERVED_LABEL_PREFIX} prefix belongs to the platform`,
+        });
+      else if (!LABEL_KEY.test(key)) ctx.addIssue({ code: 'custom', message: LABEL_KEY_MESSAGE });
+    }),
+    value: z
+      .string({ error: 'must be a string (omit it, or send null, to remove the label)' })
+      .regex(
+        LABEL_VALUE,
+        'label values are up to 63 letters, digits, _ . -, starting and ending alphanumeric',
+      )
+      .nullable()
+      .optional(),
+  },
+  { error: requiredOr('the body must be a JSON object like {"name": "team", "value": "vision"}') },
+);
+export type SetLabelInput = z.infer<typeof SetLabelInputSchema>;
+
+/**
+ * The body of `PUT /v1/app/{id}/scalingstrategy` (reference `ScalingStrategyInput`): a fixed number of
+ * replicas, 1 to 10. Automatic scaling is refused until the autoscaler exists.
+ */
+export const SetScalingStrategyInputSchema = z.strictObject(
+  {
+    automatic: AutomaticScalingInputSchema.optional(),
+    fixed: FixedScalingInputSchema,
+  },
+  { error: requiredOr('the body must be a JSON object like {"fixed": {"replicas": 2}}') },
+);
+export type SetScalingStrategyInput = z.infer<typeof SetScalingStrategyInputSchema>;
+
+const UPDATABLE = ['defaultHttpPort', 'grpcPort', 'probe', 'deploymentStrategy'] as const;
+
+/**
+ * The body of `PUT /v1/app/{id}` (reference `UpdateInput`, minus the image): ports, readiness probe
+ * and rolling-update parameters. Omitted fields keep their value; `grpcPort: null` removes the gRPC
+ * port. The image has its own endpoint (`PUT /v1/app/{id}/image`).
+ */
+export const UpdateAppInputSchema = z
+  .strictObject(
+    {
+      defaultHttpPort: PortSchema.optional(),
+      grpcPort: PortSchema.nullable().optional(),
+      probe: ProbeInputSchema.optional(),
+      deploymentStrategy: DeploymentStrategyInputSchema.optional(),
+      url: z.never({ error: 'change the image with PUT /v1/app/{id}/image {"url": image}' }).optional(),
+      image: z.never({ error: 'change the image with PUT /v1/app/{id}/image {"url": image}' }).optional(),
+    },
+    { error: requiredOr('the body must be a JSON object like {"defaultHttpPort": 8501}') },
+  )
+  .superRefine((u, ctx) => {
+    if (UPDATABLE.every((k) => u[k] === undefined))
+      ctx.addIssue({ code: 'custom', message: `must change at least one of ${UPDATABLE.join(', ')}` });
+  });
+export type UpdateAppInput = z.infer<typeof UpdateAppInputSchema>;
+
+/** The regional API's form of the same body: `{"appUpdate": {...}, "id"?: app id}`. */
+export const UpdateAppEnvelopeSchema = z.strictObject(
+  {
+    appUpdate: UpdateAppInputSchema,
+    id: z.uuid({ error: 'must be the app id (a UUID)' }).optional(),
+  },
+  { error: requiredOr('the body must be a JSON object') },
+);
+
+/** What `PUT /v1/app/{id}` accepts: the update itself, or wrapped as the regional API sends it. */
+export const UpdateAppBodySchema = z.union([UpdateAppInputSchema, UpdateAppEnvelopeSchema]);
+
+/** The body of `PUT /v1/app/{id}/image` (reference `AppImageInput`): the new image. */
+export const SetImageInputSchema = z.strictObject(
+  {
+    image: z.never({ error: 'the body is {"url": image}: use url' }).optional(),
+    url: ImageReferenceSchema,
+  },
+  { error: requiredOr('the body must be a JSON object like {"url": "registry.example.com/team/model:1.3"}') },
+);
+export type SetImageInput = z.infer<typeof SetImageInputSchema>;
+
+/** Whether a `maxSurge`/`maxUnavailable` value means no replica at all. */
 function isZero(v: string | undefined): boolean {
   return v !== undefined && /^0+%?$/.test(v);
 }

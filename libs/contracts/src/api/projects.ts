@@ -30,3 +30,15 @@ export const ProjectSchema = z.strictObject({
 export type Project = z.infer<typeof ProjectSchema>;
 
 export const ProjectListSchema = z.strictObject({ items: z.array(ProjectSchema) });
+
+/** The body of `PUT /v1/project/{id}/quota` (admin tokens only): GPUs the project may hold at once. */
+export const UpdateProjectQuotaInputSchema = z.strictObject(
+  {
+    gpuQuota: z
+      .int({ error: requiredOr('must be a whole number of GPUs') })
+      .min(0, 'must be at least 0')
+      .max(10_000, 'must be at most 10000'),
+  },
+  { error: requiredOr('the body must be a JSON object like {"gpuQuota": 8}') },
+);
+export type UpdateProjectQuotaInput = z.infer<typeof UpdateProjectQuotaInputSchema>;

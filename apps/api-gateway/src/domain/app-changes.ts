@@ -1,0 +1,180 @@
+import {
+  type AppSpec,
+  AppSpecSchema,
+  type AppState,
+  parseLabelSelector,
+  RESERVED_LABEL_PREFIX,
+  type SetImageInput,
+  type SetLabelInput,
+  type SetScalingStrategyInput,
+  type UpdateAppInput,
+} from '@gantry/contracts';
+import { conflict, GantryError, validationFailed } from '@gantry/errors';
+
+import type { Lifecycle } from './lifecycle.js';
+
+/** A change a user asks for on an existing app's spec (each has its own endpoint). */
+export type SpecChange =
+  | { kind: 'label'; input: SetLabelInput }
+  | { kind: 'scaling'; input: SetScalingStrategyInput }
+  | { kind: 'update'; input: UpdateAppInput }
+  | { kind: 'image'; input: SetImageInput };
+
+export interface ChangeContext {
+  /** The label selector of the calling token (null for admins and unscoped tokens). */
+  tokenSelector: string | null;
+}
+
+/** The spec after a change, and what changed in words (empty: the change changes nothing). */
+export interface ChangeResult {
+  spec: AppSpec;
+  changes: string[];
+}
+
+/** Labels an app may carry besides the platform's. */
+export const MAX_USER_LABELS = 64;
+
+/** What of an app decides whether its spec may change. */
+export interface ChangeableView {
+  id: string;
+  state: AppState;
+  lifecycle: Lifecycle;
+}
+
+/**
+ * Refuses (409 CONFLICT naming the state) a change to an app on its way out (being deleted), and a
+ * change other than labels to a FAILED or ERROR app: such an app can only be deleted, so a new
+ * replica count, image or port would never apply. A STOPPED app takes changes for its next start.
+ */
+export function assertChangeable(app: ChangeableView, change: SpecChange['kind']): void {
+  if (app.lifecycle === 'DELETED' || app.state === 'DELETING' || app.state === 'DELETED')
+    throw conflict(`cannot change app ${app.id}: it is being deleted`, { state: app.state });
+  if (change !== 'label' && (app.state === 'FAILED' || app.state === 'ERROR'))
+    throw conflict(
+      `cannot change app ${app.id}: it is ${app.state}, and a ${app.state} app can only be deleted (then created again)`,
+      { state: app.state },
+    );
+}
+
+/**
+ * Applies a validated change to a spec. Pure. Throws a 400 naming the field for what only the current
+ * spec can judge (a gRPC port equal to the HTTP port, a 65th label, a rolling update that moves
+ * nothing) and a 403 when a label-scoped token would change the label that keeps the app in its reach.
+ */
+export function applyChange(spec: AppSpec, change: SpecChange, ctx: ChangeContext): ChangeResult {
+  switch (change.kind) {
+    case 'label':
+      return applyLabel(spec, change.input, ctx);
+    case 'scaling':
+      return applyScaling(spec, change.input);
+    case 'update':
+      return applyUpdate(spec, change.input);
+    case 'image':
+      return applyImage(spec, change.input);
+  }
+}
+
+function applyLabel(spec: AppSpec, input: SetLabelInput, ctx: ChangeContext): ChangeResult {
+  const key = input.name;
+  if (key.startsWith(RESERVED_LABEL_PREFIX))
+    throw fail('name', `"${key}" is reserved: the ${RESERVED_LABEL_PREFIX} prefix belongs to the platform`);
+  const value = input.value ?? undefined;
+  const before = Object.prototype.hasOwnProperty.call(spec.labels, key) ? spec.labels[key] : undefined;
+  if (before === value) return { spec, changes: [] };
+  const scope = ctx.tokenSelector ? parseLabelSelector(ctx.tokenSelector) : undefined;
+  if (scope?.key === key)
+    throw new GantryError(
+      'FORBIDDEN',
+      `a token scoped to ${ctx.tokenSelector} cannot ${value === undefined ? 'remove' : 'change'} label ${key}: the app would leave its reach`,
+    );
+  const labels = { ...spec.labels };
+  if (value === undefined) {
+    delete labels[key];
+    return { spec: checked({ ...spec, labels }), changes: [`label ${key} removed (was ${show(before)})`] };
+  }
+  const userLabels = Object.keys(spec.labels).filter((k) => !k.startsWith(RESERVED_LABEL_PREFIX));
+  if (before === undefined && userLabels.length >= MAX_USER_LABELS)
+    throw fail('name', `the app already has ${MAX_USER_LABELS} labels: remove one first`);
+  labels[key] = value;
+  return {
+    spec: checked({ ...spec, labels }),
+    changes: [
+      before === undefined
+        ? `label ${key} set to ${show(value)}`
+        : `label ${key} changed from ${show(before)} to ${show(value)}`,
+    ],
+  };
+}
+
+function applyScaling(spec: AppSpec, input: SetScalingStrategyInput): ChangeResult {
+  const before = spec.scalingStrategy.fixed.replicas;
+  const after = input.fixed.replicas;
+  if (before === after) return { spec, changes: [] };
+  return {
+    spec: checked({ ...spec, scalingStrategy: { fixed: { replicas: after } } }),
+    changes: [`replicas ${before} → ${after}`],
+  };
+}
+
+function applyUpdate(spec: AppSpec, input: UpdateAppInput): ChangeResult {
+  const defaultHttpPort = input.defaultHttpPort ?? spec.defaultHttpPort;
+  // A probe port that followed the HTTP port keeps following it unless the request sets one.
+  const probePort =
+    input.probe?.port ?? (spec.probe.port === spec.defaultHttpPort ? defaultHttpPort : spec.probe.port);
+  const probe = { path: input.probe?.path ?? spec.probe.path, port: probePort };
+  const grpcPort = input.grpcPort === null ? undefined : (input.grpcPort ?? spec.grpcPort);
+  if (grpcPort !== undefined && grpcPort === defaultHttpPort)
+    throw fail(
+      input.grpcPort === undefined ? 'defaultHttpPort' : 'grpcPort',
+      input.grpcPort === undefined
+        ? `must differ from the app's grpcPort (${grpcPort})`
+        : `must differ from defaultHttpPort (${defaultHttpPort})`,
+    );
+  const deploymentStrategy = { ...spec.deploymentStrategy, ...input.deploymentStrategy };
+  if (isZero(deploymentStrategy.maxSurge) && isZero(deploymentStrategy.maxUnavailable))
+    throw fail(
+      'deploymentStrategy',
+      `maxSurge and maxUnavailable cannot both be 0 (they would be ${deploymentStrategy.maxSurge} and ${deploymentStrategy.maxUnavailable})`,
+    );
+  const rest: AppSpec = { ...spec };
+  delete rest.grpcPort;
+  const next: AppSpec = {
+    ...rest,
+    defaultHttpPort,
+    ...(grpcPort !== undefined ? { grpcPort } : {}),
+    probe,
+    deploymentStrategy,
+  };
+  const changes: string[] = [];
+  if (next.defaultHttpPort !== spec.defaultHttpPort)
+    changes.push(`defaultHttpPort ${spec.defaultHttpPort} → ${next.defaultHttpPort}`);
+  if (next.grpcPort !== spec.grpcPort)
+    changes.push(`grpcPort ${spec.grpcPort ?? 'none'} → ${next.grpcPort ?? 'none'}`);
+  if (next.probe.path !== spec.probe.path || next.probe.port !== spec.probe.port)
+    changes.push(`probe ${spec.probe.path} on ${spec.probe.port} → ${next.probe.path} on ${next.probe.port}`);
+  for (const k of ['maxSurge', 'maxUnavailable', 'progressDeadlineSeconds'] as const)
+    if (next.deploymentStrategy[k] !== spec.deploymentStrategy[k])
+      changes.push(`deploymentStrategy.${k} ${spec.deploymentStrategy[k]} → ${next.deploymentStrategy[k]}`);
+  return changes.length === 0 ? { spec, changes } : { spec: checked(next), changes };
+}
+
+function applyImage(spec: AppSpec, input: SetImageInput): ChangeResult {
+  if (input.url === spec.image) return { spec, changes: [] };
+  return { spec: checked({ ...spec, image: input.url }), changes: [`image ${spec.image} → ${input.url}`] };
+}
+
+/** Whether a `maxSurge`/`maxUnavailable` value means no replica at all ("0", "0%"). */
+function isZero(v: string): boolean {
+  return /^0+%?$/.test(v);
+}
+
+const show = (v: string | undefined): string => (v === undefined ? 'unset' : JSON.stringify(v));
+
+/** The changed spec, still a valid spec (a bug here must not reach the scheduler). */
+function checked(spec: AppSpec): AppSpec {
+  return AppSpecSchema.parse(spec);
+}
+
+function fail(field: string, message: string): GantryError {
+  return validationFailed([{ field, message }]);
+}

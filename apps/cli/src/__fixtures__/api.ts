@@ -1,0 +1,91 @@
+import type { App, FlavorOutput, Me, Token } from '@gantry/contracts';
+
+/** API objects for the CLI's unit tests. */
+
+export const APP_ID = '0b6f3c4e-9a37-4e25-8d41-2f4a8f1d9c01';
+
+export function sampleApp(
+  over: { id?: string; name?: string; state?: App['status']['state']; available?: number } = {},
+): App {
+  const id = over.id ?? APP_ID;
+  return {
+    id,
+    projectId: 'default',
+    createdAt: '2026-11-23T11:55:00.000Z',
+    updatedAt: '2026-11-23T11:56:00.000Z',
+    user: 'admin',
+    spec: {
+      name: over.name ?? 'web',
+      image: 'busybox:1.37',
+      command: ['httpd', '-f', '-p', '8080'],
+      envVars: [{ name: 'GREETING', value: 'hello world' }],
+      labels: { team: 'a', 'gantry/id': id },
+      resources: {
+        flavor: 'ai1-1-cpu',
+        type: 'cpu',
+        units: 1,
+        cpu: 1,
+        gpu: 0,
+        memory: 4 * 1024 ** 3,
+        ephemeralStorage: 50 * 1024 ** 3,
+        publicNetwork: 1_500_000_000,
+        privateNetwork: 0,
+      },
+      scalingStrategy: { fixed: { replicas: 2 } },
+      defaultHttpPort: 8080,
+      probe: { path: '/', port: 8080 },
+      unsecureHttp: true,
+      deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
+    },
+    status: {
+      state: over.state ?? 'RUNNING',
+      availableReplicas: over.available ?? 2,
+      url: `http://${id}.app.localhost:8080`,
+      info: { code: 'APP_RUNNING', message: 'the app is running' },
+      history: [
+        { state: 'QUEUED', date: '2026-11-23T11:55:00.000Z' },
+        { state: 'RUNNING', date: '2026-11-23T11:55:30.000Z' },
+      ],
+      lastTransitionDate: '2026-11-23T11:55:30.000Z',
+    },
+  } as App;
+}
+
+export const sampleFlavor: FlavorOutput = {
+  id: 'ai1-1-cpu',
+  type: 'cpu',
+  default: true,
+  description: '1 vCPU, 4 GiB',
+  max: 12,
+  resourcesPerUnit: {
+    cpu: 1,
+    memory: 4 * 1024 ** 3,
+    ephemeralStorage: 50 * 1024 ** 3,
+    publicNetwork: 1_500_000_000,
+    privateNetwork: 0,
+  },
+  price: { unitPriceMicros: 30_000, unitPrice: '0.03', currency: 'EUR', per: 'unit-hour' },
+};
+
+export const sampleMe: Me = {
+  name: 'admin',
+  tokenId: 'tok-1',
+  tenant: 'default',
+  project: { id: 'default', name: 'Default' },
+  role: 'admin',
+  tokenKind: 'bearer',
+  quotas: { projectId: 'default', resources: { GPU: 4 }, inUse: { GPU: 1 }, storage: 0 },
+};
+
+export const sampleToken = (over: { value?: string; labelSelector?: string } = {}): Token => ({
+  id: '5d0c2a8e-1111-4a4a-9b9b-000000000001',
+  createdAt: '2026-11-23T11:00:00.000Z',
+  updatedAt: '2026-11-23T11:00:00.000Z',
+  spec: {
+    name: 'reader',
+    role: 'read',
+    ...(over.labelSelector ? { labelSelector: over.labelSelector } : {}),
+    projectId: 'default',
+  },
+  status: { ...(over.value ? { value: over.value } : {}), version: 1 },
+});

@@ -1,0 +1,341 @@
+import type { App, AppEvents, AppPage, Logs } from '@gantry/contracts';
+import type { Command } from 'commander';
+
+import { arg, collect, examples, handler, type Io, type Run } from '../context.js';
+import { type AppRunOptions, buildCreateAppBody, buildScalingBody } from '../model/app-run.js';
+import {
+  collectKeyValue,
+  parseLabelEdit,
+  parsePort,
+  parseSelector,
+  parseWholeNumber,
+} from '../model/args.js';
+import { serialize } from '../model/format.js';
+import { formatLogLine, type LogEntry, LogFollower } from '../model/logs.js';
+import { renderApp, renderAppList, renderEvents } from '../model/views.js';
+
+const path = (id: string) => `/v1/app/${encodeURIComponent(id)}`;
+const whole = (min: number, max: number) => arg((v) => parseWholeNumber(v, min, max));
+
+interface ListOptions {
+  labelSelector?: string;
+  state?: string[];
+}
+
+interface LogsOptions {
+  tail?: number;
+  follow?: boolean;
+  replica?: string;
+  timestamps?: boolean;
+  prefix?: boolean;
+  interval: number;
+}
+
+/** `gantry app …`: the `ovhai app` commands. */
+export function registerApp(program: Command, io: Io, passthrough: readonly string[]): void {
+  const app = examples(
+    program.command('app').description('apps: one Docker image served as a load-balanced HTTPS endpoint'),
+    [
+      'gantry app run busybox:1.37 -p 8080 --unsecure-http -l team=a -- httpd -f -p 8080',
+      'gantry app list',
+      'gantry app logs <app-id> -f',
+      'gantry app stop <app-id> && gantry app delete <app-id>',
+    ],
+  );
+  const act = <A extends unknown[]>(fn: (run: Run, ...args: A) => Promise<void>) =>
+    handler<A>(io, passthrough, fn);
+
+  examples(
+    app
+      .command('run')
+      .alias('create')
+      .argument('<image>', 'Docker image, e.g. registry.example.com/team/model:1.2')
+      .usage('[options] <image> [-- command...]')
+      .description(
+        'create and start an app (POST /v1/app). Everything after -- replaces the command of the image. ' +
+          'Without resource options the app gets one unit of the default flavor.',
+      )
+      .option('-n, --name <name>', 'informative name (generated when absent)')
+      .option('-c, --cpu <n>', 'number of CPUs per replica (not with --gpu)', whole(1, 1024))
+      .option('-g, --gpu <n>', 'number of GPUs per replica (not with --cpu)', whole(1, 1024))
+      .option(
+        '-f, --flavor <id>',
+        'flavor id (see gantry capabilities flavor list); default flavor otherwise',
+      )
+      .option('--replicas <n>', 'fixed number of replicas (default 1)', whole(0, 1000))
+      .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect(collectKeyValue))
+      .option(
+        '-l, --label <KEY=VALUE>',
+        'label (repeatable); tokens can be scoped by label',
+        collect(collectKeyValue),
+      )
+      .option('-p, --default-http-port <port>', 'port routed from the app URL (default 8080)', arg(parsePort))
+      .option('--grpc-port <port>', 'extra gRPC port', arg(parsePort))
+      .option('--unsecure-http', 'serve the URL without authentication (anyone with the URL can call it)')
+      .option('--probe-path <path>', 'readiness probe path (default /)')
+      .option('--probe-port <port>', 'readiness probe port (default: the HTTP port)', arg(parsePort))
+      .action(
+        act(async (run, image: string, opts: AppRunOptions) => {
+          const body = buildCreateAppBody(image, opts, run.passthrough);
+          const created = await (await run.client()).post<App>('/v1/app', body);
+          run.emit(created, (now) => renderApp(created, now));
+        }),
+      ),
+    [
+      'gantry app run nginxinc/nginx-unprivileged:alpine -p 8080 --unsecure-http',
+      'gantry app run ghcr.io/acme/model:1.2 --gpu 1 --replicas 2 -e MODEL=small -l team=vision',
+      'gantry app run busybox:1.37 -p 8080 -- httpd -f -v -p 8080 -h /www',
+      'gantry app run busybox:1.37 -o json | jq -r .id',
+    ],
+  );
+
+  examples(
+    app
+      .command('list')
+      .alias('ls')
+      .description('list apps: ID, NAME, IMAGE, STATE, REPLICAS (available/desired), URL, AGE')
+      .option('-l, --label-selector <key=value>', 'only apps carrying this label', arg(parseSelector))
+      .option(
+        '--state <states>',
+        'only apps in these states (comma-separated or repeated), e.g. RUNNING,SCALING',
+        (v: string, prev: string[] = []) => [
+          ...prev,
+          ...v
+            .split(',')
+            .map((s) => s.trim().toUpperCase())
+            .filter(Boolean),
+        ],
+      )
+      .action(
+        act(async (run, opts: ListOptions) => {
+          const client = await run.client();
+          const apps: App[] = [];
+          for (let page = 1; page <= 1000; page++) {
+            const res = await client.get<AppPage>('/v1/app', {
+              query: { page, size: 100, labelSelector: opts.labelSelector, statusState: opts.state },
+            });
+            apps.push(...res.items);
+            if (res.items.length === 0 || apps.length >= res.total) break;
+          }
+          run.emit(apps, (now) => renderAppList(apps, now));
+        }),
+      ),
+    [
+      'gantry app list',
+      'gantry app ls --label-selector team=vision --state RUNNING',
+      'gantry app list -o json | jq -r ".[].id"',
+    ],
+  );
+
+  examples(
+    app
+      .command('get')
+      .argument('<id>', 'app id')
+      .description('show an app: its spec, status and state history')
+      .action(
+        act(async (run, id: string) => {
+          const a = await (await run.client()).get<App>(path(id));
+          run.emit(a, (now) => renderApp(a, now));
+        }),
+      ),
+    ['gantry app get <app-id>', 'gantry app get <app-id> -o json | jq -r .status.url'],
+  );
+
+  examples(
+    app
+      .command('logs')
+      .argument('<id>', 'app id')
+      .description(
+        "print an app's logs (all replicas, oldest first). With -f, keep polling and print new lines until Ctrl-C; " +
+          'with -o json/-o yaml and -f, one line object per line (NDJSON) or per YAML list item.',
+      )
+      .option('--tail <n>', 'only the last n lines', whole(1, 10_000))
+      .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+      .option('--replica <id>', 'only this replica')
+      .option('-t, --timestamps', 'prefix each line with its timestamp')
+      .option('--prefix', 'prefix each line with its replica id')
+      .option('--interval <ms>', 'with -f: how often to poll, in milliseconds', whole(100, 60_000), 1000)
+      .action(act((run, id: string, opts: LogsOptions) => logs(run, id, opts))),
+    [
+      'gantry app logs <app-id>',
+      'gantry app logs <app-id> --tail 100 -t',
+      'gantry app logs <app-id> -f --prefix',
+    ],
+  );
+
+  for (const [name, describe, verb] of [
+    ['start', 'start a stopped app again (same id, same URL)', 'Starting'],
+    ['stop', 'stop an app: its replicas are removed and billing stops; the URL is kept', 'Stopping'],
+  ] as const) {
+    examples(
+      app
+        .command(name)
+        .argument('<id>', 'app id')
+        .description(describe)
+        .action(
+          act(async (run, id: string) => {
+            await (await run.client()).put(`${path(id)}/${name}`);
+            run.emit({ id, action: name, accepted: true }, () => `${verb} app ${id}.\n`);
+          }),
+        ),
+      [`gantry app ${name} <app-id>`],
+    );
+  }
+
+  examples(
+    app
+      .command('delete')
+      .alias('rm')
+      .argument('<id>', 'app id')
+      .description('delete an app; a running app must be stopped first, or use --force')
+      .option('--force', 'stop the app first if it is running')
+      .action(
+        act(async (run, id: string, opts: { force?: boolean }) => {
+          await (await run.client()).delete(path(id), { query: { force: opts.force ? true : undefined } });
+          run.emit({ id, action: 'delete', accepted: true }, () => `Deleting app ${id}.\n`);
+        }),
+      ),
+    ['gantry app delete <app-id>', 'gantry app delete <app-id> --force'],
+  );
+
+  examples(
+    app
+      .command('scale')
+      .argument('<id>', 'app id')
+      .description('change the number of replicas (fixed scaling); a running app scales without interruption')
+      .requiredOption('--replicas <n>', 'fixed number of replicas', whole(0, 1000))
+      .action(
+        act(async (run, id: string, opts: { replicas: number }) => {
+          const res = await (
+            await run.client()
+          ).put<unknown>(`${path(id)}/scalingstrategy`, buildScalingBody(opts.replicas));
+          emitUpdate(
+            run,
+            id,
+            res,
+            `Scaling app ${id} to ${opts.replicas} replica${opts.replicas === 1 ? '' : 's'}.`,
+          );
+        }),
+      ),
+    ['gantry app scale <app-id> --replicas 3'],
+  );
+
+  examples(
+    app
+      .command('set-image')
+      .argument('<id>', 'app id')
+      .argument('<image>', 'the new Docker image')
+      .description('change the image: a rolling update on a running app, the next start on a stopped one')
+      .action(
+        act(async (run, id: string, image: string) => {
+          const res = await (await run.client()).put<unknown>(`${path(id)}/image`, { url: image });
+          emitUpdate(run, id, res, `Updating app ${id} to image ${image}.`);
+        }),
+      ),
+    ['gantry app set-image <app-id> registry.example.com/team/model:1.3'],
+  );
+
+  examples(
+    app
+      .command('label')
+      .argument('<id>', 'app id')
+      .argument('<KEY=VALUE|KEY->', 'set a label (KEY=VALUE) or remove it (KEY-)', arg(parseLabelEdit))
+      .description('set or remove one label of an app')
+      .action(
+        act(async (run, id: string, edit: { name: string; value?: string }) => {
+          const res = await (await run.client()).put<unknown>(`${path(id)}/label`, edit);
+          emitUpdate(
+            run,
+            id,
+            res,
+            edit.value === undefined
+              ? `Removed label ${edit.name} from app ${id}.`
+              : `Set label ${edit.name}=${edit.value} on app ${id}.`,
+          );
+        }),
+      ),
+    ['gantry app label <app-id> team=vision', 'gantry app label <app-id> team-'],
+  );
+
+  examples(
+    app
+      .command('events')
+      .argument('<id>', 'app id')
+      .description(
+        "show an app's events, oldest first: state changes, replicas placed, ready, exited, failed",
+      )
+      .option('--limit <n>', 'only the last n events', whole(1, 10_000))
+      .action(
+        act(async (run, id: string, opts: { limit?: number }) => {
+          const res = await (
+            await run.client()
+          ).get<AppEvents>(`${path(id)}/event`, { query: { limit: opts.limit } });
+          run.emit(res.events, () => renderEvents(res.events));
+        }),
+      ),
+    ['gantry app events <app-id>', 'gantry app events <app-id> --limit 20 -o yaml'],
+  );
+}
+
+/** Prints the result of an update: the app when the API answers with it, else the message. */
+function emitUpdate(run: Run, id: string, res: unknown, message: string): void {
+  const isApp = typeof res === 'object' && res !== null && 'spec' in res && 'status' in res;
+  run.emit(
+    isApp ? res : { id, accepted: true, ...(typeof res === 'object' && res !== null ? res : {}) },
+    () => `${message}\n`,
+  );
+}
+
+async function logs(run: Run, id: string, opts: LogsOptions): Promise<void> {
+  const client = await run.client();
+  const show = (l: LogEntry) => formatLogLine(l, { timestamps: opts.timestamps, replica: opts.prefix });
+  if (!opts.follow) {
+    const res = await client.get<Logs>(`${path(id)}/log`, {
+      query: { tail: opts.tail, replica: opts.replica },
+    });
+    run.emit(res, () => res.logs.map((l) => `${show(l)}\n`).join(''));
+    return;
+  }
+  const out = run.output;
+  const follower = new LogFollower();
+  const stop = new AbortController();
+  const off = run.io.onInterrupt(() => stop.abort());
+  try {
+    for (let first = true; !stop.signal.aborted; first = false) {
+      let res: Logs;
+      try {
+        res = await client.get<Logs>(`${path(id)}/log`, {
+          query: {
+            tail: first ? opts.tail : 10_000,
+            replica: opts.replica,
+            since: follower.since,
+          },
+          signal: stop.signal,
+        });
+      } catch (e) {
+        if (stop.signal.aborted) break;
+        throw e;
+      }
+      const fresh = follower.accept(res.logs);
+      if (fresh.length > 0)
+        run.io.stdout(
+          fresh
+            .map((l) =>
+              out === 'table'
+                ? `${show(l)}\n`
+                : out === 'json'
+                  ? `${JSON.stringify(l)}\n`
+                  : serialize([l], 'yaml'),
+            )
+            .join(''),
+        );
+      try {
+        await run.io.sleep(opts.interval, stop.signal);
+      } catch {
+        break;
+      }
+    }
+  } finally {
+    off();
+  }
+}

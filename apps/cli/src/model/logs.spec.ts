@@ -1,0 +1,71 @@
+import { describe, expect, it } from '@jest/globals';
+
+import { formatLogLine, type LogEntry, LogFollower } from './logs.js';
+
+const line = (timestamp: string, content: string, replica = 'r1'): LogEntry => ({
+  timestamp,
+  replica,
+  stream: 'stdout',
+  content,
+});
+
+describe('LogFollower: polling with an inclusive, millisecond `since`', () => {
+  it('returns everything the first time, then only new lines', () => {
+    const f = new LogFollower();
+    expect(f.since).toBeUndefined();
+    const a = line('2026-11-23T10:00:00.100000001Z', 'a');
+    const b = line('2026-11-23T10:00:00.200000001Z', 'b');
+    expect(f.accept([a, b])).toEqual([a, b]);
+    expect(f.since).toBe(b.timestamp);
+    // The API repeats b (same millisecond as since) and adds c.
+    const c = line('2026-11-23T10:00:01.000000000Z', 'c');
+    expect(f.accept([b, c])).toEqual([c]);
+    expect(f.since).toBe(c.timestamp);
+    expect(f.accept([c])).toEqual([]);
+    expect(f.accept([])).toEqual([]);
+    expect(f.since).toBe(c.timestamp);
+  });
+
+  it('prints a new line sharing the millisecond of the last one seen', () => {
+    const f = new LogFollower();
+    const a = line('2026-11-23T10:00:00.100000001Z', 'a');
+    expect(f.accept([a])).toEqual([a]);
+    const a2 = line('2026-11-23T10:00:00.100000999Z', 'a2');
+    expect(f.accept([a, a2])).toEqual([a2]);
+    expect(f.accept([a, a2])).toEqual([]);
+  });
+
+  it('counts identical lines: a repeated line is printed as often as it was written', () => {
+    const f = new LogFollower();
+    const x = line('2026-11-23T10:00:00.100Z', 'same');
+    expect(f.accept([x])).toEqual([x]);
+    expect(f.accept([x, x])).toEqual([x]);
+    expect(f.accept([x, x])).toEqual([]);
+  });
+
+  it('tells replicas apart', () => {
+    const f = new LogFollower();
+    const a = line('2026-11-23T10:00:00.100Z', 'hello', 'r1');
+    const b = line('2026-11-23T10:00:00.100Z', 'hello', 'r2');
+    expect(f.accept([a])).toEqual([a]);
+    expect(f.accept([a, b])).toEqual([b]);
+  });
+
+  it('skips lines older than what was printed', () => {
+    const f = new LogFollower('2026-11-23T10:00:00Z');
+    expect(f.accept([line('2026-11-23T09:59:59Z', 'old'), line('2026-11-23T10:00:02Z', 'new')])).toEqual([
+      line('2026-11-23T10:00:02Z', 'new'),
+    ]);
+  });
+});
+
+describe('formatLogLine', () => {
+  const l = line('2026-11-23T10:00:00.1Z', 'GET / 200', 'rep-1');
+  it('prints the content, optionally prefixed', () => {
+    expect(formatLogLine(l)).toBe('GET / 200');
+    expect(formatLogLine(l, { timestamps: true })).toBe('2026-11-23T10:00:00.1Z GET / 200');
+    expect(formatLogLine(l, { timestamps: true, replica: true })).toBe(
+      '2026-11-23T10:00:00.1Z [rep-1] GET / 200',
+    );
+  });
+});

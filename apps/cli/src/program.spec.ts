@@ -1,0 +1,576 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+
+import { APP_ID, sampleApp, sampleFlavor, sampleMe, sampleToken } from './__fixtures__/api.js';
+import type { CliEnv } from './config.js';
+import type { Io } from './context.js';
+import { runCli, splitPassthrough } from './program.js';
+
+interface Call {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+type Route = (call: Call) => { status?: number; body?: unknown } | undefined;
+
+/** An in-memory CLI: a fake API (routes), captured stdout/stderr, a temp config file. */
+class Harness {
+  calls: Call[] = [];
+  out = '';
+  err = '';
+  routes: Route[] = [];
+  stdin = '';
+  interrupt: (() => void) | undefined;
+  sleeps = 0;
+  afterSleep: ((n: number) => void) | undefined;
+
+  constructor(readonly env: CliEnv) {}
+
+  route(
+    method: string,
+    path: string | RegExp,
+    reply: (call: Call) => { status?: number; body?: unknown },
+  ): this {
+    this.routes.push((call) =>
+      call.method === method &&
+      (typeof path === 'string' ? call.url.pathname === path : path.test(call.url.pathname))
+        ? reply(call)
+        : undefined,
+    );
+    return this;
+  }
+
+  io(): Io {
+    return {
+      env: this.env,
+      stdout: (t) => {
+        this.out += t;
+      },
+      stderr: (t) => {
+        this.err += t;
+      },
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        const url = new URL(String(input));
+        if (url.port === '9') {
+          const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), {
+            code: 'ECONNREFUSED',
+          });
+          throw new TypeError('fetch failed', { cause });
+        }
+        const call: Call = {
+          method: init?.method ?? 'GET',
+          url,
+          headers: (init?.headers ?? {}) as Record<string, string>,
+          body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
+        };
+        this.calls.push(call);
+        for (const r of this.routes) {
+          const reply = r(call);
+          if (reply) {
+            const status = reply.status ?? 200;
+            return new Response(
+              status === 204 || reply.body === undefined ? null : JSON.stringify(reply.body),
+              {
+                status,
+                headers: { 'content-type': 'application/json' },
+              },
+            );
+          }
+        }
+        return new Response(
+          JSON.stringify({ error: 'NOT_FOUND', message: `no route ${call.method} ${url.pathname}` }),
+          {
+            status: 404,
+            headers: { 'content-type': 'application/json' },
+          },
+        );
+      }) as typeof fetch,
+      readSecret: () => Promise.resolve(this.stdin),
+      now: () => new Date('2026-11-23T12:00:00Z'),
+      sleep: (_ms, signal) => {
+        this.sleeps++;
+        this.afterSleep?.(this.sleeps);
+        return signal.aborted ? Promise.reject(new Error('aborted')) : Promise.resolve();
+      },
+      onInterrupt: (cb) => {
+        this.interrupt = cb;
+        return () => {
+          this.interrupt = undefined;
+        };
+      },
+      version: '0.0.0-test',
+    };
+  }
+
+  run(...args: string[]): Promise<number> {
+    this.out = '';
+    this.err = '';
+    return runCli(args, this.io());
+  }
+}
+
+const URL_A = 'http://api.test:8000';
+let dir: string;
+let configPath: string;
+let h: Harness;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gantry-cli-'));
+  configPath = join(dir, 'sub', 'config.json');
+  h = new Harness({ configPath });
+  h.route('GET', '/v1/me', (c) =>
+    c.headers['authorization'] === 'Bearer good'
+      ? { body: sampleMe }
+      : { status: 401, body: { error: 'UNAUTHORIZED', message: 'unknown or revoked token' } },
+  );
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function loggedIn(): Promise<void> {
+  await writeFile(join(dir, 'c.json'), JSON.stringify({ url: URL_A, token: 'good' }));
+  h = new Harness({ configPath: join(dir, 'c.json') });
+  h.route('GET', '/v1/me', () => ({ body: sampleMe }));
+}
+
+describe('gantry login', () => {
+  it('checks the token with GET /v1/me and saves {url, token} with mode 0600', async () => {
+    expect(await h.run('login', '--url', `${URL_A}/`, '--token', 'good')).toBe(0);
+    expect(h.out).toBe(
+      `Logged in to ${URL_A} as admin (role admin, project Default).\nSaved to ${configPath}.\n`,
+    );
+    expect(JSON.parse(await readFile(configPath, 'utf8'))).toEqual({ url: URL_A, token: 'good' });
+    expect((await stat(configPath)).mode & 0o777).toBe(0o600);
+    expect(h.calls[0]?.url.toString()).toBe(`${URL_A}/v1/me`);
+  });
+
+  it('reads the token from stdin when --token is absent', async () => {
+    h.stdin = 'good\n';
+    expect(await h.run('login', '--url', URL_A)).toBe(0);
+    expect(JSON.parse(await readFile(configPath, 'utf8'))).toEqual({ url: URL_A, token: 'good' });
+  });
+
+  it('refuses a bad token (exit 1) and saves nothing', async () => {
+    expect(await h.run('login', '--url', URL_A, '--token', 'bad')).toBe(1);
+    expect(h.err).toMatch(/^error: login failed: unknown or revoked token\n/);
+    await expect(stat(configPath)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('refuses an empty token as a usage error', async () => {
+    h.stdin = '   \n';
+    expect(await h.run('login', '--url', URL_A)).toBe(2);
+    expect(h.err).toMatch(/no token given/);
+  });
+
+  it('logout forgets the token but keeps the URL', async () => {
+    await h.run('login', '--url', URL_A, '--token', 'good');
+    expect(await h.run('logout')).toBe(0);
+    expect(JSON.parse(await readFile(configPath, 'utf8'))).toEqual({ url: URL_A });
+    expect(await h.run('me')).toBe(1);
+    expect(h.err).toMatch(/^error: not logged in to http:\/\/api\.test:8000\nhint: run `gantry login/);
+  });
+});
+
+describe('where requests go, with which token', () => {
+  it('uses the saved login', async () => {
+    await h.run('login', '--url', URL_A, '--token', 'good');
+    expect(await h.run('me', '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual(sampleMe);
+    expect(h.calls.at(-1)?.headers['authorization']).toBe('Bearer good');
+  });
+
+  it('GANTRY_URL and GANTRY_TOKEN override the file; --url and --token override both', async () => {
+    await h.run('login', '--url', URL_A, '--token', 'good');
+    const env = new Harness({ configPath, url: 'http://other.test:8000', token: 'env-token' });
+    env.route('GET', '/v1/me', () => ({ body: sampleMe }));
+    expect(await env.run('me')).toBe(0);
+    expect(env.calls[0]?.url.host).toBe('other.test:8000');
+    expect(env.calls[0]?.headers['authorization']).toBe('Bearer env-token');
+    expect(await env.run('--url', 'http://flag.test', 'me', '--token', 'flag-token')).toBe(0);
+    expect(env.calls[1]?.url.host).toBe('flag.test');
+    expect(env.calls[1]?.headers['authorization']).toBe('Bearer flag-token');
+  });
+
+  it('never sends the saved token to another URL', async () => {
+    await h.run('login', '--url', URL_A, '--token', 'good');
+    expect(await h.run('--url', 'http://elsewhere.test', 'me')).toBe(1);
+    expect(h.err).toMatch(/not logged in to http:\/\/elsewhere\.test/);
+    expect(h.calls.filter((c) => c.url.host === 'elsewhere.test')).toHaveLength(0);
+  });
+
+  it('says clearly when the API cannot be reached (exit 1)', async () => {
+    expect(await h.run('me', '--url', 'http://127.0.0.1:9', '--token', 't')).toBe(1);
+    expect(h.err).toMatch(
+      /^error: cannot reach the Gantry API at http:\/\/127\.0\.0\.1:9: connect ECONNREFUSED 127\.0\.0\.1:9\nhint: /,
+    );
+  });
+
+  it('refuses a broken config file with a message', async () => {
+    await writeFile(join(dir, 'broken.json'), '{nope');
+    const b = new Harness({ configPath: join(dir, 'broken.json') });
+    expect(await b.run('me')).toBe(1);
+    expect(b.err).toMatch(/is not valid JSON/);
+  });
+});
+
+describe('API errors and usage errors', () => {
+  beforeEach(loggedIn);
+
+  it('prints the server message and field details on stderr, exit 1', async () => {
+    h.route('POST', '/v1/app', () => ({
+      status: 400,
+      body: {
+        error: 'VALIDATION_FAILED',
+        message: 'image must be an image reference',
+        details: [{ field: 'image', message: 'must be an image reference' }],
+      },
+    }));
+    expect(await h.run('app', 'run', 'Bad Image')).toBe(1);
+    expect(h.out).toBe('');
+    expect(h.err).toBe('error: image must be an image reference\n  - image: must be an image reference\n');
+  });
+
+  it('exits 2 for commander usage errors', async () => {
+    expect(await h.run('app', 'get')).toBe(2);
+    expect(h.err).toMatch(/missing required argument 'id'/);
+    expect(await h.run('app', 'list', '--bogus')).toBe(2);
+    expect(h.err).toMatch(/unknown option '--bogus'/);
+    expect(await h.run('-o', 'xml', 'me')).toBe(2);
+    expect(await h.run('app', 'run', 'img', '-p', 'http')).toBe(2);
+    expect(h.err).toMatch(
+      /option '-p, --default-http-port <port>' argument 'http' is invalid\. must be a whole number/,
+    );
+    expect(await h.run('app', 'run', 'img', '-e', 'NOEQUALS')).toBe(2);
+    expect(await h.run('app')).toBe(2);
+    expect(await h.run('nope')).toBe(2);
+    expect(await h.run('app', 'list', '--', 'x')).toBe(2);
+    expect(h.calls.filter((c) => c.url.pathname !== '/v1/me')).toHaveLength(0);
+  });
+
+  it('--help exits 0 and shows examples, on every command', async () => {
+    for (const cmd of [
+      [],
+      ['app'],
+      ['token'],
+      ['node'],
+      ['billing'],
+      ['capabilities'],
+      ['capabilities', 'flavor'],
+      ['me'],
+      ['app', 'scale'],
+      ['app', 'run'],
+      ['app', 'logs'],
+      ['token', 'create'],
+      ['node', 'drain'],
+      ['billing', 'usage'],
+      ['capabilities', 'flavor', 'list'],
+      ['login'],
+    ]) {
+      expect(await h.run(...cmd, '--help')).toBe(0);
+      expect(h.out).toContain('Examples:\n  gantry');
+      expect(h.out).toContain('-o, --output <format>');
+    }
+    expect(await h.run('--version')).toBe(0);
+    expect(h.out).toBe('0.0.0-test\n');
+  });
+});
+
+describe('gantry app', () => {
+  beforeEach(loggedIn);
+
+  it('run sends the flags as AppSpecInput, everything after -- as the command', async () => {
+    h.route('POST', '/v1/app', () => ({ body: sampleApp() }));
+    const code = await h.run(
+      'app',
+      'run',
+      'busybox:1.37',
+      '-p',
+      '8080',
+      '--unsecure-http',
+      '-l',
+      'team=a',
+      '-e',
+      'A=1',
+      '--cpu',
+      '2',
+      '--replicas',
+      '2',
+      '-n',
+      'web',
+      '--probe-path',
+      '/health',
+      '-o',
+      'json',
+      '--',
+      'httpd',
+      '-f',
+      '-p',
+      '8080',
+    );
+    expect(h.err).toBe('');
+    expect(code).toBe(0);
+    const post = h.calls.find((c) => c.method === 'POST');
+    expect(post?.body).toEqual({
+      image: 'busybox:1.37',
+      name: 'web',
+      command: ['httpd', '-f', '-p', '8080'],
+      envVars: [{ name: 'A', value: '1' }],
+      labels: { team: 'a' },
+      resources: { cpu: 2 },
+      scalingStrategy: { fixed: { replicas: 2 } },
+      defaultHttpPort: 8080,
+      probe: { path: '/health' },
+      unsecureHttp: true,
+    });
+    expect(post?.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(h.out)).toEqual(sampleApp());
+  });
+
+  it('run prints the app for humans', async () => {
+    h.route('POST', '/v1/app', () => ({ body: sampleApp() }));
+    expect(await h.run('app', 'run', 'busybox:1.37')).toBe(0);
+    expect(h.out).toMatch(/^Id: +0b6f3c4e/);
+    expect(h.out).toMatch(/State: +RUNNING/);
+  });
+
+  it('list fetches every page and filters by label and state', async () => {
+    const apps = Array.from({ length: 150 }, (_, i) =>
+      sampleApp({ id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, name: `app-${i}` }),
+    );
+    h.route('GET', '/v1/app', (c) => {
+      const page = Number(c.url.searchParams.get('page'));
+      const size = Number(c.url.searchParams.get('size'));
+      return { body: { items: apps.slice((page - 1) * size, page * size), page, size, total: apps.length } };
+    });
+    expect(
+      await h.run('app', 'list', '--label-selector', 'team=a', '--state', 'running,SCALING', '-o', 'json'),
+    ).toBe(0);
+    expect((JSON.parse(h.out) as unknown[]).length).toBe(150);
+    const lists = h.calls.filter((c) => c.url.pathname === '/v1/app');
+    expect(lists).toHaveLength(2);
+    expect(lists[0]?.url.searchParams.get('labelSelector')).toBe('team=a');
+    expect(lists[0]?.url.searchParams.getAll('statusState')).toEqual(['RUNNING', 'SCALING']);
+  });
+
+  it('list prints a table, or YAML', async () => {
+    h.route('GET', '/v1/app', () => ({ body: { items: [sampleApp()], page: 1, size: 100, total: 1 } }));
+    expect(await h.run('app', 'ls')).toBe(0);
+    expect(h.out).toMatch(
+      /^ID +NAME +IMAGE +STATE +REPLICAS +URL +AGE\n0b6f3c4e\S+ +web +busybox:1\.37 +RUNNING +2\/2 +http\S+ +5m\n$/,
+    );
+    expect(await h.run('app', 'ls', '-o', 'yaml')).toBe(0);
+    expect(h.out).toMatch(/^- id: 0b6f3c4e/);
+  });
+
+  it('start, stop, delete --force, scale, set-image, label call the right endpoints', async () => {
+    h.route('PUT', /./, () => ({ status: 204 }));
+    h.route('DELETE', /./, () => ({ status: 204 }));
+    expect(await h.run('app', 'stop', APP_ID)).toBe(0);
+    expect(h.out).toBe(`Stopping app ${APP_ID}.\n`);
+    expect(await h.run('app', 'start', APP_ID, '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual({ id: APP_ID, action: 'start', accepted: true });
+    expect(await h.run('app', 'delete', APP_ID, '--force')).toBe(0);
+    expect(await h.run('app', 'delete', APP_ID)).toBe(0);
+    expect(await h.run('app', 'scale', APP_ID, '--replicas', '3')).toBe(0);
+    expect(await h.run('app', 'set-image', APP_ID, 'busybox:1.38')).toBe(0);
+    expect(await h.run('app', 'label', APP_ID, 'team=b')).toBe(0);
+    expect(await h.run('app', 'label', APP_ID, 'team-')).toBe(0);
+    expect(h.out).toBe(`Removed label team from app ${APP_ID}.\n`);
+    const calls = h.calls
+      .filter((c) => c.url.pathname !== '/v1/me')
+      .map((c) => [c.method, c.url.pathname + c.url.search, c.body]);
+    expect(calls).toEqual([
+      ['PUT', `/v1/app/${APP_ID}/stop`, undefined],
+      ['PUT', `/v1/app/${APP_ID}/start`, undefined],
+      ['DELETE', `/v1/app/${APP_ID}?force=true`, undefined],
+      ['DELETE', `/v1/app/${APP_ID}`, undefined],
+      ['PUT', `/v1/app/${APP_ID}/scalingstrategy`, { fixed: { replicas: 3 } }],
+      ['PUT', `/v1/app/${APP_ID}/image`, { url: 'busybox:1.38' }],
+      ['PUT', `/v1/app/${APP_ID}/label`, { name: 'team', value: 'b' }],
+      ['PUT', `/v1/app/${APP_ID}/label`, { name: 'team' }],
+    ]);
+  });
+
+  it('a read token cannot stop: the 403 is printed, exit 1', async () => {
+    h.route('PUT', /stop$/, () => ({
+      status: 403,
+      body: {
+        error: 'FORBIDDEN',
+        message: 'token reader is a read token: it may only read, not change anything',
+      },
+    }));
+    expect(await h.run('app', 'stop', APP_ID)).toBe(1);
+    expect(h.err).toBe('error: token reader is a read token: it may only read, not change anything\n');
+  });
+
+  it('logs prints the lines, --tail passed on', async () => {
+    h.route('GET', /\/log$/, () => ({
+      body: {
+        logs: [
+          { timestamp: '2026-11-23T11:59:00.000000001Z', replica: 'r1', stream: 'stdout', content: 'one' },
+          { timestamp: '2026-11-23T11:59:01.000000001Z', replica: 'r2', stream: 'stderr', content: 'two' },
+        ],
+      },
+    }));
+    expect(await h.run('app', 'logs', APP_ID, '--tail', '5')).toBe(0);
+    expect(h.out).toBe('one\ntwo\n');
+    expect(h.calls.at(-1)?.url.search).toBe('?tail=5');
+    expect(await h.run('app', 'logs', APP_ID, '-t', '--prefix')).toBe(0);
+    expect(h.out).toBe('2026-11-23T11:59:00.000000001Z [r1] one\n2026-11-23T11:59:01.000000001Z [r2] two\n');
+  });
+
+  it('logs -f polls with since = the last timestamp and prints only new lines until Ctrl-C', async () => {
+    const l = (ms: number, content: string) => ({
+      timestamp: `2026-11-23T11:59:00.${String(ms).padStart(3, '0')}000001Z`,
+      replica: 'r1',
+      stream: 'stdout',
+      content,
+    });
+    const batches = [[l(1, 'a'), l(2, 'b')], [l(2, 'b'), l(3, 'c')], [l(3, 'c')], [l(3, 'c'), l(4, 'd')]];
+    let poll = 0;
+    h.route('GET', /\/log$/, () => ({ body: { logs: batches[Math.min(poll++, batches.length - 1)] } }));
+    h.afterSleep = (n) => {
+      if (n === 4) h.interrupt?.();
+    };
+    expect(await h.run('app', 'logs', APP_ID, '-f', '--tail', '10')).toBe(0);
+    expect(h.out).toBe('a\nb\nc\nd\n');
+    const queries = h.calls
+      .filter((c) => c.url.pathname.endsWith('/log'))
+      .map((c) => Object.fromEntries(c.url.searchParams));
+    expect(queries).toEqual([
+      { tail: '10' },
+      { tail: '10000', since: l(2, '').timestamp },
+      { tail: '10000', since: l(3, '').timestamp },
+      { tail: '10000', since: l(3, '').timestamp },
+    ]);
+    expect(h.interrupt).toBeUndefined();
+  });
+
+  it('logs -f -o json prints one JSON object per line', async () => {
+    h.route('GET', /\/log$/, () => ({
+      body: { logs: [{ timestamp: '2026-11-23T11:59:00Z', replica: 'r1', stream: 'stdout', content: 'x' }] },
+    }));
+    h.afterSleep = () => h.interrupt?.();
+    expect(await h.run('app', 'logs', APP_ID, '-f', '-o', 'json')).toBe(0);
+    expect(h.out).toBe(
+      '{"timestamp":"2026-11-23T11:59:00Z","replica":"r1","stream":"stdout","content":"x"}\n',
+    );
+  });
+
+  it('events prints a table', async () => {
+    h.route('GET', /\/event$/, () => ({
+      body: {
+        events: [
+          {
+            id: 'e1',
+            appId: APP_ID,
+            projectId: 'default',
+            at: '2026-11-23T11:55:00Z',
+            source: 'scheduler',
+            type: 'REPLICA_PLACED',
+            reason: 'APP_SCALING',
+            message: 'placed on node-1',
+            nodeId: 'node-1',
+          },
+        ],
+      },
+    }));
+    expect(await h.run('app', 'events', APP_ID, '--limit', '5')).toBe(0);
+    expect(h.out).toMatch(
+      /^TIME +SOURCE +TYPE +REASON +REPLICA +NODE +MESSAGE\n2026-11-23T11:55:00Z +scheduler +REPLICA_PLACED +APP_SCALING +- +node-1 +placed on node-1\n$/,
+    );
+    expect(h.calls.at(-1)?.url.search).toBe('?limit=5');
+  });
+});
+
+describe('gantry token, capabilities, node, billing', () => {
+  beforeEach(loggedIn);
+
+  it('token create sends name, role and selector, and prints the secret once', async () => {
+    h.route('POST', '/v1/token', () => ({
+      body: sampleToken({ value: 'gantry_s3cret', labelSelector: 'team=a' }),
+    }));
+    expect(await h.run('token', 'create', 'reader', '--role', 'read', '--label-selector', 'team=a')).toBe(0);
+    expect(h.calls.at(-1)?.body).toEqual({ name: 'reader', role: 'read', labelSelector: 'team=a' });
+    expect(h.out).toContain('gantry_s3cret');
+    expect(await h.run('token', 'create', 'x', '--role', 'superuser')).toBe(2);
+    expect(h.err).toMatch(/Allowed choices are read, operator, admin/);
+  });
+
+  it('token list, renew, delete', async () => {
+    h.route('GET', '/v1/token', () => ({ body: { items: [sampleToken()] } }));
+    h.route('POST', /\/renew$/, () => ({ body: sampleToken({ value: 'new' }) }));
+    h.route('DELETE', /\/v1\/token\//, () => ({ status: 204 }));
+    expect(await h.run('token', 'list', '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual([sampleToken()]);
+    expect(await h.run('token', 'renew', 'tid')).toBe(0);
+    expect(h.out).toContain('\nnew\n');
+    expect(await h.run('token', 'delete', 'tid')).toBe(0);
+    expect(h.out).toBe('Token tid deleted.\n');
+  });
+
+  it('capabilities flavor list', async () => {
+    h.route('GET', '/v1/capabilities/flavor', () => ({ body: [sampleFlavor] }));
+    expect(await h.run('capabilities', 'flavor', 'list')).toBe(0);
+    expect(h.out).toMatch(/^ID +TYPE +DEFAULT/);
+    expect(h.out).toContain('ai1-1-cpu');
+  });
+
+  it('node list and actions', async () => {
+    h.route('GET', '/v1/node', () => ({ body: { items: [] } }));
+    h.route('PUT', /\/v1\/node\/n1\/(cordon|uncordon|drain)$/, () => ({ status: 204 }));
+    h.route('DELETE', '/v1/node/n1', () => ({ status: 204 }));
+    expect(await h.run('node', 'list')).toBe(0);
+    expect(h.out).toBe('No nodes.\n');
+    for (const action of ['cordon', 'uncordon', 'drain', 'delete'])
+      expect(await h.run('node', action, 'n1')).toBe(0);
+    expect(h.calls.slice(-4).map((c) => `${c.method} ${c.url.pathname}`)).toEqual([
+      'PUT /v1/node/n1/cordon',
+      'PUT /v1/node/n1/uncordon',
+      'PUT /v1/node/n1/drain',
+      'DELETE /v1/node/n1',
+    ]);
+  });
+
+  it('billing usage passes the filters', async () => {
+    h.route('GET', '/v1/billing/usage', () => ({
+      body: { asOf: '2026-11-23T12:00:00Z', runs: [], totals: [] },
+    }));
+    expect(
+      await h.run(
+        'billing',
+        'usage',
+        '--app',
+        APP_ID,
+        '--from',
+        '2026-11-01',
+        '--to',
+        '2026-12-01T00:00:00Z',
+      ),
+    ).toBe(0);
+    expect(Object.fromEntries(h.calls.at(-1)?.url.searchParams ?? [])).toEqual({
+      appId: APP_ID,
+      from: '2026-11-01T00:00:00.000Z',
+      to: '2026-12-01T00:00:00.000Z',
+    });
+    expect(h.out).toContain('No usage in this period.');
+    expect(await h.run('billing', 'usage', '--from', 'yesterday')).toBe(2);
+  });
+});
+
+describe('splitPassthrough', () => {
+  it('splits at the first --', () => {
+    expect(splitPassthrough(['app', 'run', 'img', '--', 'sh', '-c', 'a -- b'])).toEqual({
+      args: ['app', 'run', 'img'],
+      passthrough: ['sh', '-c', 'a -- b'],
+    });
+    expect(splitPassthrough(['me'])).toEqual({ args: ['me'], passthrough: [] });
+  });
+});

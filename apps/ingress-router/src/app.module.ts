@@ -1,0 +1,39 @@
+import { MessagingModule } from '@gantry/messaging';
+import { HealthModule } from '@gantry/runtime';
+import { type DynamicModule, Module } from '@nestjs/common';
+
+import type { IngressRouterConfig } from './config.js';
+import { INGRESS_OPTIONS, type IngressOptions, IngressServer } from './ingress-server.js';
+import { RouteTable } from './route-table.js';
+
+export const SERVICE = 'ingress-router';
+
+/**
+ * The ingress router: stateless, any number of them. It watches KV `routes` and `tokens` and proxies
+ * `<appId>[-<port>].<domain>` on its own port; the service's HTTP server only serves health and metrics.
+ */
+@Module({})
+export class IngressRouterModule {
+  static forRoot(config: IngressRouterConfig): DynamicModule {
+    const options: IngressOptions = {
+      host: config.INGRESS_HOST,
+      port: config.INGRESS_PORT,
+      domain: config.GANTRY_APPS_DOMAIN,
+      upstreamTimeoutMs: config.INGRESS_UPSTREAM_TIMEOUT_MS,
+      ejectMs: config.INGRESS_EJECT_MS,
+    };
+    return {
+      module: IngressRouterModule,
+      imports: [
+        HealthModule,
+        MessagingModule.forRoot({
+          service: SERVICE,
+          natsUrl: config.NATS_URL,
+          namespace: config.GANTRY_NAMESPACE,
+        }),
+      ],
+      providers: [RouteTable, IngressServer, { provide: INGRESS_OPTIONS, useValue: options }],
+      exports: [IngressServer, RouteTable],
+    };
+  }
+}

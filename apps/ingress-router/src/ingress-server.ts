@@ -1,0 +1,668 @@
+import { createHash } from 'node:crypto';
+import {
+  Agent,
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Readable } from 'node:stream';
+
+import type { ErrorBody, RouteEntry } from '@gantry/contracts';
+import { Readiness } from '@gantry/runtime';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import httpProxy from 'http-proxy';
+
+import { ingressMetrics, statusClass } from './metrics.js';
+import { type AccessDecision, decideAccess } from './model/access.js';
+import { serving, tryOrder, type Upstream, upstreamKey } from './model/balancer.js';
+import { credentialOf, loginCookie, logoutCookie, wantsHtml } from './model/credentials.js';
+import { cleanResponseHeaders, upstreamRequestHeaders } from './model/headers.js';
+import { parseHost, resolveTarget } from './model/host.js';
+import { LOGIN_PATH, loginPage, LOGOUT_PATH, tokenFromForm } from './model/login-page.js';
+import { RouteTable } from './route-table.js';
+
+export const INGRESS_OPTIONS = Symbol('INGRESS_OPTIONS');
+
+/** Where the ingress listens and how it treats replicas. */
+export interface IngressOptions {
+  host: string;
+  /** 0 picks a free port (see `port()`). */
+  port: number;
+  /** Apps answer at `<appId>.<domain>` and `<appId>-<port>.<domain>` (lower case). */
+  domain: string;
+  /** Longest wait for a replica's answer before 504. */
+  upstreamTimeoutMs: number;
+  /** How long an endpoint that refused a connection is tried last. */
+  ejectMs: number;
+}
+
+type ProxyServer = httpProxy<IncomingMessage, ServerResponse>;
+
+/** One request (or upgrade) on its way to a replica. */
+interface Flight {
+  appId: string;
+  attempt: number;
+  upstream?: Upstream;
+  startedAt: number;
+  timedOut: boolean;
+  upgraded: boolean;
+}
+
+/** Requests that may be sent again to another replica when the first one could not be reached. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Failures that mean the replica was never reached (or dropped a reused connection): safe to retry. */
+const RETRYABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+/** Failures that say the endpoint itself is down: try it last for a while. */
+const DOWN = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+const LOGIN_BODY_LIMIT = 8 * 1024;
+/** Metrics label for requests that named no existing app. */
+const NO_APP = '-';
+
+const sha256 = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+const header = (value: string | string[] | undefined): string | undefined =>
+  Array.isArray(value) ? value[0] : value;
+
+/** A reply of the ingress itself (not of a replica). */
+interface Reply {
+  status: number;
+  body: ErrorBody;
+  headers?: OutgoingHttpHeaders;
+}
+
+/**
+ * The ingress: a plain HTTP server that routes `<appId>[-<port>].<domain>` to ready replicas through
+ * one http-proxy instance (keep-alive agent), after checking the app's access rules. Answers of its
+ * own are JSON `{error, message, details?}` (or the login page for browsers); nothing a client sends
+ * makes it fail.
+ */
+@Injectable()
+export class IngressServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger(IngressServer.name);
+  private readonly agent = new Agent({
+    keepAlive: true,
+    maxSockets: 1024,
+    maxFreeSockets: 64,
+    timeout: 60_000,
+  });
+  private readonly proxy: ProxyServer;
+  private server?: Server;
+  private listening = false;
+  private readonly turns = new Map<string, number>();
+  private readonly downUntil = new Map<string, number>();
+  private readonly flights = new WeakMap<IncomingMessage, Flight>();
+  /** Upgraded connections by the hash of the token that opened them: closed when it is revoked. */
+  private readonly tunnels = new Map<string, Set<Duplex>>();
+  /** Every upgraded connection: the HTTP server no longer tracks them, shutdown must close them. */
+  private readonly upgrades = new Set<Duplex>();
+
+  constructor(
+    private readonly table: RouteTable,
+    private readonly readiness: Readiness,
+    @Inject(INGRESS_OPTIONS) private readonly opts: IngressOptions,
+  ) {
+    this.proxy = httpProxy.createProxyServer<IncomingMessage, ServerResponse>({
+      xfwd: true,
+      ws: true,
+      agent: this.agent,
+      proxyTimeout: opts.upstreamTimeoutMs,
+    });
+    this.proxy.on('proxyReq', (proxyReq, req) => {
+      const flight = this.flights.get(req);
+      if (!flight) return;
+      const attempt = flight.attempt;
+      proxyReq.once('timeout', () => {
+        if (flight.attempt === attempt) flight.timedOut = true;
+      });
+    });
+    this.proxy.on('proxyReqWs', (proxyReq, req, socket) => {
+      const flight = this.flights.get(req);
+      if (!flight) return;
+      proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Duplex) => {
+        flight.upgraded = true;
+        // A tunnel lives and dies as one: closing either side (revocation, shutdown) closes the other.
+        socket.once('close', () => upstream.destroy());
+        upstream.once('close', () => socket.destroy());
+        this.observeUpstream(flight);
+        ingressMetrics.requests.inc({ app: flight.appId, status_class: '1xx' });
+      });
+      proxyReq.once('response', (res: IncomingMessage) => {
+        if (res.statusCode === 101) return;
+        this.observeUpstream(flight);
+        ingressMetrics.requests.inc({ app: flight.appId, status_class: statusClass(res.statusCode ?? 502) });
+      });
+    });
+    this.proxy.on('proxyRes', (proxyRes, req, res) => {
+      cleanResponseHeaders(proxyRes.headers);
+      const flight = this.flights.get(req);
+      if (!flight?.upstream) return;
+      this.observeUpstream(flight);
+      if (!res.headersSent) res.setHeader('X-Gantry-Replica', flight.upstream.replicaId);
+    });
+    // Without a callback, http-proxy reports here; never let an error escape as an exception.
+    this.proxy.on('error', (err) => this.log.warn(`proxy error: ${err.message}`));
+    this.proxy.on('econnreset', () => undefined);
+    this.table.onRevoked((hash) => this.closeTunnels(hash));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.readiness.register('ingress', () => this.listening || 'the ingress port is not listening yet');
+    // requireHostHeader off: a request without Host gets our JSON 400, not Node's bare one.
+    const server = createServer({ keepAliveTimeout: 65_000, requireHostHeader: false });
+    server.on('request', (req, res) => this.onRequest(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head),
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      writeRaw(socket, tooLarge ? 431 : 400, {
+        error: 'BAD_REQUEST',
+        message: tooLarge ? 'the request headers are too large' : 'the request is not valid HTTP',
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error(`ingress server error: ${err.message}`));
+        resolve();
+      });
+    });
+    this.server = server;
+    this.listening = true;
+    this.log.log(`ingress listening on http://${this.opts.host}:${this.port()} for *.${this.opts.domain}`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.listening = false;
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.upgrades) s.destroy();
+    this.upgrades.clear();
+    this.tunnels.clear();
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), 5_000);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+    }
+    this.proxy.close();
+    this.agent.destroy();
+  }
+
+  /** The port the ingress listens on (useful when configured with 0). */
+  port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? this.opts.port;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    let app = NO_APP;
+    res.once('close', () =>
+      ingressMetrics.requests.inc({
+        app,
+        status_class: res.writableFinished ? statusClass(res.statusCode) : 'aborted',
+      }),
+    );
+    try {
+      const routed = this.admit(req);
+      if ('reply' in routed) {
+        if (routed.app) app = routed.app;
+        this.reply(res, routed.reply);
+        return;
+      }
+      const { route, containerPort } = routed;
+      app = route.appId;
+      const path = (req.url ?? '/').split('?')[0];
+      if (!route.unsecureHttp && (path === LOGIN_PATH || path === LOGOUT_PATH)) {
+        if (path === LOGIN_PATH) this.login(req, res, route);
+        else this.logout(req, res, route);
+        return;
+      }
+      const access = this.access(req, route);
+      if (!access.decision.allow) {
+        this.refuse(req, res, route, access.decision, access.viaCookie);
+        return;
+      }
+      const where = serving(route, containerPort);
+      if (!where.ok) {
+        this.reply(res, unavailable(where));
+        return;
+      }
+      req.headers = upstreamRequestHeaders(req.headers, {
+        stripAuthorization: access.stripAuthorization,
+        upgrade: false,
+      });
+      this.forward(req, res, route.appId, where.upstreams);
+    } catch (error) {
+      this.log.error(`request to ${String(req.headers.host).slice(0, 100)} failed: ${describe(error)}`);
+      if (!res.headersSent)
+        this.reply(res, { status: 500, body: { error: 'INTERNAL', message: 'an internal error occurred' } });
+      else res.destroy();
+    }
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    this.upgrades.add(socket);
+    socket.once('close', () => this.upgrades.delete(socket));
+    let app = NO_APP;
+    try {
+      const routed = this.admit(req);
+      if ('reply' in routed) {
+        if (routed.app) app = routed.app;
+        this.rejectUpgrade(socket, app, routed.reply);
+        return;
+      }
+      const { route, containerPort } = routed;
+      app = route.appId;
+      const access = this.access(req, route);
+      if (!access.decision.allow) {
+        const d = access.decision;
+        this.rejectUpgrade(socket, app, {
+          status: d.status,
+          body: { error: d.code, message: d.message },
+          headers: d.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {},
+        });
+        return;
+      }
+      const where = serving(route, containerPort);
+      if (!where.ok) {
+        this.rejectUpgrade(socket, app, unavailable(where));
+        return;
+      }
+      req.headers = upstreamRequestHeaders(req.headers, {
+        stripAuthorization: access.stripAuthorization,
+        upgrade: true,
+      });
+      if (access.tokenHash) this.track(access.tokenHash, socket);
+      const upstream = this.order(route.appId, where.upstreams)[0] as Upstream;
+      const flight: Flight = {
+        appId: app,
+        attempt: 0,
+        upstream,
+        startedAt: performance.now(),
+        timedOut: false,
+        upgraded: false,
+      };
+      this.flights.set(req, flight);
+      this.proxy.ws(req, socket, head, { target: target(upstream) }, (err) => {
+        const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+        if (flight.upgraded) return; // the tunnel broke after the switch: http-proxy ends the socket
+        ingressMetrics.upstreamErrors.inc({ app, code });
+        if (DOWN.has(code)) this.downUntil.set(upstreamKey(upstream), Date.now() + this.opts.ejectMs);
+        this.rejectUpgrade(socket, app, badGateway(route.appId, upstream, code));
+      });
+    } catch (error) {
+      this.log.error(`upgrade to ${String(req.headers.host).slice(0, 100)} failed: ${describe(error)}`);
+      this.rejectUpgrade(socket, app, {
+        status: 500,
+        body: { error: 'INTERNAL', message: 'an internal error occurred' },
+      });
+    }
+  }
+
+  /** Routing shared by requests and upgrades: which app and port, or the reply saying why none. */
+  private admit(
+    req: IncomingMessage,
+  ): { route: RouteEntry; containerPort: number } | { reply: Reply; app?: string } {
+    const url = req.url ?? '';
+    if (!url.startsWith('/'))
+      return {
+        reply: { status: 400, body: { error: 'BAD_REQUEST', message: 'the request target must be a path' } },
+      };
+    if (!this.table.loaded)
+      return {
+        reply: {
+          status: 503,
+          body: { error: 'UNAVAILABLE', message: 'the ingress is still loading its routes' },
+          headers: { 'Retry-After': '1' },
+        },
+      };
+    const host = parseHost(header(req.headers.host), this.opts.domain);
+    if (!host.ok)
+      return {
+        reply: {
+          status: host.status,
+          body: { error: host.status === 400 ? 'BAD_REQUEST' : 'NOT_FOUND', message: host.message },
+        },
+      };
+    const target = resolveTarget(host.label, (id) => this.table.route(id));
+    if (!target.ok)
+      return {
+        reply: {
+          status: 404,
+          body: {
+            error: 'NOT_FOUND',
+            message: target.message,
+            ...(target.details ? { details: target.details } : {}),
+          },
+        },
+        ...(target.details ? { app: String(target.details['appId']) } : {}),
+      };
+    return { route: target.route, containerPort: target.containerPort };
+  }
+
+  /** The access decision for a request, and what to strip before forwarding it. */
+  private access(
+    req: IncomingMessage,
+    route: RouteEntry,
+  ): { decision: AccessDecision; viaCookie: boolean; stripAuthorization: boolean; tokenHash?: string } {
+    const credential = credentialOf(
+      { authorization: header(req.headers.authorization), cookie: header(req.headers.cookie) },
+      route.appId,
+    );
+    const tokenHash = credential ? sha256(credential.secret) : undefined;
+    const token = tokenHash ? this.table.token(tokenHash) : undefined;
+    const decision = decideAccess(route, credential, token);
+    return {
+      decision,
+      viaCookie: credential?.source === 'cookie',
+      // A protected app's Authorization is ours; on an open app, only a Gantry token is withheld.
+      stripAuthorization: !route.unsecureHttp || (credential?.source === 'bearer' && token !== undefined),
+      ...(tokenHash && token && !route.unsecureHttp ? { tokenHash } : {}),
+    };
+  }
+
+  private refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: RouteEntry,
+    decision: Exclude<AccessDecision, { allow: true }>,
+    viaCookie: boolean,
+  ): void {
+    const headers: OutgoingHttpHeaders = {};
+    if (decision.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+    // A session cookie that no longer works is dropped, so that the browser asks again.
+    if (viaCookie && decision.status === 401) headers['Set-Cookie'] = logoutCookie(route.appId);
+    if (wantsHtml(req.method ?? '', header(req.headers.accept))) {
+      const problem = viaCookie || header(req.headers.authorization) ? decision.message : undefined;
+      this.html(res, decision.status, loginPage(route.appId, problem), headers);
+      return;
+    }
+    this.reply(res, {
+      status: decision.status,
+      body: { error: decision.code, message: decision.message },
+      headers,
+    });
+  }
+
+  /** `/__gantry/login`: GET shows the form; POST checks the token and stores it in a host-only cookie. */
+  private login(req: IncomingMessage, res: ServerResponse, route: RouteEntry): void {
+    const method = req.method ?? '';
+    if (method === 'GET' || method === 'HEAD') {
+      this.html(res, 200, loginPage(route.appId));
+      return;
+    }
+    if (method !== 'POST') {
+      this.reply(res, {
+        status: 405,
+        body: { error: 'METHOD_NOT_ALLOWED', message: `${LOGIN_PATH} accepts GET and POST` },
+        headers: { Allow: 'GET, HEAD, POST' },
+      });
+      return;
+    }
+    const html = (header(req.headers.accept) ?? '').includes('text/html');
+    const declared = Number(header(req.headers['content-length']) ?? '0');
+    if (Number.isFinite(declared) && declared > LOGIN_BODY_LIMIT) {
+      this.reply(res, {
+        status: 413,
+        body: { error: 'PAYLOAD_TOO_LARGE', message: 'the login form is too large' },
+        headers: { Connection: 'close' },
+      });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > LOGIN_BODY_LIMIT) {
+        done = true;
+        this.reply(res, {
+          status: 413,
+          body: { error: 'PAYLOAD_TOO_LARGE', message: 'the login form is too large' },
+          headers: { Connection: 'close' },
+        });
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      const secret = tokenFromForm(
+        Buffer.concat(chunks).toString('utf8'),
+        header(req.headers['content-type']),
+      );
+      if (secret === undefined) {
+        const message = 'send the token as the form field "token"';
+        if (html) this.html(res, 400, loginPage(route.appId, message));
+        else this.reply(res, { status: 400, body: { error: 'BAD_REQUEST', message } });
+        return;
+      }
+      const decision = decideAccess(
+        { ...route, unsecureHttp: false },
+        { source: 'bearer', secret },
+        this.table.token(sha256(secret)),
+      );
+      if (!decision.allow) {
+        if (html) this.html(res, decision.status, loginPage(route.appId, decision.message));
+        else
+          this.reply(res, {
+            status: decision.status,
+            body: { error: decision.code, message: decision.message },
+          });
+        return;
+      }
+      res.writeHead(303, {
+        Location: '/',
+        'Set-Cookie': loginCookie(route.appId, secret),
+        'Cache-Control': 'no-store',
+        'Content-Length': '0',
+      });
+      res.end();
+    });
+  }
+
+  /** `/__gantry/logout`: forgets the app's token cookie. */
+  private logout(req: IncomingMessage, res: ServerResponse, route: RouteEntry): void {
+    req.resume();
+    res.writeHead(303, {
+      Location: '/',
+      'Set-Cookie': logoutCookie(route.appId),
+      'Cache-Control': 'no-store',
+      'Content-Length': '0',
+    });
+    res.end();
+  }
+
+  /**
+   * Proxies to the app's replicas in round-robin order. A request that may safely be sent twice
+   * (idempotent, no body) goes to the next replica when the first cannot be reached.
+   */
+  private forward(req: IncomingMessage, res: ServerResponse, appId: string, upstreams: Upstream[]): void {
+    const order = this.order(appId, upstreams);
+    const bodiless = !req.headers['transfer-encoding'] && Number(req.headers['content-length'] ?? '0') === 0;
+    const retryable = IDEMPOTENT.has(req.method ?? '') && bodiless && order.length > 1;
+    if (retryable) req.resume();
+    const flight: Flight = { appId, attempt: 0, startedAt: 0, timedOut: false, upgraded: false };
+    this.flights.set(req, flight);
+    const attempt = (i: number): void => {
+      const upstream = order[i] as Upstream;
+      flight.attempt = i;
+      flight.upstream = upstream;
+      flight.startedAt = performance.now();
+      flight.timedOut = false;
+      this.proxy.web(
+        req,
+        res,
+        { target: target(upstream), ...(retryable ? { buffer: Readable.from([]) } : {}) },
+        (err) => {
+          if (flight.attempt !== i) return; // a late report about an attempt already given up
+          const code = flight.timedOut ? 'TIMEOUT' : ((err as NodeJS.ErrnoException).code ?? 'EUNKNOWN');
+          ingressMetrics.upstreamErrors.inc({ app: appId, code });
+          if (DOWN.has(code)) this.downUntil.set(upstreamKey(upstream), Date.now() + this.opts.ejectMs);
+          if (res.headersSent || res.destroyed) {
+            res.destroy();
+            return;
+          }
+          if (retryable && i === 0 && RETRYABLE.has(code) && !req.socket.destroyed) {
+            this.log.debug(`replica ${upstream.replicaId} of ${appId} failed (${code}); trying another`);
+            attempt(1);
+            return;
+          }
+          if (code === 'TIMEOUT')
+            this.reply(res, {
+              status: 504,
+              body: {
+                error: 'TIMEOUT',
+                message: `replica ${upstream.replicaId} of app ${appId} did not answer within ${this.opts.upstreamTimeoutMs} ms`,
+              },
+            });
+          else this.reply(res, badGateway(appId, upstream, code));
+        },
+      );
+    };
+    attempt(0);
+  }
+
+  private order(appId: string, upstreams: Upstream[]): Upstream[] {
+    const turn = this.turns.get(appId) ?? 0;
+    this.turns.set(appId, (turn + 1) % 1_000_000_007);
+    const now = Date.now();
+    for (const [key, until] of this.downUntil) if (until <= now) this.downUntil.delete(key);
+    return tryOrder(upstreams, turn, this.downUntil, now);
+  }
+
+  private observeUpstream(flight: Flight): void {
+    ingressMetrics.upstreamSeconds.observe(
+      { app: flight.appId },
+      (performance.now() - flight.startedAt) / 1000,
+    );
+  }
+
+  private track(hash: string, socket: Duplex): void {
+    let set = this.tunnels.get(hash);
+    if (!set) this.tunnels.set(hash, (set = new Set()));
+    set.add(socket);
+    socket.once('close', () => {
+      set.delete(socket);
+      if (set.size === 0 && this.tunnels.get(hash) === set) this.tunnels.delete(hash);
+    });
+  }
+
+  private closeTunnels(hash: string): void {
+    const set = this.tunnels.get(hash);
+    if (!set) return;
+    this.tunnels.delete(hash);
+    for (const s of set) s.destroy();
+  }
+
+  private rejectUpgrade(socket: Duplex, app: string, reply: Reply): void {
+    ingressMetrics.requests.inc({ app, status_class: statusClass(reply.status) });
+    writeRaw(socket, reply.status, reply.body, reply.headers);
+  }
+
+  private reply(res: ServerResponse, reply: Reply): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const text = JSON.stringify(reply.body);
+    res.writeHead(reply.status, {
+      ...reply.headers,
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+    });
+    res.end(text);
+  }
+
+  private html(res: ServerResponse, status: number, page: string, headers: OutgoingHttpHeaders = {}): void {
+    res.writeHead(status, {
+      ...headers,
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(page),
+      'Cache-Control': 'no-store',
+      'X-Frame-Options': 'DENY',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    });
+    res.end(page);
+  }
+}
+
+const target = (u: Upstream): { protocol: string; host: string; port: number } => ({
+  protocol: 'http:',
+  host: u.address,
+  port: u.port,
+});
+
+function unavailable(where: { message: string; state: string; retryAfterSeconds?: number }): Reply {
+  return {
+    status: 503,
+    body: { error: 'UNAVAILABLE', message: where.message, details: { state: where.state } },
+    headers: where.retryAfterSeconds ? { 'Retry-After': String(where.retryAfterSeconds) } : {},
+  };
+}
+
+/** 502: no code of ERROR_CODES maps to it, so it carries UNAVAILABLE (the replica is). */
+function badGateway(appId: string, upstream: Upstream, code: string): Reply {
+  return {
+    status: 502,
+    body: {
+      error: 'UNAVAILABLE',
+      message: `replica ${upstream.replicaId} of app ${appId} could not be reached (${code})`,
+      details: { replicaId: upstream.replicaId, cause: code },
+    },
+  };
+}
+
+/** Writes a complete JSON HTTP answer on a raw socket (upgrades, unparseable requests), then closes it. */
+function writeRaw(socket: Duplex, status: number, body: ErrorBody, headers: OutgoingHttpHeaders = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${String(v)}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(text)}\r\n` +
+      'Cache-Control: no-store\r\nConnection: close\r\n' +
+      extra +
+      '\r\n' +
+      text,
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

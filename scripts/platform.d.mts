@@ -1,0 +1,57 @@
+// Types of platform.mjs for the TypeScript tests that start a platform of their own.
+import type { ChildProcess } from 'node:child_process';
+
+export const ROOT: string;
+export const SERVICES: readonly string[];
+export type PortName = 'api' | 'ingress' | 'scheduler' | 'agent' | 'billing' | 'logs' | 'ingressAdmin';
+export const DEFAULT_PORTS: Record<PortName, number>;
+
+export interface AgentOptions {
+  id: string;
+  port?: number;
+  address?: string;
+  cpus?: number;
+  memory?: number;
+  labels?: string;
+  simulatedGpus?: string;
+}
+
+export interface PlatformOptions {
+  natsUrl: string;
+  databaseUrl: string;
+  namespace: string;
+  adminToken: string;
+  ports: Record<PortName, number>;
+  appsDomain?: string;
+  logDir?: string;
+  logLevel?: string;
+  readyTimeoutMs?: number;
+  agents?: AgentOptions[];
+  timings?: {
+    agent?: Record<string, number>;
+    scheduler?: Record<string, number>;
+    gateway?: Record<string, number>;
+  };
+  onStart?: (s: Service) => void;
+}
+
+export interface Service {
+  name: string;
+  label: string;
+  port: number;
+  url: string;
+  proc: ChildProcess;
+  logFile: string;
+}
+
+export interface Platform {
+  services: Service[];
+  stop(): Promise<void>;
+  restart(label: string): Promise<Service>;
+  logDir: string;
+}
+
+export function freePort(): Promise<number>;
+export function freePorts(): Promise<Record<PortName, number>>;
+export function startPlatform(opts: PlatformOptions): Promise<Platform>;
+export function tail(file: string, lines?: number): string;
