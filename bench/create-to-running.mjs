@@ -65,8 +65,6 @@ async function gantryTrial(api, token, ingress, image) {
   return { running, served: servedAt };
 }
 
-const pct = (xs, p) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 const ms = (x) => `${x.toFixed(0).padStart(6)} ms`;
 
 async function main() {

@@ -62,6 +62,10 @@ async function main() {
 
   const api = `http://127.0.0.1:${ports.api}`;
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  await until('three READY nodes', async () => {
+    const r = await (await fetch(`${api}/v1/node`, { headers: auth })).json();
+    return r.items.filter((n) => n.state === 'READY').length === nodes.length;
+  });
   const res = await fetch(`${api}/v1/app`, {
     method: 'POST',
     headers: auth,
@@ -109,8 +113,10 @@ async function main() {
     for (let t = 0; t < TRIALS; t++) {
       await until('2 replicas available', async () => (await appState()).availableReplicas === 2);
       await sleep(1500);
-      let victim;
-      for (const n of nodes) if ((await containersOn(n)).length > 0) victim = n;
+      const holding = [];
+      for (const n of nodes) if ((await containersOn(n)).length > 0) holding.push(n);
+      if (holding.length !== 2) throw new Error(`the two replicas are on ${holding.length} host(s), not 2`);
+      const victim = holding[t % 2];
       const before = new Set(seen.keys());
       const failuresBefore = failures;
       const agent = platform.services.find((s) => s.label === `node-agent:${victim}`);
