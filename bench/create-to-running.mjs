@@ -9,15 +9,9 @@
 // Prints p50/max of each and the ratio gantry/baseline.
 //   npm run build && node bench/create-to-running.mjs [trials=7]
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 
-import { buildTestImage, createTestDatabase, createTestNamespace, webAppSpec } from '@gantry/testing';
-import Docker from 'dockerode';
-
-import { hostGet, pct, until } from './lib.mjs';
-import { ensureBusybox, ensureDocker, log } from '../scripts/host.mjs';
-import { freePorts, ROOT, startPlatform } from '../scripts/platform.mjs';
+import { log } from '../scripts/host.mjs';
+import { benchPlatform, hostGet, pct, until } from './lib.mjs';
 
 const TRIALS = Number(process.argv[2] ?? 7);
 
@@ -68,29 +62,8 @@ async function gantryTrial(api, token, ingress, image) {
 const ms = (x) => `${x.toFixed(0).padStart(6)} ms`;
 
 async function main() {
-  await ensureDocker(join(ROOT, '.gantry'));
-  ensureBusybox();
-  const id = randomBytes(4).toString('hex');
-  const image = `gantry-bench/web-${id}:1`;
-  const docker = new Docker();
-  await buildTestImage(docker, image, webAppSpec('bench'));
-  const db = await createTestDatabase('bench');
-  const ns = await createTestNamespace('bench');
-  const ports = await freePorts();
-  const token = `bench-admin-${randomBytes(16).toString('hex')}`;
-  const platform = await startPlatform({
-    natsUrl: ns.natsUrl,
-    databaseUrl: db.url,
-    namespace: ns.namespace,
-    adminToken: token,
-    ports,
-    logDir: join(ROOT, '.gantry', 'bench-logs', id),
-    logLevel: 'warn',
-    agents: [{ id: `bench-${id}`, cpus: 8 }],
-    timings: { gateway: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } },
-  });
-  const api = `http://127.0.0.1:${ports.api}`;
-  const ingress = `http://127.0.0.1:${ports.ingress}`;
+  const bench = await benchPlatform('bench', async (_ports, id) => [{ id: `bench-${id}`, cpus: 8 }]);
+  const { api, ingress, image, token } = bench;
   const base = [];
   const running = [];
   const served = [];
@@ -107,21 +80,7 @@ async function main() {
       );
     }
   } finally {
-    await platform.stop();
-    for (const c of await docker.listContainers({
-      all: true,
-      filters: { label: [`gantry.namespace=${ns.namespace}`] },
-    }))
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => {});
-    await docker
-      .getImage(image)
-      .remove({ force: true })
-      .catch(() => {});
-    await ns.destroy();
-    await db.drop();
+    await bench.cleanup();
   }
   const b50 = pct(base, 50);
   console.log(`\ncreate → first HTTP 200, local image, ${TRIALS} trials (after one warm-up each)`);

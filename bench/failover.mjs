@@ -8,44 +8,23 @@
 //   - every request that failed meanwhile (the other replica keeps serving).
 // The host then comes back (a fresh agent, same node id) and must end up running nothing.
 //   npm run build && node bench/failover.mjs [trials=10]
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-
 import { connect } from '@nats-io/transport-node';
-import { buildTestImage, createTestDatabase, createTestNamespace, webAppSpec } from '@gantry/testing';
 
-import { hostGet, pct, sleep, until } from './lib.mjs';
-import { ensureBusybox, ensureDocker, log } from '../scripts/host.mjs';
-import { freePort, freePorts, ROOT, startPlatform } from '../scripts/platform.mjs';
-import Docker from 'dockerode';
+import { log } from '../scripts/host.mjs';
+import { freePort } from '../scripts/platform.mjs';
+import { benchPlatform, hostGet, pct, sleep, until } from './lib.mjs';
 
 const TRIALS = Number(process.argv[2] ?? 10);
 async function main() {
-  await ensureDocker(join(ROOT, '.gantry'));
-  ensureBusybox();
-  const id = randomBytes(4).toString('hex');
-  const image = `gantry-bench/web-${id}:1`;
-  const docker = new Docker();
-  await buildTestImage(docker, image, webAppSpec('failover'));
-  const db = await createTestDatabase('failover');
-  const ns = await createTestNamespace('failover');
-  const ports = await freePorts();
-  const token = `bench-admin-${randomBytes(16).toString('hex')}`;
-  const nodes = ['a', 'b', 'c'].map((x) => `fo-${id}-${x}`);
-  const agents = [];
-  for (const [i, n] of nodes.entries())
-    agents.push({ id: n, cpus: 4, port: i === 0 ? ports.agent : await freePort() });
-  const platform = await startPlatform({
-    natsUrl: ns.natsUrl,
-    databaseUrl: db.url,
-    namespace: ns.namespace,
-    adminToken: token,
-    ports,
-    logDir: join(ROOT, '.gantry', 'bench-logs', `failover-${id}`),
-    logLevel: 'warn',
-    agents,
-    timings: { gateway: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } },
+  let nodes = [];
+  const bench = await benchPlatform('failover', async (ports, id) => {
+    nodes = ['a', 'b', 'c'].map((x) => `fo-${id}-${x}`);
+    const agents = [];
+    for (const [i, n] of nodes.entries())
+      agents.push({ id: n, cpus: 4, port: i === 0 ? ports.agent : await freePort() });
+    return agents;
   });
+  const { docker, image, ns, platform, ports, token } = bench;
 
   const lastBeat = new Map();
   const nc = await connect({ servers: ns.natsUrl });
@@ -60,7 +39,7 @@ async function main() {
     }
   })();
 
-  const api = `http://127.0.0.1:${ports.api}`;
+  const { api } = bench;
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   await until('three READY nodes', async () => {
     const r = await (await fetch(`${api}/v1/node`, { headers: auth })).json();
@@ -143,21 +122,7 @@ async function main() {
     running = false;
     await loop;
     await nc.close();
-    await platform.stop();
-    for (const c of await docker.listContainers({
-      all: true,
-      filters: { label: [`gantry.namespace=${ns.namespace}`] },
-    }))
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => {});
-    await docker
-      .getImage(image)
-      .remove({ force: true })
-      .catch(() => {});
-    await ns.destroy();
-    await db.drop();
+    await bench.cleanup();
   }
   const secs = results.map((r) => r.ms / 1000);
   console.log(

@@ -1,5 +1,13 @@
 // Helpers shared by the benchmarks.
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { join } from 'node:path';
+
+import { buildTestImage, createTestDatabase, createTestNamespace, webAppSpec } from '@gantry/testing';
+import Docker from 'dockerode';
+
+import { ensureBusybox, ensureDocker } from '../scripts/host.mjs';
+import { freePorts, ROOT, startPlatform } from '../scripts/platform.mjs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,4 +44,59 @@ export function hostGet(url, host, timeoutMs = 5000) {
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * A platform of the benchmark's own: its own database, NATS namespace, ports and a busybox web image
+ * (`image`), every service its own process, rate limits out of the way. `agents(ports)` lists the
+ * node agents. `cleanup()` stops it and removes what it made.
+ */
+export async function benchPlatform(name, agents) {
+  await ensureDocker(join(ROOT, '.gantry'));
+  ensureBusybox();
+  const id = randomBytes(4).toString('hex');
+  const image = `gantry-bench/web-${id}:1`;
+  const docker = new Docker();
+  await buildTestImage(docker, image, webAppSpec(name));
+  const db = await createTestDatabase(name);
+  const ns = await createTestNamespace(name);
+  const ports = await freePorts();
+  const token = `bench-admin-${randomBytes(16).toString('hex')}`;
+  const platform = await startPlatform({
+    natsUrl: ns.natsUrl,
+    databaseUrl: db.url,
+    namespace: ns.namespace,
+    adminToken: token,
+    ports,
+    logDir: join(ROOT, '.gantry', 'bench-logs', `${name}-${id}`),
+    logLevel: 'warn',
+    agents: await agents(ports, id),
+    timings: { gateway: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } },
+  });
+  return {
+    id,
+    image,
+    docker,
+    ns,
+    ports,
+    token,
+    platform,
+    api: `http://127.0.0.1:${ports.api}`,
+    ingress: `http://127.0.0.1:${ports.ingress}`,
+    cleanup: async () => {
+      await platform.stop();
+      const label = [`gantry.namespace=${ns.namespace}`];
+      for (const c of await docker.listContainers({ all: true, filters: { label } }))
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {});
+      await docker
+        .getImage(image)
+        .remove({ force: true })
+        .catch(() => {});
+      await ns.destroy();
+      await db.drop();
+    },
+  };
 }
