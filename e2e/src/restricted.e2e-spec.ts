@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import { waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import Docker from 'dockerode';
 
 import { json, type Result, runCli } from './cli.js';
 import { api, type AppObject, callApp, E, viaIngress } from './platform.js';
@@ -21,6 +22,7 @@ interface TokenObject {
 describe('a restricted app, driven with the CLI', () => {
   let dir: string;
   let app: AppObject;
+  const docker = new Docker();
   const gantry = (args: string[], env: Record<string, string> = {}): Promise<Result> =>
     runCli(join(dir, 'config.json'), args, env);
   const appNow = async () => json<AppObject>(await gantry(['app', 'get', app.id, '-o', 'json']));
@@ -32,6 +34,10 @@ describe('a restricted app, driven with the CLI', () => {
   });
   afterAll(async () => {
     if (app) await gantry(['app', 'delete', app.id, '--force']);
+    await docker
+      .getImage(`${E.images.web.split(':')[0] ?? ''}:rollout`)
+      .remove({ force: true })
+      .catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -122,6 +128,45 @@ describe('a restricted app, driven with the CLI', () => {
       return r.code === 0 && r.stdout.includes('url:/') ? r.stdout : undefined;
     });
     expect(logs.trimEnd().split('\n').length).toBeLessThanOrEqual(5);
+  });
+
+  it('rolls a new image out with set-image while the app keeps answering', async () => {
+    const [repo = ''] = E.images.web.split(':');
+    const next = `${repo}:rollout`;
+    await docker.getImage(E.images.web).tag({ repo, tag: 'rollout' });
+    const failures: string[] = [];
+    let on = true;
+    const traffic = (async () => {
+      while (on) {
+        const r = await callApp(app.id, '/', { headers: bearer(E.adminToken) }).catch((e: unknown) => ({
+          status: 0,
+          text: String(e),
+        }));
+        if (r.status !== 200) failures.push(`${r.status} ${r.text.slice(0, 120)}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    try {
+      expect((await gantry(['app', 'set-image', app.id, next])).code).toBe(0);
+      await waitFor(
+        'the replica to run the new image',
+        async () => {
+          const cs = await docker.listContainers({ filters: { label: [`gantry.app=${app.id}`] } });
+          const now = await appNow();
+          return cs.length === 1 && cs[0]?.Image === next && now.status.state === 'RUNNING'
+            ? true
+            : undefined;
+        },
+        { timeoutMs: 60_000 },
+      );
+    } finally {
+      on = false;
+      await traffic;
+    }
+    expect(failures).toEqual([]);
+    expect((await appNow()).spec.image).toBe(next);
+    const events = await gantry(['app', 'events', app.id]);
+    expect(events.stdout).toContain(`image changed to ${next}`);
   });
 
   it('lets a read token scoped by label call the app but not change it; other selectors and projects get 403', async () => {

@@ -6,6 +6,7 @@ import { type DynamicModule, Module, type OnApplicationShutdown } from '@nestjs/
 import type { SchedulerConfig } from './config.js';
 import { Init1763900000000 } from './migrations/1763900000000-init.js';
 import { NodeDraining1763950000000 } from './migrations/1763950000000-node-draining.js';
+import { ReplicaSpecHash1764000000000 } from './migrations/1764000000000-replica-spec-hash.js';
 import { NodeAdmin } from './node-admin.js';
 import { NodeRegistry } from './node-registry.js';
 import { Reconciler } from './reconciler.js';
@@ -15,7 +16,11 @@ import { SchedulerStore } from './store/scheduler-store.js';
 
 export const SERVICE = 'scheduler';
 export const SCHEDULER_ENTITIES = [NodeRow, AppRow, ReplicaRow];
-export const SCHEDULER_MIGRATIONS = [Init1763900000000, NodeDraining1763950000000];
+export const SCHEDULER_MIGRATIONS = [
+  Init1763900000000,
+  NodeDraining1763950000000,
+  ReplicaSpecHash1764000000000,
+];
 
 /** Gives the leader lease back when the scheduler shuts down, so a standby takes over at once. */
 class LeaseRelease implements OnApplicationShutdown {

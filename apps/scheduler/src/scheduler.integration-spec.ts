@@ -1,5 +1,6 @@
 import {
   type AppDesired,
+  type AppEvent,
   type AppSpec,
   type AppStatusChanged,
   type NodeAssignments,
@@ -49,6 +50,7 @@ describe('scheduler on real PostgreSQL and NATS', () => {
   let assignments: TypedKv<'assignments'>;
   let routes: TypedKv<'routes'>;
   const statuses: AppStatusChanged[] = [];
+  const events: AppEvent[] = [];
   const beating = new Map<string, NodeJS.Timeout>();
   let seq = 0;
 
@@ -107,6 +109,11 @@ describe('scheduler on real PostgreSQL and NATS', () => {
     ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v1'), {
       callback: (_e, m) => {
         statuses.push(m.json<AppStatusChanged>());
+      },
+    });
+    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v1'), {
+      callback: (_e, m) => {
+        events.push(m.json<AppEvent>());
       },
     });
     const config = SchedulerConfigSchema.parse({
@@ -287,5 +294,104 @@ describe('scheduler on real PostgreSQL and NATS', () => {
     await desire('app-b', 2, 'DELETED');
     await stateOf('app-b', 'DELETED');
     expect(await routes.get('app-b')).toBeNull();
+  });
+
+  it('rolls a changed image out replica by replica, keeping the old one serving while the new one fails', async () => {
+    const nodeIds = ['n1', 'n2', 'n-big'];
+    const replicasOf = async (appId: string) => {
+      const out = [];
+      for (const n of nodeIds)
+        for (const r of (await assigned(n))?.replicas ?? [])
+          if (r.appId === appId) out.push({ ...r, nodeId: n });
+      return out;
+    };
+    const withReplicas = (what: string, ok: (rs: Awaited<ReturnType<typeof replicasOf>>) => boolean) =>
+      waitFor(
+        what,
+        async () => {
+          const rs = await replicasOf('app-r');
+          return ok(rs) ? rs : undefined;
+        },
+        { timeoutMs: 8000 },
+      );
+    const ready = (r: { nodeId: string; replicaId: string }) =>
+      report({
+        nodeId: r.nodeId,
+        replicaId: r.replicaId,
+        appId: 'app-r',
+        phase: 'READY',
+        endpoint: { address: '127.0.0.1', ports: { '8080': 31000 + seq } },
+      });
+
+    // v1 runs, with one ready replica.
+    await desire('app-r', 1, 'RUNNING');
+    const [old] = await withReplicas('first replica', (rs) => rs.length === 1);
+    if (!old) throw new Error('no replica');
+    await ready(old);
+    await stateOf('app-r', 'RUNNING');
+
+    // A label change (new desired version, same runtime spec) replaces nothing.
+    const statusBefore = latest('app-r')?.version;
+    await desire('app-r', 2, 'RUNNING', { ...spec(), labels: { team: 'blue' } });
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await replicasOf('app-r')).map((r) => r.replicaId)).toEqual([old.replicaId]);
+    expect(latest('app-r')).toMatchObject({ state: 'RUNNING', version: statusBefore });
+
+    // A new image that cannot start: the new replica fails, the old one keeps serving.
+    await desire('app-r', 3, 'RUNNING', { ...spec(), image: 'gantry-test/missing:1' });
+    const scaling = await stateOf('app-r', 'SCALING');
+    expect(scaling.info.message).toContain('rolling update (image changed to gantry-test/missing:1)');
+    const withBad = await withReplicas('surge replica', (rs) => rs.length === 2);
+    const bad = withBad.find((r) => r.replicaId !== old.replicaId);
+    expect(bad).toMatchObject({ image: 'gantry-test/missing:1' });
+    await report({
+      nodeId: bad?.nodeId ?? '',
+      replicaId: bad?.replicaId ?? '',
+      appId: 'app-r',
+      phase: 'FAILED',
+      reason: 'APP_CREATE_ERROR',
+      message: 'image gantry-test/missing:1 not found',
+    });
+    const stuck = await waitFor('rollout stuck', () =>
+      latest('app-r')?.info.message.includes('rollout stuck') ? latest('app-r') : undefined,
+    );
+    expect(stuck).toMatchObject({ state: 'SCALING', availableReplicas: 1 });
+    expect(stuck.info.message).toContain('image gantry-test/missing:1 not found');
+    expect((await replicasOf('app-r')).map((r) => r.replicaId)).toContain(old.replicaId);
+    expect((await routes.get('app-r'))?.endpoints.map((e) => e.replicaId)).toEqual([old.replicaId]);
+
+    // A fixed image: the failed replica goes, a new one starts; the old one goes once it is ready.
+    await desire('app-r', 4, 'RUNNING', { ...spec(), image: 'gantry-test/web:2' });
+    const withFresh = await withReplicas(
+      'replica of the fixed image',
+      (rs) => rs.length === 2 && rs.some((r) => r.image === 'gantry-test/web:2'),
+    );
+    const fresh = withFresh.find((r) => r.replicaId !== old.replicaId);
+    expect(fresh).toMatchObject({ image: 'gantry-test/web:2' });
+    expect(latest('app-r')?.availableReplicas).toBe(1);
+    if (!fresh) return;
+    await ready(fresh);
+    await withReplicas(
+      'old replica unassigned',
+      (rs) => rs.length === 1 && rs[0]?.replicaId === fresh.replicaId,
+    );
+    await report({ nodeId: old.nodeId, replicaId: old.replicaId, appId: 'app-r', phase: 'STOPPED' });
+    await report({
+      nodeId: bad?.nodeId ?? '',
+      replicaId: bad?.replicaId ?? '',
+      appId: 'app-r',
+      phase: 'STOPPED',
+    });
+    const running = await stateOf('app-r', 'RUNNING');
+    expect(running).toMatchObject({ availableReplicas: 1, info: { code: 'APP_RUNNING' } });
+    // Never 0 ready replicas in between.
+    const during = statuses.filter((x) => x.appId === 'app-r' && x.version > (statusBefore ?? 0));
+    expect(during.every((x) => x.availableReplicas >= 1)).toBe(true);
+    const why = await waitFor('replacement event', () =>
+      events.find(
+        (e) => e.appId === 'app-r' && e.type === 'REPLICA_REMOVED' && e.replicaId === old.replicaId,
+      ),
+    );
+    expect(why.message).toBe(`replica ${old.replicaId} replaced: image changed to gantry-test/web:2`);
   });
 });

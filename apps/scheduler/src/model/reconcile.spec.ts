@@ -3,6 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { freeCapacity } from './placement.js';
 import { reconcileApp, type ReconcilePlan } from './reconcile.js';
+import { rolloutBounds, runtimeHash } from './rollout.js';
 import type { AppView, NodeView, ReplicaView } from './types.js';
 
 const GiB = 1024 ** 3;
@@ -64,6 +65,8 @@ const replica = (id: string, over: Partial<ReplicaView> = {}): ReplicaView => ({
   appId: 'app1',
   nodeId: 'n1',
   specVersion: 1,
+  specHash: runtimeHash(spec()),
+  image: 'demo:1',
   desired: 'RUN',
   cpu: 1,
   memory: 4 * GiB,
@@ -306,5 +309,242 @@ describe('reconcileApp on a draining node', () => {
     const third = run(first.app, replacementReady, drainingNodes());
     expect(third.stop).toHaveLength(1);
     expect(third.create).toEqual([]);
+  });
+});
+
+describe('rolloutBounds', () => {
+  it.each([
+    [1, '25%', '25%', 1, 0],
+    [3, '25%', '25%', 1, 0],
+    [4, '25%', '25%', 1, 1],
+    [10, '25%', '25%', 3, 2],
+    [5, '0', '0', 1, 0],
+    [5, '0%', '0%', 1, 0],
+    [3, '2', '1', 2, 1],
+    [2, '0', '100%', 0, 2],
+  ])('%i replicas, surge %s, unavailable %s → %i / %i', (replicas, surge, unavailable, s, u) => {
+    expect(
+      rolloutBounds({ maxSurge: surge, maxUnavailable: unavailable, progressDeadlineSeconds: 600 }, replicas),
+    ).toEqual({ maxSurge: s, maxUnavailable: u });
+  });
+
+  it('defaults to 25% each', () => {
+    expect(rolloutBounds(undefined, 8)).toEqual({ maxSurge: 2, maxUnavailable: 2 });
+  });
+});
+
+describe('reconcileApp rolling update', () => {
+  const withImage = (image: string, replicas = 1, over: Partial<AppSpec> = {}): AppSpec => ({
+    ...spec(replicas),
+    image,
+    ...over,
+  });
+  const ready = (id: string, over: Partial<ReplicaView> = {}) =>
+    replica(id, { phase: 'READY', everReady: true, ...over });
+  const running = (s: AppSpec, n = s.scalingStrategy.fixed.replicas) =>
+    app({
+      state: 'RUNNING',
+      desiredVersion: 2,
+      spec: s,
+      availableReplicas: n,
+      allocatedUnits: n,
+      info: { code: 'APP_RUNNING', message: `${n}/${n} replicas ready` },
+    });
+  const nodes = () => [node('n1', { capacity: { cpus: 16, memory: 128 * GiB, gpus: [] } })];
+  /** The node agent: new replicas become ready, stopped ones go away. */
+  const agent = (rs: ReplicaView[], fail = false): ReplicaView[] =>
+    rs
+      .filter((r) => r.desired === 'RUN')
+      .map((r) =>
+        r.phase === 'PENDING'
+          ? fail
+            ? { ...r, phase: 'FAILED' as const, reason: 'APP_CRASH_LOOP' as const, message: 'image missing' }
+            : { ...r, phase: 'READY' as const, everReady: true }
+          : r,
+      );
+
+  /** Runs the rollout to its end, checking the bounds after every pass. */
+  function rollOut(a: AppView, rs: ReplicaView[], bounds: { minReady: number; maxTotal: number }) {
+    const newHash = runtimeHash(a.spec);
+    let cur = a;
+    let reps = rs;
+    const placed: string[] = [];
+    const removed: string[] = [];
+    for (let pass = 0; pass < 40; pass++) {
+      const plan = run(cur, reps, nodes());
+      placed.push(...plan.events.filter((e) => e.type === 'REPLICA_PLACED').map((e) => e.message));
+      removed.push(...plan.events.filter((e) => e.type === 'REPLICA_REMOVED').map((e) => e.message));
+      cur = plan.app;
+      const applied = after(plan, reps);
+      const serving = applied.filter((r) => r.desired === 'RUN' && r.phase === 'READY').length;
+      expect(serving).toBeGreaterThanOrEqual(bounds.minReady);
+      expect(applied.filter((r) => r.desired === 'RUN').length).toBeLessThanOrEqual(bounds.maxTotal);
+      expect(cur.availableReplicas).toBe(serving);
+      if (cur.state === 'RUNNING' && applied.every((r) => r.specHash === newHash)) {
+        return { app: cur, replicas: applied, passes: pass + 1, placed, removed };
+      }
+      expect(cur.state).toBe('SCALING');
+      reps = agent(applied);
+    }
+    throw new Error('the rollout did not converge');
+  }
+
+  it('with 1 replica: starts the new one first and removes the old one only once it is ready', () => {
+    const s = withImage('demo:2');
+    const r1 = ready('r-old');
+    const first = run(running(s), [r1], nodes());
+    expect(first.create).toEqual([
+      expect.objectContaining({ specHash: runtimeHash(s), image: 'demo:2', specVersion: 2 }),
+    ]);
+    expect(first.stop).toEqual([]);
+    expect(first.app).toMatchObject({ state: 'SCALING', availableReplicas: 1 });
+    expect(first.app.info.message).toBe(
+      '1/1 replicas ready; rolling update (image changed to demo:2): 0/1 updated',
+    );
+    expect(first.events).toEqual([
+      expect.objectContaining({
+        type: 'REPLICA_PLACED',
+        message: expect.stringContaining('(rolling update: image changed to demo:2)'),
+      }),
+      expect.objectContaining({
+        type: 'STATE_CHANGED',
+        message: 'SCALING: rolling update: image changed to demo:2',
+      }),
+    ]);
+    // While the new one starts, nothing moves.
+    const starting = after(first, [r1]).map((r) =>
+      r.id === 'r1' ? { ...r, phase: 'STARTING' as const } : r,
+    );
+    const idle = run(first.app, starting, nodes());
+    expect(idle.create).toEqual([]);
+    expect(idle.stop).toEqual([]);
+    expect(idle.events).toEqual([]);
+    // Once it is ready, the old one goes.
+    const swapped = run(first.app, agent(after(first, [r1])), nodes());
+    expect(swapped.stop).toEqual(['r-old']);
+    expect(swapped.create).toEqual([]);
+    expect(swapped.app.availableReplicas).toBe(1);
+    expect(swapped.events).toEqual([
+      expect.objectContaining({
+        type: 'REPLICA_REMOVED',
+        replicaId: 'r-old',
+        message: 'replica r-old replaced: image changed to demo:2',
+      }),
+    ]);
+    // And once it is gone, the app is RUNNING again.
+    const done = run(swapped.app, agent(after(swapped, agent(after(first, [r1])))), nodes());
+    expect(done.app.state).toBe('RUNNING');
+    expect(done.app.info).toEqual({ code: 'APP_RUNNING', message: '1/1 replicas ready' });
+  });
+
+  it('with 1 replica: never drops below 1 ready replica', () => {
+    const end = rollOut(running(withImage('demo:2')), [ready('r-old')], { minReady: 1, maxTotal: 2 });
+    expect(end.replicas).toHaveLength(1);
+    expect(end.removed).toEqual(['replica r-old replaced: image changed to demo:2']);
+  });
+
+  it('with 3 replicas (25%/25% → surge 1, unavailable 0): one at a time, never below 3 ready', () => {
+    const olds = ['a', 'b', 'c'].map((id) => ready(id));
+    const end = rollOut(running(withImage('demo:2', 3)), olds, { minReady: 3, maxTotal: 4 });
+    expect(end.replicas).toHaveLength(3);
+    expect(end.placed).toHaveLength(3);
+    expect(end.removed).toHaveLength(3);
+    expect(end.app.info.message).toBe('3/3 replicas ready');
+  });
+
+  it.each([
+    // maxSurge, maxUnavailable, placed on the first pass, removed on the first pass, min ready, max total
+    ['25%', '25%', 2, 1, 3, 5],
+    ['2', '0', 2, 0, 4, 6],
+    ['0', '1', 1, 1, 3, 4],
+    ['0', '0', 1, 0, 4, 5],
+    ['50%', '50%', 4, 2, 2, 6],
+  ])(
+    'with 4 replicas, surge %s and unavailable %s: first pass places %i, removes %i; bounds hold to the end',
+    (maxSurge, maxUnavailable, placedFirst, removedFirst, minReady, maxTotal) => {
+      const s = withImage('demo:2', 4, {
+        deploymentStrategy: { maxSurge, maxUnavailable, progressDeadlineSeconds: 600 },
+      });
+      const olds = ['a', 'b', 'c', 'd'].map((id) => ready(id));
+      const first = run(running(s), olds, nodes());
+      expect(first.create).toHaveLength(placedFirst);
+      expect(first.stop).toHaveLength(removedFirst);
+      const end = rollOut(running(s), olds, { minReady, maxTotal });
+      expect(end.replicas).toHaveLength(4);
+    },
+  );
+
+  it('replaces replicas for other runtime changes too (port, env), saying so', () => {
+    const s = withImage('demo:1', 1, { envVars: [{ name: 'A', value: '1' }] });
+    const plan = run(running(s), [ready('r-old')], nodes());
+    expect(plan.create).toHaveLength(1);
+    expect(plan.app.info.message).toContain('rolling update (runtime settings changed');
+  });
+
+  it('does nothing on a label-only change (a new desired version, same runtime spec)', () => {
+    const s = withImage('demo:1', 1, { labels: { 'gantry/id': 'app1', team: 'a' } });
+    const a = { ...running(s), desiredVersion: 7 };
+    const plan = run(a, [ready('r1', { specVersion: 1 })], nodes());
+    expect(plan.create).toEqual([]);
+    expect(plan.stop).toEqual([]);
+    expect(plan.events).toEqual([]);
+    expect(plan.statusChanged).toBe(false);
+    expect(plan.app.state).toBe('RUNNING');
+  });
+
+  it('keeps replicas that predate spec hashes', () => {
+    const { specHash: _, ...legacy } = ready('r1');
+    const plan = run(running(withImage('demo:1')), [legacy], nodes());
+    expect(plan.create).toEqual([]);
+    expect(plan.stop).toEqual([]);
+  });
+
+  it('a failing new replica stalls the rollout: the old one keeps serving, the info says why', () => {
+    const s = withImage('demo:404');
+    const r1 = ready('r-old');
+    const first = run(running(s), [r1], nodes());
+    const failedNew = agent(after(first, [r1]), true);
+    const stuck = run(first.app, failedNew, nodes());
+    expect(stuck.app.state).toBe('SCALING');
+    expect(stuck.stop).toEqual([]);
+    expect(stuck.create).toEqual([]);
+    expect(stuck.app.availableReplicas).toBe(1);
+    expect(stuck.app.info).toEqual({
+      code: 'APP_SCALING',
+      message:
+        '1/1 replicas ready; rolling update (image changed to demo:404): 0/1 updated; rollout stuck: new replica r1 failed: image missing; the previous replicas keep serving',
+    });
+    expect(stuck.events).toEqual([
+      expect.objectContaining({ type: 'REPLICA_FAILED', replicaId: 'r1', reason: 'APP_CRASH_LOOP' }),
+    ]);
+    const again = run(stuck.app, failedNew, nodes());
+    expect(again.events).toEqual([]);
+    expect(again.statusChanged).toBe(false);
+    // A fixed image replaces the failed new replica and the rollout goes on.
+    const fixed = run({ ...stuck.app, spec: withImage('demo:3') }, failedNew, nodes());
+    expect(fixed.stop).toEqual(['r1']);
+    expect(fixed.create).toEqual([expect.objectContaining({ image: 'demo:3' })]);
+    expect(fixed.app.state).toBe('SCALING');
+  });
+
+  it('with 3 replicas, a failing new replica leaves the 3 old ones serving', () => {
+    const s = withImage('demo:404', 3);
+    const olds = ['a', 'b', 'c'].map((id) => ready(id));
+    const first = run(running(s), olds, nodes());
+    const failedNew = agent(after(first, olds), true);
+    const stuck = run(first.app, failedNew, nodes());
+    expect(stuck.app.state).toBe('SCALING');
+    expect(stuck.app.availableReplicas).toBe(3);
+    expect(stuck.stop).toEqual([]);
+    expect(stuck.create).toEqual([]);
+    expect(stuck.app.info.message).toContain('rollout stuck');
+  });
+
+  it('still fails the app when a replica fails before ever being ready and nothing old serves', () => {
+    const s = withImage('demo:404');
+    const plan = run(app({ state: 'SCALING', spec: s }), [
+      replica('r1', { specHash: runtimeHash(s), phase: 'FAILED', reason: 'APP_CRASH_LOOP', message: 'boom' }),
+    ]);
+    expect(plan.app.state).toBe('FAILED');
   });
 });

@@ -9,6 +9,7 @@ import {
 } from '@gantry/contracts';
 
 import { type NodeFree, placeReplica, reserve } from './placement.js';
+import { rolloutBounds, runtimeHash } from './rollout.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
 export type PlannedEvent = Pick<AppEvent, 'type' | 'reason' | 'message' | 'replicaId' | 'nodeId'>;
@@ -80,6 +81,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
   const create: ReplicaView[] = [];
   const stop = new Set<string>();
   const forget = new Set<string>();
+  let rolloutCap = 0;
 
   const go = (trigger: AppTrigger, why?: Info): boolean => {
     const r = transition(state, trigger);
@@ -120,17 +122,28 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
       if (state === 'STOPPED') go('start');
       if (!ACTIVE_STATES.has(state)) break;
 
-      const failed = present().find((r) => r.desired === 'RUN' && r.phase === 'FAILED' && !r.everReady);
-      if (failed) {
+      const hash = runtimeHash(app.spec);
+      // A replica created for another runtime spec (image, command, env, ports, probe, resources).
+      const outdated = (r: ReplicaView) => r.specHash !== undefined && r.specHash !== hash;
+      const oldServing = present().some(
+        (r) => r.desired === 'RUN' && r.phase === 'READY' && !stop.has(r.id) && outdated(r),
+      );
+      const failed = present().find(
+        (r) => r.desired === 'RUN' && r.phase === 'FAILED' && !r.everReady && !outdated(r),
+      );
+      // A new replica that fails while old ones still serve stalls the rollout but fails nothing: it
+      // stays (saying why) and holds its surge slot until the spec changes again.
+      const stuck = failed && oldServing ? failed : undefined;
+      if (failed && !stuck) {
         go('userFailure', {
           code: failed.reason ?? 'APP_FAILED',
           message: failed.message ?? `replica ${failed.id} failed before it was ever ready`,
         });
         break;
       }
-      // A replica that failed after having served is replaced.
+      // A replica that failed after having served, or that runs an outdated spec, is replaced.
       for (const r of present())
-        if (r.desired === 'RUN' && r.phase === 'FAILED') {
+        if (r.desired === 'RUN' && r.phase === 'FAILED' && (r.everReady || outdated(r))) {
           stop.add(r.id);
           events.push({
             type: 'REPLICA_FAILED',
@@ -145,21 +158,50 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
       // Replicas on a draining node are moving: they keep serving until a replacement is ready.
       const moving = (r: ReplicaView) => nodes.get(r.nodeId)?.draining === true;
       const counted = () => live().filter((r) => !moving(r));
-      const surplus = counted().length - want;
-      if (surplus > 0) {
-        const byPreference = [...counted()].sort(
-          (a, b) => Number(a.phase === 'READY') - Number(b.phase === 'READY'),
-        );
-        for (const r of byPreference.slice(0, surplus)) stop.add(r.id);
+      const rolling = live().some(outdated);
+      const why = rolling ? rolloutReason(app, live().filter(outdated)) : '';
+      const byPreference = (rs: ReplicaView[]) =>
+        [...rs].sort((a, b) => Number(a.phase === 'READY') - Number(b.phase === 'READY'));
+      let surplus = 0;
+      if (!rolling) {
+        surplus = counted().length - want;
+        if (surplus > 0) for (const r of byPreference(counted()).slice(0, surplus)) stop.add(r.id);
+      } else {
+        const bounds = rolloutBounds(app.spec.deploymentStrategy, want);
+        const current = counted().filter((r) => !outdated(r));
+        surplus = current.length - want;
+        if (surplus > 0) for (const r of byPreference(current).slice(0, surplus)) stop.add(r.id);
+        // Outdated replicas go, not-ready ones first, while `want - maxUnavailable` stay ready.
+        let available = counted().filter((r) => r.phase === 'READY').length;
+        for (const r of byPreference(counted().filter(outdated))) {
+          if (r.phase === 'READY') {
+            if (available - 1 < want - bounds.maxUnavailable) break;
+            available -= 1;
+          }
+          stop.add(r.id);
+          events.push({
+            type: 'REPLICA_REMOVED',
+            reason: 'APP_SCALING',
+            message: `replica ${r.id} replaced: ${why}`,
+            replicaId: r.id,
+            nodeId: r.nodeId,
+          });
+        }
+        rolloutCap = want + bounds.maxSurge;
       }
       let blocked: string | undefined;
       const req = replicaRequest(app);
       const movers = () => live().filter(moving);
-      // Missing replicas are placed at once; replacements for moving ones one at a time.
+      // Missing replicas are placed at once; replacements for moving ones one at a time; during a
+      // rolling update, new ones up to `maxSurge` beyond the desired count.
       const replacementInFlight = () => counted().some((r) => r.phase !== 'READY');
       const target = () =>
         Math.max(0, want - movers().length) + (movers().length > 0 && !replacementInFlight() ? 1 : 0);
-      while (counted().length < Math.min(want, target())) {
+      const needsMore = () =>
+        rolling
+          ? counted().length < rolloutCap && counted().filter((r) => !outdated(r)).length < want
+          : counted().length < Math.min(want, target());
+      while (needsMore()) {
         const placed = placeReplica(req, input.free);
         if (!placed.ok) {
           blocked = placed.reason;
@@ -171,6 +213,8 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
           appId: app.id,
           nodeId: placed.nodeId,
           specVersion: app.desiredVersion,
+          specHash: hash,
+          image: app.spec.image,
           desired: 'RUN',
           cpu: req.cpu,
           memory: req.memory,
@@ -185,7 +229,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
         events.push({
           type: 'REPLICA_PLACED',
           reason: 'APP_SCALING',
-          message: `replica ${replica.id} placed on node ${placed.nodeId}${placed.gpus.length ? ` with GPUs ${placed.gpus.map((g) => g.index).join(',')}` : ''}${movers().length ? ' (moving off a draining node)' : ''}`,
+          message: `replica ${replica.id} placed on node ${placed.nodeId}${placed.gpus.length ? ` with GPUs ${placed.gpus.map((g) => g.index).join(',')}` : ''}${movers().length ? ' (moving off a draining node)' : ''}${rolling ? ` (rolling update: ${why})` : ''}`,
           replicaId: replica.id,
           nodeId: placed.nodeId,
         });
@@ -216,19 +260,41 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
           break;
         }
       }
-      if (state === 'RUNNING' && (create.length > 0 || surplus > 0)) go('replicasChanged');
+      if (state === 'RUNNING' && (create.length > 0 || surplus > 0 || rolling))
+        go(
+          'replicasChanged',
+          rolling ? { code: 'APP_SCALING', message: `rolling update: ${why}` } : undefined,
+        );
 
       const ready = live().filter((r) => r.phase === 'READY').length;
       const leaving = present().some((r) => r.desired === 'STOP' || stop.has(r.id)) || movers().length > 0;
-      if (state === 'SCALING' && ready >= want && live().length === want && !leaving) go('converged');
+      const stillOutdated = live().some(outdated);
+      if (state === 'SCALING' && ready >= want && live().length === want && !leaving && !stillOutdated)
+        go('converged');
       if (state === 'SCALING' || state === 'RUNNING') {
-        const waiting = want - counted().length - movers().length;
+        const waiting = rolling
+          ? Math.min(rolloutCap - counted().length, want - counted().filter((r) => !outdated(r)).length)
+          : want - counted().length - movers().length;
+        const updated = live().filter((r) => !outdated(r) && r.phase === 'READY').length;
+        const stuckWhy = stuck
+          ? `; rollout stuck: new replica ${stuck.id} failed: ${stuck.message ?? stuck.reason ?? 'it failed'}; the previous replicas keep serving`
+          : '';
         info = {
           code: STATE_INFO[state],
           message:
             `${ready}/${want} replicas ready` +
+            (stillOutdated ? `; rolling update (${why}): ${updated}/${want} updated` : '') +
+            stuckWhy +
             (waiting > 0 && blocked ? `; ${waiting} waiting for capacity: ${blocked}` : ''),
         };
+        if (stuck && !app.info.message.includes(`rollout stuck: new replica ${stuck.id}`))
+          events.push({
+            type: 'REPLICA_FAILED',
+            reason: stuck.reason ?? 'APP_CRASH_LOOP',
+            message: `rolling update stuck (${why}): new replica ${stuck.id} failed: ${stuck.message ?? 'it failed'}; the previous replicas keep serving`,
+            replicaId: stuck.id,
+            nodeId: stuck.nodeId,
+          });
       }
       break;
     }
@@ -287,6 +353,13 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
     events,
     deleted: state === 'DELETED',
   };
+}
+
+/** Why a rolling update replaces replicas, for events and info ("image changed to …"). */
+function rolloutReason(app: AppView, outdated: readonly ReplicaView[]): string {
+  if (outdated.some((r) => r.image !== undefined && r.image !== app.spec.image))
+    return `image changed to ${app.spec.image}`;
+  return 'runtime settings changed (command, environment, ports, probe or resources)';
 }
 
 function defaultMessage(state: AppState): string {

@@ -32,6 +32,10 @@ export interface ReplicaView {
   nodeId: string;
   /** The app's desired version this replica was created for. */
   specVersion: number;
+  /** `runtimeHash` of the spec it runs; absent for replicas created before it was recorded (kept). */
+  specHash?: string;
+  /** The image it runs. */
+  image?: string;
   /** RUN while assigned to its node; STOP once it must go (it holds resources until reported stopped). */
   desired: 'RUN' | 'STOP';
   cpu: number;

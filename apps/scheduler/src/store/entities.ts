@@ -126,6 +126,10 @@ export class ReplicaRow {
   @Column({ type: 'integer', name: 'spec_version' })
   specVersion!: number;
 
+  /** `runtimeHash` of the spec the replica runs: a different one makes it outdated (rolling update). */
+  @Column({ type: 'text', name: 'spec_hash', nullable: true })
+  specHash!: string | null;
+
   @Column({ type: 'text' })
   desired!: 'RUN' | 'STOP';
 
