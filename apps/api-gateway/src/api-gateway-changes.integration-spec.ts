@@ -17,6 +17,7 @@ import { createTestDatabase, createTestNamespace, sleep, type TestDatabase, wait
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { INestApplication } from '@nestjs/common';
+import { Validator } from '@seriousme/openapi-schema-validator';
 
 import { ApiGatewayModule, SERVICE } from './app.module.js';
 import { ApiGatewayConfigSchema } from './config.js';
@@ -775,11 +776,14 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
     }
     let doc: Doc;
 
-    it('serves OpenAPI 3.1 without a token; every operation has responses; every $ref resolves', async () => {
+    it('serves a valid OpenAPI 3.1 document without a token; every operation has responses; every $ref resolves', async () => {
       const r = await api<Doc>('GET', '/docs/openapi.json', { token: null });
       expect(r.status).toBe(200);
       doc = r.body;
       expect(doc.openapi).toBe('3.1.0');
+      const validation = await new Validator().validate(doc as unknown as Record<string, unknown>);
+      expect(validation.errors ?? []).toEqual([]);
+      expect(validation.valid).toBe(true);
       const resolve = (ref: string): unknown =>
         ref
           .replace(/^#\//, '')
