@@ -1,0 +1,155 @@
+import {
+  type AppSpec,
+  type AppStatusChanged,
+  type NodeAssignments,
+  type NodeHeartbeat,
+  wireSubject,
+} from '@gantry/contracts';
+import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } from '@gantry/testing';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+
+import { startScheduler } from './bootstrap.js';
+import { SchedulerConfigSchema } from './config.js';
+
+const GiB = 1024 ** 3;
+const oneGpu: AppSpec = {
+  name: 'gpu',
+  image: 'img:1',
+  envVars: [],
+  labels: {},
+  resources: {
+    flavor: 'h100-1-gpu',
+    type: 'gpu',
+    units: 1,
+    cpu: 1,
+    gpu: 1,
+    memory: 2 * GiB,
+    ephemeralStorage: 0,
+    publicNetwork: 0,
+    privateNetwork: 0,
+    gpuModel: 'H100',
+  },
+  scalingStrategy: { fixed: { replicas: 1 } },
+  defaultHttpPort: 8080,
+  probe: { path: '/', port: 8080 },
+  unsecureHttp: true,
+  deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
+};
+
+/**
+ * Many GPU apps asked for at once: every GPU is bound to one replica at most, the apps that fit
+ * nowhere stay QUEUED naming the GPUs they wait for, and are placed as soon as a host brings more.
+ */
+describe('GPU binding under concurrent requests', () => {
+  let db: TestDatabase;
+  let ns: Awaited<ReturnType<typeof createTestNamespace>>;
+  let app: INestApplication;
+  const timers: NodeJS.Timeout[] = [];
+  const statuses = new Map<string, AppStatusChanged>();
+  const apps = Array.from({ length: 12 }, (_, i) => `gpu-app-${i}`);
+
+  const hb = (nodeId: string): NodeHeartbeat => ({
+    nodeId,
+    address: '127.0.0.1',
+    at: new Date().toISOString(),
+    agentVersion: 't',
+    capacity: {
+      cpus: 32,
+      memory: 128 * GiB,
+      gpus: Array.from({ length: 4 }, (_, i) => ({
+        index: i,
+        uuid: `GPU-${nodeId}-${i}`,
+        model: 'NVIDIA H100 80GB HBM3',
+        memory: 81559,
+      })),
+    },
+    simulatedGpus: true,
+    labels: {},
+    appliedGeneration: 0,
+    replicas: [],
+  });
+  const beat = (nodeId: string) => {
+    ns.bus.signal('node.heartbeat.v1', hb(nodeId));
+    timers.push(setInterval(() => ns.bus.signal('node.heartbeat.v1', hb(nodeId)), 200));
+  };
+  /** Every bound GPU uuid, with the replica holding it, over every node's assignment list. */
+  const bound = async (nodes: string[]) => {
+    const kv = await ns.bus.kv('assignments');
+    const out: Array<{ uuid: string; appId: string }> = [];
+    for (const n of nodes) {
+      const list = (await kv.get(n)) as NodeAssignments | null;
+      for (const r of list?.replicas ?? [])
+        for (const g of r.gpus) out.push({ uuid: g.uuid, appId: r.appId });
+    }
+    return out;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('gpubind');
+    ns = await createTestNamespace('gpubind');
+    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v1'), {
+      callback: (_e, m) => {
+        const s = m.json<AppStatusChanged>();
+        const prev = statuses.get(s.appId);
+        if (!prev || prev.version < s.version) statuses.set(s.appId, s);
+      },
+    });
+    const config = SchedulerConfigSchema.parse({
+      DATABASE_URL: db.url,
+      NATS_URL: ns.natsUrl,
+      GANTRY_NAMESPACE: ns.namespace,
+      LOG_LEVEL: 'error',
+      HTTP_PORT: '0',
+    });
+    ({ app } = await startScheduler(config));
+    beat('g1');
+    beat('g2');
+    await waitFor('both nodes', async () =>
+      (await ns.bus.request('query.nodes.v1', {})).nodes.length === 2 ? true : undefined,
+    );
+  });
+
+  afterAll(async () => {
+    for (const t of timers) clearInterval(t);
+    await app?.close();
+    await ns?.destroy();
+    await db?.drop();
+  });
+
+  it('binds each of the 8 GPUs once when 12 one-GPU apps arrive together; the other 4 wait, saying why', async () => {
+    await Promise.all(
+      apps.map((appId) =>
+        ns.bus.publish('app.desired.v1', {
+          id: `${appId}:1`,
+          appId,
+          projectId: 'p',
+          version: 1,
+          at: new Date().toISOString(),
+          lifecycle: 'RUNNING',
+          spec: oneGpu,
+          rate: { flavor: 'h100-1-gpu', unitPriceMicros: 2_990_000, currency: 'EUR' },
+        }),
+      ),
+    );
+    const gpus = await waitFor('8 GPUs bound and 4 apps queued', async () => {
+      const b = await bound(['g1', 'g2']);
+      const queued = apps.filter((a) => statuses.get(a)?.state === 'QUEUED' && statuses.get(a)?.info.message);
+      return b.length === 8 && queued.length === 4 ? b : undefined;
+    });
+    expect(new Set(gpus.map((g) => g.uuid)).size).toBe(8);
+    expect(new Set(gpus.map((g) => g.appId)).size).toBe(8);
+    const waiting = apps.filter((a) => !gpus.some((g) => g.appId === a));
+    for (const a of waiting) expect(statuses.get(a)?.info.message).toMatch(/GPU/);
+  });
+
+  it('places the waiting apps as soon as a host brings GPUs, still never sharing one', async () => {
+    beat('g3');
+    const gpus = await waitFor('12 GPUs bound', async () => {
+      const b = await bound(['g1', 'g2', 'g3']);
+      return b.length === 12 ? b : undefined;
+    });
+    expect(new Set(gpus.map((g) => g.uuid)).size).toBe(12);
+    expect(new Set(gpus.map((g) => g.appId))).toEqual(new Set(apps));
+  });
+});
