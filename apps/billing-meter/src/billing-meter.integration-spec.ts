@@ -19,7 +19,13 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { INestApplication } from '@nestjs/common';
 import pg from 'pg';
 
-import { BILLING_ENTITIES, BILLING_MIGRATIONS, BILLING_SCHEMA, BillingMeterModule, SERVICE } from './app.module.js';
+import {
+  BILLING_ENTITIES,
+  BILLING_MIGRATIONS,
+  BILLING_SCHEMA,
+  BillingMeterModule,
+  SERVICE,
+} from './app.module.js';
 import { Clock } from './clock.js';
 import { BillingMeterConfigSchema } from './config.js';
 import { Ledger } from './ledger.js';
@@ -198,7 +204,12 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
   async function ledgerRows(
     appId?: string,
   ): Promise<Array<{ runId: string; index: number; quantity: number; chargeMicros: number }>> {
-    const r = await sql.query<{ run_id: string; period_index: number; quantity: number; charge_micros: string }>(
+    const r = await sql.query<{
+      run_id: string;
+      period_index: number;
+      quantity: number;
+      charge_micros: string;
+    }>(
       `SELECT run_id, period_index, quantity, charge_micros FROM "${BILLING_SCHEMA}".usage_periods
        WHERE $1::text IS NULL OR app_id = $1 ORDER BY start_at, run_id, period_index`,
       [appId ?? null],
@@ -316,12 +327,19 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
         chargeMicros: 12_000_000,
         periods: [],
       });
-      expect(r.totals).toEqual([{ currency: 'EUR', minutes: 360, unitMinutes: 720, chargeMicros: 12_000_000 }]);
+      expect(r.totals).toEqual([
+        { currency: 'EUR', minutes: 360, unitMinutes: 720, chargeMicros: 12_000_000 },
+      ]);
     });
 
     it('bills 5 h at 1 replica + 1 h at 3 replicas at 1.93 €/h: 15.44 €', async () => {
       const r = await usage({ appId: 'autoscale' });
-      expect(totalOf(r)).toEqual({ currency: 'EUR', minutes: 360, unitMinutes: 480, chargeMicros: 15_440_000 });
+      expect(totalOf(r)).toEqual({
+        currency: 'EUR',
+        minutes: 360,
+        unitMinutes: 480,
+        chargeMicros: 15_440_000,
+      });
       const quantities = r.runs[0]?.periods.map((p) => p.quantity) ?? [];
       expect(quantities.filter((q) => q === 1)).toHaveLength(300);
       expect(quantities.filter((q) => q === 3)).toHaveLength(60);
@@ -355,7 +373,9 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
     it('bills 15 apps × 1 CPU × 5 h at 0.03 €/h: 2.25 €', async () => {
       const r = await usage({ projectId: 'p-fleet', periods: false });
       expect(r.runs.map((x) => x.appId).sort()).toEqual(fleet);
-      expect(r.totals).toEqual([{ currency: 'EUR', minutes: 4_500, unitMinutes: 4_500, chargeMicros: 2_250_000 }]);
+      expect(r.totals).toEqual([
+        { currency: 'EUR', minutes: 4_500, unitMinutes: 4_500, chargeMicros: 2_250_000 },
+      ]);
     });
 
     it('records every closed period in the ledger, as the queries compute it', async () => {
@@ -432,7 +452,11 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
       // The same event id with other content: the first one stored is kept.
       const autoscaleStart = published.find((e) => e.id === 'autoscale-v1');
       if (!autoscaleStart) throw new Error('autoscale-v1 was not published');
-      await ns.bus.publish('app.status.v1', { ...autoscaleStart, allocatedUnits: 99 }, 'conflicting-autoscale-v1');
+      await ns.bus.publish(
+        'app.status.v1',
+        { ...autoscaleStart, allocatedUnits: 99 },
+        'conflicting-autoscale-v1',
+      );
       await closeThrough(T0 + 7 * H + 40 * M);
       expect(await projectTotals()).toEqual(before);
       expect(await ledgerRows()).toEqual(rows);
@@ -483,7 +507,9 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
       r = await usage({ appId: 'mid-run', periods: false });
       // Periods 0–90: 40 at 1 GPU and 51 at 2.
       expect(r.totals).toEqual([{ currency: 'EUR', minutes: 91, unitMinutes: 142, chargeMicros: 2_366_667 }]);
-      expect((await ledgerRows('mid-run')).map((x) => x.index)).toEqual(Array.from({ length: 91 }, (_, i) => i));
+      expect((await ledgerRows('mid-run')).map((x) => x.index)).toEqual(
+        Array.from({ length: 91 }, (_, i) => i),
+      );
     });
 
     it('changes no total when restarted again, and publishes each record once', async () => {
@@ -519,14 +545,22 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
 
     it('selects the periods overlapping [from, to)', async () => {
       const lastHour = await usage({ appId: 'autoscale', from: iso(T0 + 5 * H), to: iso(T0 + 6 * H) });
-      expect(lastHour.runs[0]?.periods.map((p) => p.index)).toEqual(Array.from({ length: 60 }, (_, i) => 300 + i));
-      expect(lastHour.totals).toEqual([{ currency: 'EUR', minutes: 60, unitMinutes: 180, chargeMicros: 5_790_000 }]);
+      expect(lastHour.runs[0]?.periods.map((p) => p.index)).toEqual(
+        Array.from({ length: 60 }, (_, i) => 300 + i),
+      );
+      expect(lastHour.totals).toEqual([
+        { currency: 'EUR', minutes: 60, unitMinutes: 180, chargeMicros: 5_790_000 },
+      ]);
       const firstHours = await usage({ appId: 'autoscale', to: iso(T0 + 5 * H), periods: false });
       expect(firstHours.totals).toEqual([
         { currency: 'EUR', minutes: 300, unitMinutes: 300, chargeMicros: 9_650_000 },
       ]);
       // A period overlapping either bound is in: [5 h 30 s, 5 h 1 min 30 s) touches periods 300 and 301.
-      const partial = await usage({ appId: 'autoscale', from: iso(T0 + 5 * H + 30 * S), to: iso(T0 + 5 * H + 90 * S) });
+      const partial = await usage({
+        appId: 'autoscale',
+        from: iso(T0 + 5 * H + 30 * S),
+        to: iso(T0 + 5 * H + 90 * S),
+      });
       expect(partial.runs[0]?.periods.map((p) => [p.index, p.quantity])).toEqual([
         [300, 3],
         [301, 3],
@@ -534,10 +568,12 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
       const second = await usage({ appId: 'cpu-61s', from: iso(T0 + M), to: iso(T0 + 61 * S) });
       expect(second.totals).toEqual([{ currency: 'EUR', minutes: 1, unitMinutes: 1, chargeMicros: 500 }]);
       // The fleet stopped at exactly 5 h: nothing of it overlaps [5 h, 6 h).
-      expect(await usage({ projectId: 'p-fleet', from: iso(T0 + 5 * H), to: iso(T0 + 6 * H) })).toMatchObject({
-        runs: [],
-        totals: [],
-      });
+      expect(await usage({ projectId: 'p-fleet', from: iso(T0 + 5 * H), to: iso(T0 + 6 * H) })).toMatchObject(
+        {
+          runs: [],
+          totals: [],
+        },
+      );
       // Ledger and query agree on every window.
       const rows = (await ledgerRows('ts-gpu')).filter((r) => r.index >= 120 && r.index < 180);
       const window = await usage({ appId: 'ts-gpu', from: iso(T0 + 2 * H), to: iso(T0 + 3 * H) });

@@ -1,11 +1,12 @@
 import type { AppStatusChanged, QueryRequest, QueryResponse } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
-import { OnEvent, OnQuery } from '@gantry/messaging';
+import { type MessageContext, OnEvent, OnQuery } from '@gantry/messaging';
 import { Controller, Logger } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
 
 import { Clock } from './clock.js';
 import { billingMetrics } from './metrics.js';
-import { toStatusPoint } from './model/ingest.js';
+import { judgedAt, toStatusPoint } from './model/ingest.js';
 import { BillingStore } from './store/billing-store.js';
 import { UsageReports } from './usage-reports.js';
 
@@ -25,8 +26,8 @@ export class BillingController {
    * refused for good (dead-lettered); a database failure is retried.
    */
   @OnEvent('app.status.v1')
-  async onStatus(e: AppStatusChanged): Promise<void> {
-    const ingested = toStatusPoint(e, this.clock.now());
+  async onStatus(@Payload() e: AppStatusChanged, @Ctx() ctx: MessageContext): Promise<void> {
+    const ingested = toStatusPoint(e, judgedAt(ctx.storedAt, this.clock.now()));
     if (!ingested.ok) {
       billingMetrics.statusEvents.inc({ outcome: 'refused' });
       throw new GantryError(
@@ -39,7 +40,9 @@ export class BillingController {
       outcome: outcome.stored ? 'stored' : outcome.conflicting ? 'conflicting' : 'duplicate',
     });
     if (outcome.conflicting)
-      this.log.warn(`status event ${e.id} of app ${e.appId} came again with other content; the first is kept`);
+      this.log.warn(
+        `status event ${e.id} of app ${e.appId} came again with other content; the first is kept`,
+      );
     if (outcome.late) {
       billingMetrics.lateEvents.inc();
       this.log.warn(

@@ -16,7 +16,8 @@ export interface LedgerOptions {
 }
 
 /** What one pass did. */
-export type PassResult = { outcome: 'waiting'; reason: string } | { outcome: 'closed'; through: number; recorded: number };
+export type PassResult =
+  { outcome: 'waiting'; reason: string } | { outcome: 'closed'; through: number; recorded: number };
 
 /**
  * Records closed periods, exactly once, on a timer. A pass closes through
@@ -82,7 +83,8 @@ export class Ledger implements OnApplicationBootstrap, OnApplicationShutdown {
       this.watermark.interrupted(this.clock.now());
       return { outcome: 'waiting', reason: `cannot read the status feed: ${(error as Error).message}` };
     }
-    if (mark === undefined) return { outcome: 'waiting', reason: 'the status feed has not been caught up yet' };
+    if (mark === undefined)
+      return { outcome: 'waiting', reason: 'the status feed has not been caught up yet' };
     const now = this.clock.now();
     const through = Math.min(now, mark) - this.opts.graceMs;
     billingMetrics.lag.set((now - through) / 1000);

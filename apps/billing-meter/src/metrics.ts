@@ -28,8 +28,13 @@ export const billingMetrics = {
     'Charge of the periods recorded in the ledger (each rounded half up), in micro-units, by currency',
     ['currency'],
   ),
-  passes: counter('gantry_billing_ledger_passes_total', 'Ledger passes, by outcome (closed, waiting, failed)', [
-    'outcome',
-  ]),
-  lag: gauge('gantry_billing_ledger_lag_seconds', 'How far behind the clock the ledger closed periods in its last pass'),
+  passes: counter(
+    'gantry_billing_ledger_passes_total',
+    'Ledger passes, by outcome (closed, waiting, failed)',
+    ['outcome'],
+  ),
+  lag: gauge(
+    'gantry_billing_ledger_lag_seconds',
+    'How far behind the clock the ledger closed periods in its last pass',
+  ),
 };

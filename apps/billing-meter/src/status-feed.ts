@@ -1,6 +1,6 @@
 import { durableName, EVENTS, wireStream } from '@gantry/contracts';
 import type { MessageBus } from '@gantry/messaging';
-import { type JetStreamManager,jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 
 import type { FeedSample } from './model/watermark.js';
 

@@ -24,13 +24,20 @@ import { ensureTopology } from './topology.js';
 import { inConsumerSpan } from './tracing.js';
 
 /** What a handler can learn about the message it is handling (`@Ctx() ctx: MessageContext`). */
-export class MessageContext extends BaseRpcContext<[subject: string, deliveries: number]> {
+export class MessageContext extends BaseRpcContext<[subject: string, deliveries: number, storedAt?: number]> {
   get subject(): string {
     return this.args[0];
   }
   /** 1 on first delivery. */
   get deliveries(): number {
     return this.args[1];
+  }
+  /**
+   * When JetStream stored the event (ms since the epoch): the same on every delivery and replay,
+   * unlike the time it arrives. Undefined for core NATS messages.
+   */
+  get storedAt(): number | undefined {
+    return this.args[2];
   }
 }
 
@@ -158,7 +165,11 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     const keepAlive = setInterval(() => msg.working(), Math.max(1000, this.ackWaitMs / 3));
     try {
       await inConsumerSpan(`consume ${subject}`, msg.headers, () =>
-        this.invoke(handler, payload, new MessageContext([subject, deliveries])),
+        this.invoke(
+          handler,
+          payload,
+          new MessageContext([subject, deliveries, Math.floor(msg.info.timestampNanos / 1e6)]),
+        ),
       );
       msg.ack();
       stopTimer({ outcome: 'ok' });

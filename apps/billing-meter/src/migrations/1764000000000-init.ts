@@ -48,7 +48,9 @@ export class Init1764000000000 implements MigrationInterface {
       "charge_micros" bigint NOT NULL,
       "recorded_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
       CONSTRAINT "PK_usage_periods" PRIMARY KEY ("run_id", "period_index"))`);
-    await q.query(`CREATE INDEX "IDX_usage_periods_app_start" ON ${t('usage_periods')} ("app_id", "start_at")`);
+    await q.query(
+      `CREATE INDEX "IDX_usage_periods_app_start" ON ${t('usage_periods')} ("app_id", "start_at")`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -2,7 +2,7 @@ import type { AppState, AppStatusChanged, Rate } from '@gantry/contracts';
 import { describe, expect, it } from '@jest/globals';
 
 import { periodsToClose } from './closing.js';
-import { INGEST_LIMITS, toStatusPoint } from './ingest.js';
+import { INGEST_LIMITS, judgedAt, toStatusPoint } from './ingest.js';
 import { computeRuns, type StatusPoint } from './usage.js';
 import { FeedWatermark } from './watermark.js';
 
@@ -73,7 +73,12 @@ describe('periodsToClose', () => {
   });
 
   it('never closes the open period of a running app', () => {
-    const plan = periodsToClose(computeRuns('app', points, T0 + 10 * M + 59 * S), undefined, T0 + 10 * M + 59 * S, 100);
+    const plan = periodsToClose(
+      computeRuns('app', points, T0 + 10 * M + 59 * S),
+      undefined,
+      T0 + 10 * M + 59 * S,
+      100,
+    );
     expect(plan.periods.filter((p) => p.run.runId === run2).map((p) => p.index)).toEqual([0, 1, 2, 4]);
   });
 
@@ -135,7 +140,11 @@ describe('toStatusPoint', () => {
     ['a date before 2000', { at: '1999-12-31T23:59:59Z' }, /before 2000/],
     ['a date over a day ahead', { at: '2026-11-03T08:00:00Z' }, /ahead/],
     ['absurd units', { allocatedUnits: INGEST_LIMITS.maxUnits + 1 }, /allocatedUnits/],
-    ['an absurd price', { rate: { ...CPU, unitPriceMicros: INGEST_LIMITS.maxUnitPriceMicros + 1 } }, /unitPriceMicros/],
+    [
+      'an absurd price',
+      { rate: { ...CPU, unitPriceMicros: INGEST_LIMITS.maxUnitPriceMicros + 1 } },
+      /unitPriceMicros/,
+    ],
     ['a currency that is not a code', { rate: { ...CPU, currency: 'eur' } }, /currency/],
     ['an empty flavor', { rate: { ...CPU, flavor: '' } }, /flavor/],
     ['a huge flavor', { rate: { ...CPU, flavor: 'x'.repeat(101) } }, /flavor/],
@@ -189,5 +198,40 @@ describe('FeedWatermark', () => {
     w.observe(sample(500, 0, 0, 1, 1));
     expect(w.observe(sample(400, 0, 0, 1, 1))).toBe(500);
     expect(w.current).toBe(500);
+  });
+});
+
+describe('judgedAt: what an event date is checked against', () => {
+  const stored = Date.parse('2026-11-23T10:00:00Z');
+  const ahead: AppStatusChanged['at'] = '2026-11-25T10:00:00.000Z'; // two days after it was stored
+  const event = (at: string): AppStatusChanged => ({
+    id: 'a:1',
+    appId: 'a',
+    projectId: 'p',
+    version: 1,
+    at,
+    state: 'RUNNING',
+    info: { code: 'APP_RUNNING', message: 'running' },
+    availableReplicas: 1,
+    allocatedUnits: 1,
+    history: [],
+    lastTransitionDate: at,
+    rate: CPU,
+  });
+
+  it.each([
+    ['first delivery, just after it was stored', stored, stored + 50, stored],
+    ['a replay a year later', stored, stored + 365 * 86_400_000, stored],
+    ['a clock behind the stream (tests)', stored, stored - 86_400_000, stored - 86_400_000],
+    ['no stored time (core NATS)', undefined, stored, stored],
+  ])('%s', (_what, storedAt, clockNow, expected) => {
+    expect(judgedAt(storedAt, clockNow)).toBe(expected);
+  });
+
+  it('refuses an event stamped two days ahead of its storage the same way on a replay a year later', () => {
+    const first = toStatusPoint(event(ahead), judgedAt(stored, stored + 50));
+    const replay = toStatusPoint(event(ahead), judgedAt(stored, stored + 365 * 86_400_000));
+    expect(first.ok).toBe(false);
+    expect(replay).toEqual(first);
   });
 });

@@ -23,6 +23,14 @@ export const INGEST_LIMITS = {
   maxFlavorLength: 100,
 } as const;
 
+/**
+ * The instant an event's date is judged against: when the stream stored it, so that a replay years
+ * later takes the decision the first delivery took; the meter's clock only when it is behind that
+ * (tests run it in the past). Core NATS messages have no stored time: the clock.
+ */
+export const judgedAt = (storedAt: number | undefined, clockNow: number): number =>
+  Math.min(storedAt ?? Number.POSITIVE_INFINITY, clockNow);
+
 export type Ingested = { ok: true; point: StatusPoint } | { ok: false; problems: string[] };
 
 /** The status event as a point of its app's timeline, or why billing refuses it. */

@@ -34,8 +34,7 @@ export interface UsageWindow {
 export function parseWindow(q: UsageQuery, asOf: number): UsageWindow {
   const from = q.from === undefined ? undefined : Date.parse(q.from);
   const to = q.to === undefined ? undefined : Date.parse(q.to);
-  if (from !== undefined && to !== undefined && from > to)
-    throw invalid('to', 'must not be before from');
+  if (from !== undefined && to !== undefined && from > to) throw invalid('to', 'must not be before from');
   if (from !== undefined && (to ?? Math.max(asOf, from)) - from > QUERY_LIMITS.maxWindowDays * DAY_MS)
     throw invalid(
       q.to === undefined ? 'from' : 'to',

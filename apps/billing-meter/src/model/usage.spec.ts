@@ -84,8 +84,11 @@ describe('the reference examples (acceptance tests)', () => {
     ).flat();
     const u = buildReport(runs, T0 + 6 * H, { window: {}, withPeriods: false });
     expect(u.runs).toHaveLength(15);
-    for (const r of u.runs) expect(r).toMatchObject({ minutes: 300, unitMinutes: 300, chargeMicros: 150_000, periods: [] });
-    expect(u.totals).toEqual([{ currency: 'EUR', minutes: 4500, unitMinutes: 4500, chargeMicros: 2_250_000 }]);
+    for (const r of u.runs)
+      expect(r).toMatchObject({ minutes: 300, unitMinutes: 300, chargeMicros: 150_000, periods: [] });
+    expect(u.totals).toEqual([
+      { currency: 'EUR', minutes: 4500, unitMinutes: 4500, chargeMicros: 2_250_000 },
+    ]);
   });
 
   it('2 × V100S, 1 replica, 10 h at 1.95 €/h = 39 €', () => {
@@ -96,7 +99,13 @@ describe('the reference examples (acceptance tests)', () => {
 
 describe('runs and periods', () => {
   it('bills an app RUNNING for 61 seconds 2 minutes', () => {
-    const u = usage(timeline([[0, 'RUNNING', 2], [61 * S, 'STOPPING', 2]]), T0 + H);
+    const u = usage(
+      timeline([
+        [0, 'RUNNING', 2],
+        [61 * S, 'STOPPING', 2],
+      ]),
+      T0 + H,
+    );
     expect(u.runs).toEqual([
       {
         runId: `app:${T0}`,
@@ -125,7 +134,13 @@ describe('runs and periods', () => {
     ['119.999 s', 120 * S - 1, 2],
     ['120 s', 120 * S, 2],
   ])('bills a run of %s (%i ms) as %i commenced minute(s)', (_what, length, minutes) => {
-    const u = usage(timeline([[0, 'RUNNING', 1], [length, 'STOPPED', 0]]), T0 + H);
+    const u = usage(
+      timeline([
+        [0, 'RUNNING', 1],
+        [length, 'STOPPED', 0],
+      ]),
+      T0 + H,
+    );
     expect(u.runs.map((r) => r.minutes)).toEqual([minutes]);
   });
 
@@ -133,7 +148,9 @@ describe('runs and periods', () => {
     const steps: Step[] = [...lifecycle(0, 10 * M, 1)];
     const at = (asOf: number) => usage(timeline(steps), asOf);
     expect(at(T0 + 11 * M)).toEqual({ ...at(T0 + 400 * H), asOf: iso(11 * M) });
-    expect(at(T0 + 400 * H).totals).toEqual([{ currency: 'EUR', minutes: 10, unitMinutes: 10, chargeMicros: 5_000 }]);
+    expect(at(T0 + 400 * H).totals).toEqual([
+      { currency: 'EUR', minutes: 10, unitMinutes: 10, chargeMicros: 5_000 },
+    ]);
     expect(usage(timeline([[0, 'STOPPED', 0]]), T0 + H)).toEqual({ asOf: iso(H), runs: [], totals: [] });
   });
 
@@ -153,7 +170,16 @@ describe('runs and periods', () => {
     ];
     const u = usage(timeline(steps), T0 + H);
     expect(u.runs.map((r) => [r.start, r.end, r.minutes])).toEqual([[iso(10 * M), iso(15 * M), 5]]);
-    for (const state of ['QUEUED', 'INITIALIZING', 'STOPPING', 'STOPPED', 'FAILED', 'ERROR', 'DELETING', 'DELETED'] as const)
+    for (const state of [
+      'QUEUED',
+      'INITIALIZING',
+      'STOPPING',
+      'STOPPED',
+      'FAILED',
+      'ERROR',
+      'DELETING',
+      'DELETED',
+    ] as const)
       expect(BILLED_STATES.has(state)).toBe(false);
   });
 
@@ -171,14 +197,80 @@ describe('runs and periods', () => {
   });
 
   it.each<[string, Step[], number[]]>([
-    ['scale-up mid-period bills the higher quantity for the whole period', [[0, 'RUNNING', 1], [90 * S, 'SCALING', 3], [180 * S, 'STOPPED', 0]], [1, 3, 3]],
-    ['scale-down mid-period keeps the quantity carried in', [[0, 'RUNNING', 3], [90 * S, 'SCALING', 1], [180 * S, 'STOPPED', 0]], [3, 3, 1]],
-    ['a change exactly at a period start belongs to that period (up)', [[0, 'RUNNING', 1], [60 * S, 'SCALING', 3], [180 * S, 'STOPPED', 0]], [1, 3, 3]],
-    ['a change exactly at a period start belongs to that period (down)', [[0, 'RUNNING', 3], [60 * S, 'SCALING', 1], [180 * S, 'STOPPED', 0]], [3, 1, 1]],
-    ['a short spike is billed for its whole period only', [[0, 'RUNNING', 1], [70 * S, 'SCALING', 5], [80 * S, 'RUNNING', 1], [240 * S, 'STOPPED', 0]], [1, 5, 1, 1]],
-    ['scale-to-zero bills 0', [[0, 'RUNNING', 0], [10 * M, 'STOPPED', 0]], Array<number>(10).fill(0)],
-    ['waking from zero bills from the period it woke in', [[0, 'RUNNING', 0], [150 * S, 'SCALING', 2], [170 * S, 'RUNNING', 2], [200 * S, 'RUNNING', 0], [300 * S, 'STOPPED', 0]], [0, 0, 2, 2, 0]],
-    ['units held at the stop instant are not billed after it', [[0, 'RUNNING', 1], [60 * S, 'STOPPING', 9], [70 * S, 'STOPPED', 0]], [1]],
+    [
+      'scale-up mid-period bills the higher quantity for the whole period',
+      [
+        [0, 'RUNNING', 1],
+        [90 * S, 'SCALING', 3],
+        [180 * S, 'STOPPED', 0],
+      ],
+      [1, 3, 3],
+    ],
+    [
+      'scale-down mid-period keeps the quantity carried in',
+      [
+        [0, 'RUNNING', 3],
+        [90 * S, 'SCALING', 1],
+        [180 * S, 'STOPPED', 0],
+      ],
+      [3, 3, 1],
+    ],
+    [
+      'a change exactly at a period start belongs to that period (up)',
+      [
+        [0, 'RUNNING', 1],
+        [60 * S, 'SCALING', 3],
+        [180 * S, 'STOPPED', 0],
+      ],
+      [1, 3, 3],
+    ],
+    [
+      'a change exactly at a period start belongs to that period (down)',
+      [
+        [0, 'RUNNING', 3],
+        [60 * S, 'SCALING', 1],
+        [180 * S, 'STOPPED', 0],
+      ],
+      [3, 1, 1],
+    ],
+    [
+      'a short spike is billed for its whole period only',
+      [
+        [0, 'RUNNING', 1],
+        [70 * S, 'SCALING', 5],
+        [80 * S, 'RUNNING', 1],
+        [240 * S, 'STOPPED', 0],
+      ],
+      [1, 5, 1, 1],
+    ],
+    [
+      'scale-to-zero bills 0',
+      [
+        [0, 'RUNNING', 0],
+        [10 * M, 'STOPPED', 0],
+      ],
+      Array<number>(10).fill(0),
+    ],
+    [
+      'waking from zero bills from the period it woke in',
+      [
+        [0, 'RUNNING', 0],
+        [150 * S, 'SCALING', 2],
+        [170 * S, 'RUNNING', 2],
+        [200 * S, 'RUNNING', 0],
+        [300 * S, 'STOPPED', 0],
+      ],
+      [0, 0, 2, 2, 0],
+    ],
+    [
+      'units held at the stop instant are not billed after it',
+      [
+        [0, 'RUNNING', 1],
+        [60 * S, 'STOPPING', 9],
+        [70 * S, 'STOPPED', 0],
+      ],
+      [1],
+    ],
   ])('%s', (_what, steps, quantities) => {
     const u = usage(timeline(steps), T0 + H);
     expect(u.runs).toHaveLength(1);
@@ -221,7 +313,11 @@ describe('runs and periods', () => {
   });
 
   it('ignores events stamped after asOf', () => {
-    const points = timeline([[0, 'RUNNING', 1], [10 * M, 'STOPPED', 0], [20 * M, 'RUNNING', 1]]);
+    const points = timeline([
+      [0, 'RUNNING', 1],
+      [10 * M, 'STOPPED', 0],
+      [20 * M, 'RUNNING', 1],
+    ]);
     expect(usage(points, T0 + 5 * M + 1).runs).toMatchObject([{ minutes: 6 }]);
     expect(usage(points, T0 + 5 * M + 1).runs[0]?.end).toBeUndefined();
     expect(usage(points, T0 + 15 * M).runs).toMatchObject([{ minutes: 10, end: iso(10 * M) }]);
@@ -229,7 +325,14 @@ describe('runs and periods', () => {
 
   it('splits a run whose rate changes into runs at each rate', () => {
     const dearer: Rate = { ...CPU, unitPriceMicros: 60_000 };
-    const u = usage(timeline([[0, 'RUNNING', 1, CPU], [90 * S, 'RUNNING', 1, dearer], [240 * S, 'STOPPED', 0, dearer]]), T0 + H);
+    const u = usage(
+      timeline([
+        [0, 'RUNNING', 1, CPU],
+        [90 * S, 'RUNNING', 1, dearer],
+        [240 * S, 'STOPPED', 0, dearer],
+      ]),
+      T0 + H,
+    );
     expect(u.runs.map((r) => [r.runId, r.unitPriceMicros, r.minutes, r.chargeMicros])).toEqual([
       [`app:${T0}`, 30_000, 2, 1_000],
       [`app:${T0 + 90 * S}`, 60_000, 3, 3_000],
@@ -239,7 +342,15 @@ describe('runs and periods', () => {
   it('splits a run whose project changes, and bills each part to its project', () => {
     const points = [
       ...timeline([[0, 'RUNNING', 1]], 'x', 'p1'),
-      ...timeline([[0, 'RUNNING', 1], [2 * M, 'RUNNING', 1], [4 * M, 'STOPPED', 0]], 'y', 'p2').slice(1),
+      ...timeline(
+        [
+          [0, 'RUNNING', 1],
+          [2 * M, 'RUNNING', 1],
+          [4 * M, 'STOPPED', 0],
+        ],
+        'y',
+        'p2',
+      ).slice(1),
     ].map((p, i) => ({ ...p, version: i + 1 }));
     const runs = computeRuns('app', points, T0 + H);
     expect(runs.map((r) => [r.projectId, r.start - T0, r.periodCount])).toEqual([
@@ -252,7 +363,10 @@ describe('runs and periods', () => {
 });
 
 describe('an open run', () => {
-  const points = timeline([[0, 'SCALING', 2], [20 * S, 'RUNNING', 2]]);
+  const points = timeline([
+    [0, 'SCALING', 2],
+    [20 * S, 'RUNNING', 2],
+  ]);
 
   it.each([
     [0, 1],
@@ -294,7 +408,10 @@ describe('replays, duplicates and disorder', () => {
     ['reversed', [...points].reverse()],
     ['rotated', [...points.slice(4), ...points.slice(0, 4)]],
     ['every point twice', [...points, ...points]],
-    ['duplicates out of order', [points[3], ...points, points[0], points[7], points[3]].filter((p) => p !== undefined)],
+    [
+      'duplicates out of order',
+      [points[3], ...points, points[0], points[7], points[3]].filter((p) => p !== undefined),
+    ],
     ['interleaved', points.filter((_, i) => i % 2 === 1).concat(points.filter((_, i) => i % 2 === 0))],
   ])('gives the same usage when the stream is %s', (_what, shuffled) => {
     expect(usage(shuffled, T0 + 30 * M)).toEqual(expected);
@@ -302,7 +419,10 @@ describe('replays, duplicates and disorder', () => {
 
   it('orders points by time, not by version, and uses version only within an instant', () => {
     // A point stamped earlier but numbered later still takes effect at its own instant.
-    const p = timeline([[0, 'RUNNING', 1], [3 * M, 'STOPPED', 0]]);
+    const p = timeline([
+      [0, 'RUNNING', 1],
+      [3 * M, 'STOPPED', 0],
+    ]);
     const late = { ...p[0], id: 'late', at: T0 + 90 * S, version: 9, allocatedUnits: 2 } as StatusPoint;
     expect(usage([...p, late], T0 + H).runs[0]?.periods.map((x) => x.quantity)).toEqual([1, 2, 2]);
   });
@@ -314,8 +434,18 @@ describe('windows', () => {
   it.each<[string, UsageWindow, number, number]>([
     ['the whole run', {}, 360, 12_000_000],
     ['one hour inside', { from: T0 + 2 * H, to: T0 + 3 * H }, 60, 2_000_000],
-    ['a window starting mid-period includes that period', { from: T0 + 2 * H + 30 * S, to: T0 + 3 * H }, 60, 2_000_000],
-    ['a window ending mid-period includes that period', { from: T0 + 2 * H, to: T0 + 3 * H + 1 }, 61, 2_033_333],
+    [
+      'a window starting mid-period includes that period',
+      { from: T0 + 2 * H + 30 * S, to: T0 + 3 * H },
+      60,
+      2_000_000,
+    ],
+    [
+      'a window ending mid-period includes that period',
+      { from: T0 + 2 * H, to: T0 + 3 * H + 1 },
+      61,
+      2_033_333,
+    ],
     ['before the run', { from: T0 - 5 * H, to: T0 }, 0, 0],
     ['after the run', { from: T0 + 6 * H, to: T0 + 9 * H }, 0, 0],
     ['from only', { from: T0 + 5 * H }, 60, 2_000_000],
@@ -329,7 +459,10 @@ describe('windows', () => {
   });
 
   it('includes a closed run’s last period when the window starts after the run ended but within it', () => {
-    const p = timeline([[0, 'RUNNING', 1], [61 * S, 'STOPPED', 0]]);
+    const p = timeline([
+      [0, 'RUNNING', 1],
+      [61 * S, 'STOPPED', 0],
+    ]);
     const run = computeRuns('app', p, T0 + H)[0];
     if (!run) throw new Error('no run');
     expect(periodsOverlapping(run, T0 + 100 * S, undefined)).toEqual({ from: 1, to: 2 });
@@ -363,7 +496,13 @@ describe('money', () => {
   it('rounds a run once, not period by period', () => {
     // Three minutes at 30 µ/h: 1.5 µ for the run, i.e. 2; the periods are 0.5 µ each, i.e. 1 each.
     const tiny: Rate = { ...CPU, unitPriceMicros: 30 };
-    const u = usage(timeline([[0, 'RUNNING', 1, tiny], [3 * M, 'STOPPED', 0, tiny]]), T0 + H);
+    const u = usage(
+      timeline([
+        [0, 'RUNNING', 1, tiny],
+        [3 * M, 'STOPPED', 0, tiny],
+      ]),
+      T0 + H,
+    );
     expect(u.runs[0]?.chargeMicros).toBe(2);
     expect(u.runs[0]?.periods.map((p) => p.chargeMicros)).toEqual([1, 1, 1]);
     expect(u.totals[0]?.chargeMicros).toBe(2);
@@ -372,9 +511,39 @@ describe('money', () => {
   it('keeps totals per currency', () => {
     const usd: Rate = { flavor: 'ai1-1-cpu', unitPriceMicros: 60_000, currency: 'USD' };
     const runs = [
-      ...computeRuns('a', timeline([[0, 'RUNNING', 1], [2 * M, 'STOPPED', 0]], 'a'), T0 + H),
-      ...computeRuns('b', timeline([[0, 'RUNNING', 2, usd], [M, 'STOPPED', 0, usd]], 'b'), T0 + H),
-      ...computeRuns('c', timeline([[M, 'RUNNING', 1], [2 * M, 'STOPPED', 0]], 'c'), T0 + H),
+      ...computeRuns(
+        'a',
+        timeline(
+          [
+            [0, 'RUNNING', 1],
+            [2 * M, 'STOPPED', 0],
+          ],
+          'a',
+        ),
+        T0 + H,
+      ),
+      ...computeRuns(
+        'b',
+        timeline(
+          [
+            [0, 'RUNNING', 2, usd],
+            [M, 'STOPPED', 0, usd],
+          ],
+          'b',
+        ),
+        T0 + H,
+      ),
+      ...computeRuns(
+        'c',
+        timeline(
+          [
+            [M, 'RUNNING', 1],
+            [2 * M, 'STOPPED', 0],
+          ],
+          'c',
+        ),
+        T0 + H,
+      ),
     ];
     expect(buildReport(runs, T0 + H, { window: {}, withPeriods: false }).totals).toEqual([
       { currency: 'EUR', minutes: 3, unitMinutes: 3, chargeMicros: 1_500 },
@@ -404,10 +573,11 @@ describe('bounds on a reply', () => {
 
   it('refuses more runs than a reply may hold', () => {
     const steps: Step[] = [];
-    for (let i = 0; i <= QUERY_LIMITS.maxRuns; i++) steps.push([i * M, 'RUNNING', 1], [i * M + S, 'STOPPED', 0]);
-    expect(() => buildReport(computeRuns('app', timeline(steps), T0 + 1000 * H), T0, { window: {}, withPeriods: false })).toThrow(
-      /runs match/,
-    );
+    for (let i = 0; i <= QUERY_LIMITS.maxRuns; i++)
+      steps.push([i * M, 'RUNNING', 1], [i * M + S, 'STOPPED', 0]);
+    expect(() =>
+      buildReport(computeRuns('app', timeline(steps), T0 + 1000 * H), T0, { window: {}, withPeriods: false }),
+    ).toThrow(/runs match/);
   });
 });
 
@@ -436,7 +606,11 @@ describe('lastUnbilledInstant', () => {
       const anchor = lastUnbilledInstant(points, T0 + t);
       if (anchor === undefined) continue;
       const all = computeRuns('app', points, T0 + 12 * M).filter((r) => (r.end ?? Infinity) > anchor);
-      const fromAnchor = computeRuns('app', points.filter((p) => p.at >= anchor), T0 + 12 * M);
+      const fromAnchor = computeRuns(
+        'app',
+        points.filter((p) => p.at >= anchor),
+        T0 + 12 * M,
+      );
       expect(fromAnchor).toEqual(all);
     }
   });
@@ -459,7 +633,8 @@ describe('the block computation', () => {
       while (j < eff.length && BILLED_STATES.has((eff[j] as StatusPoint).state)) j++;
       const start = first.at;
       const end = eff[j]?.at;
-      const count = end === undefined ? Math.floor((asOf - start) / PERIOD_MS) + 1 : Math.ceil((end - start) / PERIOD_MS);
+      const count =
+        end === undefined ? Math.floor((asOf - start) / PERIOD_MS) + 1 : Math.ceil((end - start) / PERIOD_MS);
       const inRun = eff.slice(i, j);
       const qs: number[] = [];
       for (let k = 0; k < count; k++) {

@@ -134,9 +134,7 @@ function makeRun(
 ): Run {
   const start = first.at;
   const periodCount =
-    end === undefined
-      ? Math.floor((asOf - start) / PERIOD_MS) + 1
-      : Math.ceil((end - start) / PERIOD_MS);
+    end === undefined ? Math.floor((asOf - start) / PERIOD_MS) + 1 : Math.ceil((end - start) / PERIOD_MS);
   return {
     runId: runIdOf(appId, start),
     appId,

@@ -257,7 +257,9 @@ export class BillingStore {
   }
 
   /** The recorded periods of an app, oldest first (for operators and tests). */
-  async recordedPeriods(appId: string): Promise<Array<{ runId: string; periodIndex: number; quantity: number }>> {
+  async recordedPeriods(
+    appId: string,
+  ): Promise<Array<{ runId: string; periodIndex: number; quantity: number }>> {
     const rows = (await this.ds.query(
       `SELECT run_id, period_index, quantity FROM ${this.table('usage_periods')}
        WHERE app_id = $1 ORDER BY start_at, run_id`,

@@ -1,0 +1,541 @@
+#!/usr/bin/env node
+// Fleet placement benchmark (issue: the GPU fleet) — the real path, side by side with the pure
+// decision function of bench/placement.mjs on the same request stream.
+//
+// Real path: the scheduler as its own process (apps/scheduler/dist/main.js) on this machine's NATS
+// and PostgreSQL (a database and a namespace of its own), and N simulated nodes in this process.
+// Fidelity: FULL AGENTS — each node is the real NodeAgent code (apps/node-agent/dist) with its
+// FakeDriver (in-memory containers, no Docker) and the NATS control plane (NatsControlPlane: its
+// own KV watch on `assignments/<node>`, heartbeats on `node.heartbeat.v1`, reports on
+// `node.report.v1`), SIMULATED_GPUS 8:h100, all agents sharing one NATS connection. Heartbeats
+// every 5 s (instead of 1 s) so that 1,000 agents fit in one process; the scheduler is told the
+// matching health timings (NODE_NOT_READY_AFTER_MS 15 s, NODE_LOST_AFTER_MS 60 s) and nothing else.
+//
+// Requests: apps with the `h100-1-gpu` flavor of the gateway's seed catalog (28 vCPU, 350 GiB per
+// GPU; at most 4 GPUs per replica), so a node advertises 8 × (28 vCPU, 350 GiB). Per app: 50 % one
+// 1-GPU replica, 25 % one 2-GPU, 15 % one 4-GPU, 10 % an "8-GPU" job, which the catalog only allows
+// as 2 replicas × 4 GPUs. The stream is cut at REQUESTS replicas. Each app is an `app.desired.v1`
+// event published with MessageBus (dedupe id = event id), BATCH apps at a time; the next batch goes
+// once every app of the previous one is decided. Measured per replica:
+//   - decision latency: publish → the replica appears in its node's `assignments` KV entry (seen by
+//     a watch in this process);
+//   - a refusal: the app's `app.status.v1` says "waiting for capacity" (QUEUED, or SCALING with
+//     replicas waiting); GPU utilisation at the first refusal = GPUs of the replicas the scheduler
+//     had created before that decision (from its database, by creation time) / GPUs of the fleet;
+//   - scheduler RSS (/proc/<pid>/status) when idle, with the fleet registered, and at the end.
+// Caveat: this process (N agents + the measuring watch) shares the 2 cores with the scheduler,
+// PostgreSQL and NATS; its own event-loop delay is part of what is measured.
+//   npm run build && node bench/fleet-placement.mjs [nodes=1000] [requests=10000] [batch=50] [limitSeconds=600] [seed=42]
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { wireSubject } from '@gantry/contracts';
+import { MessageBus } from '@gantry/messaging';
+import { createTestDatabase, createTestNamespace } from '@gantry/testing';
+import { Logger } from '@nestjs/common';
+import pg from 'pg';
+
+import { SEED_FLAVORS } from '../apps/api-gateway/dist/store/migrations/1764000000000-init.js';
+import { Checkpoint } from '../apps/node-agent/dist/agent/checkpoint.js';
+import { NatsControlPlane } from '../apps/node-agent/dist/agent/control-plane.js';
+import { NodeAgent } from '../apps/node-agent/dist/agent/node-agent.js';
+import { NodeAgentConfigSchema } from '../apps/node-agent/dist/config.js';
+import { FakeDriver } from '../apps/node-agent/dist/driver/fake/fake-driver.js';
+import { freeCapacity, placeReplica, reserve } from '../apps/scheduler/dist/model/placement.js';
+import { freePort, ROOT, startService, waitReady } from '../scripts/platform.mjs';
+
+const [NODES = 1000, REQUESTS = 10_000, BATCH = 50, LIMIT_S = 600, SEED = 42] = process.argv
+  .slice(2)
+  .map(Number);
+const GPUS = 8;
+const HEARTBEAT_MS = 5000;
+const IMAGE = 'bench/fleet:1';
+const FLAVOR = SEED_FLAVORS.find((f) => f.id === 'h100-1-gpu');
+const NODE_CPUS = GPUS * FLAVOR.cpuPerUnit;
+const NODE_MEMORY = GPUS * FLAVOR.memoryPerUnit;
+const TOTAL_GPUS = NODES * GPUS;
+const started = Date.now();
+const deadline = started + LIMIT_S * 1000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${m}`);
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** The apps, in order, cut at REQUESTS replicas: {appId, replicas, gpus (per replica)}. */
+function apps() {
+  const r = rng(SEED);
+  const out = [];
+  let replicas = 0;
+  for (let i = 0; replicas < REQUESTS; i++) {
+    const x = r();
+    const [n, gpus] = x < 0.5 ? [1, 1] : x < 0.75 ? [1, 2] : x < 0.9 ? [1, 4] : [2, 4];
+    const take = Math.min(n, REQUESTS - replicas);
+    out.push({ appId: `fleet-${String(i).padStart(5, '0')}`, replicas: take, gpus });
+    replicas += take;
+  }
+  return out;
+}
+
+/** What the gateway would resolve for `units` GPUs of the flavor (spec-resolver resolveResources). */
+function resources(units) {
+  return {
+    flavor: FLAVOR.id,
+    type: 'gpu',
+    units,
+    cpu: FLAVOR.cpuPerUnit * units,
+    gpu: units,
+    memory: FLAVOR.memoryPerUnit * units,
+    ephemeralStorage: FLAVOR.ephemeralStoragePerUnit * units,
+    publicNetwork: FLAVOR.publicNetworkPerUnit * units,
+    privateNetwork: FLAVOR.privateNetworkPerUnit * units,
+    gpuBrand: FLAVOR.gpuBrand,
+    gpuModel: FLAVOR.gpuModel,
+    gpuMemory: FLAVOR.gpuMemory * units,
+  };
+}
+
+function desired(app) {
+  const at = new Date().toISOString();
+  return {
+    id: `${app.appId}:desired:1`,
+    appId: app.appId,
+    projectId: 'bench-fleet',
+    version: 1,
+    at,
+    lifecycle: 'RUNNING',
+    spec: {
+      name: app.appId,
+      image: IMAGE,
+      envVars: [],
+      labels: {},
+      resources: resources(app.gpus),
+      scalingStrategy: { fixed: { replicas: app.replicas } },
+      defaultHttpPort: 8080,
+      probe: { path: '/', port: 8080 },
+      unsecureHttp: true,
+      deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
+    },
+    rate: { flavor: FLAVOR.id, unitPriceMicros: FLAVOR.unitPriceMicros, currency: 'EUR' },
+  };
+}
+
+const q = (xs, p) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
+
+/** The pure decision function on the same stream and fleet (bench/placement.mjs's fill workload). */
+function pureDecision() {
+  const nodes = Array.from({ length: NODES }, (_, n) => ({
+    id: `sim-${String(n).padStart(4, '0')}`,
+    address: '10.0.0.1',
+    health: 'READY',
+    schedulable: true,
+    simulatedGpus: true,
+    capacity: {
+      cpus: NODE_CPUS,
+      memory: NODE_MEMORY,
+      gpus: Array.from({ length: GPUS }, (_, i) => ({
+        index: i,
+        uuid: `GPU-${n}-${i}`,
+        model: 'NVIDIA H100 80GB HBM3',
+        memory: 81559,
+      })),
+    },
+  }));
+  const reqs = apps().flatMap((a) =>
+    Array.from({ length: a.replicas }, () => ({
+      appId: a.appId,
+      type: 'gpu',
+      cpu: FLAVOR.cpuPerUnit * a.gpus,
+      memory: FLAVOR.memoryPerUnit * a.gpus,
+      gpus: a.gpus,
+      gpuModel: 'H100',
+    })),
+  );
+  const once = () => {
+    const free = freeCapacity(nodes, []);
+    const latencies = [];
+    let placed = 0;
+    let used = 0;
+    let utilAtFirstRefusal;
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    for (const req of reqs) {
+      const s = performance.now();
+      const res = placeReplica(req, free);
+      if (res.ok) reserve(free, req, res);
+      latencies.push(performance.now() - s);
+      if (res.ok) {
+        placed++;
+        used += res.gpus.length;
+      } else utilAtFirstRefusal ??= used / TOTAL_GPUS;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      placementsPerSecond: placed / seconds,
+      decisionsPerSecond: reqs.length / seconds,
+      p50: q(latencies, 0.5),
+      p99: q(latencies, 0.99),
+      utilAtFirstRefusal: utilAtFirstRefusal ?? used / TOTAL_GPUS,
+      placed,
+      decided: reqs.length,
+      memMiB: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20,
+    };
+  };
+  once(); // warm-up
+  return once();
+}
+
+function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+  } catch {
+    return { rssMiB: NaN, hwmMiB: NaN };
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** `gantry_message_handle_seconds` of the scheduler: count and mean per subject (ok outcome). */
+async function handleTimes(url) {
+  const out = {};
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      const m = /^gantry_message_handle_seconds_(sum|count)\{([^}]*)\} ([\d.e+-]+)/.exec(line);
+      if (!m || !m[2].includes('outcome="ok"')) continue;
+      const subject = /subject="([^"]+)"/.exec(m[2])?.[1] ?? '?';
+      out[subject] ??= { sum: 0, count: 0 };
+      out[subject][m[1]] += Number(m[3]);
+    }
+  } catch {
+    // the scheduler is gone: nothing to say
+  }
+  return out;
+}
+
+async function main() {
+  Logger.overrideLogger(['error']);
+  log(
+    `fleet placement: ${NODES} simulated nodes × ${GPUS} H100, ${REQUESTS} replica requests, batches of ${BATCH} apps, limit ${LIMIT_S} s, seed ${SEED}, node ${process.version}`,
+  );
+  const pure = pureDecision();
+  log(
+    `pure decision (in-process placeReplica): ${Math.round(pure.decisionsPerSecond)} decisions/s, p99 ${pure.p99.toFixed(3)} ms`,
+  );
+
+  const db = await createTestDatabase('fleet');
+  const ns = await createTestNamespace('fleet');
+  const cleanups = [async () => ns.destroy(), async () => db.drop()];
+  const cleanup = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((e) => log(`cleanup: ${e.message}`));
+  };
+  const hardStop = setTimeout(
+    () => {
+      log('cleanup takes too long: exiting');
+      process.exit(2);
+    },
+    (LIMIT_S + 600) * 1000,
+  );
+  hardStop.unref();
+  try {
+    return await run(db, ns, cleanups, pure);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function run(db, ns, cleanups, pure) {
+  // The scheduler, its own process.
+  const port = await freePort();
+  const logDir = join(ROOT, '.gantry', 'bench-logs', `fleet-${ns.namespace}`);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(logDir, { recursive: true });
+  const sched = startService(
+    {
+      name: 'scheduler',
+      port,
+      env: {
+        NATS_URL: ns.natsUrl,
+        GANTRY_NAMESPACE: ns.namespace,
+        DATABASE_URL: db.url,
+        HTTP_PORT: port,
+        LOG_LEVEL: 'warn',
+        NODE_NOT_READY_AFTER_MS: 3 * HEARTBEAT_MS,
+        NODE_LOST_AFTER_MS: 12 * HEARTBEAT_MS,
+      },
+    },
+    logDir,
+  );
+  cleanups.push(
+    () =>
+      new Promise((res) => {
+        if (sched.proc.exitCode !== null || sched.proc.signalCode !== null) return res();
+        const kill = setTimeout(() => sched.proc.kill('SIGKILL'), 10_000);
+        sched.proc.once('exit', () => {
+          clearTimeout(kill);
+          res();
+        });
+        sched.proc.kill('SIGTERM');
+      }),
+  );
+  await waitReady(sched);
+  const pid = sched.proc.pid;
+  const memIdle = memory(pid);
+  log(`scheduler ready (pid ${pid}, RSS ${memIdle.rssMiB.toFixed(0)} MiB); log ${sched.logFile}`);
+
+  const sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  cleanups.push(() => sql.end());
+  const one = async (text, params) => (await sql.query(text, params)).rows[0];
+
+  // The fleet: N real agents with fake drivers, one NATS connection.
+  const bus = await MessageBus.connect({
+    service: 'bench-fleet',
+    natsUrl: ns.natsUrl,
+    namespace: ns.namespace,
+  });
+  cleanups.push(() => bus.close());
+  const plane = new NatsControlPlane(bus);
+  const agents = [];
+  cleanups.push(async () => {
+    for (let i = 0; i < agents.length; i += 100)
+      await Promise.all(agents.slice(i, i + 100).map((a) => a.stop()));
+  });
+  const benchCpu0 = process.cpuUsage();
+  const tFleet = Date.now();
+  for (let i = 0; i < NODES; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, NODES - i) }, async (_, k) => {
+        const n = i + k;
+        const driver = new FakeDriver({ cpus: NODE_CPUS, memory: NODE_MEMORY, version: 'fake 1' });
+        driver.addImage(IMAGE);
+        const agent = new NodeAgent({
+          config: NodeAgentConfigSchema.parse({
+            GANTRY_NAMESPACE: ns.namespace,
+            NODE_ID: `sim-${String(n).padStart(4, '0')}`,
+            NODE_ADDRESS: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+            NODE_CPUS: String(NODE_CPUS),
+            NODE_MEMORY: String(NODE_MEMORY),
+            SIMULATED_GPUS: `${GPUS}:h100`,
+            HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
+            RESYNC_INTERVAL_MS: '30000',
+            STATE_DIR: '/nonexistent',
+          }),
+          plane,
+          driver,
+          prober: driver.prober(),
+          checkpoint: Checkpoint.inMemory(),
+        });
+        await agent.start();
+        agents.push(agent);
+      }),
+    );
+  }
+  log(`${agents.length} agents started in ${((Date.now() - tFleet) / 1000).toFixed(1)} s`);
+  const registered = async () => Number((await one('SELECT count(*)::int AS n FROM scheduler.nodes')).n);
+  while ((await registered()) < NODES) {
+    if (Date.now() > deadline) throw new Error(`only ${await registered()} of ${NODES} nodes registered`);
+    await sleep(500);
+  }
+  await sleep(Math.min(10_000, 2000 + NODES * 5)); // let the registration resyncs drain
+  const memFleet = memory(pid);
+  log(`${NODES} nodes registered; scheduler RSS ${memFleet.rssMiB.toFixed(0)} MiB`);
+
+  // What the measurement watches: every assignment list, and every app status.
+  const published = new Map(); // appId → publish time (ms, performance.now)
+  const wanted = new Map(); // appId → replicas
+  const seenReplica = new Set();
+  const placedLat = []; // ms per placed replica
+  const placedAt = [];
+  const placedCount = new Map(); // appId → replicas seen
+  const refused = new Map(); // appId → replicas refused
+  let firstRefusal; // {appId, at (scheduler clock), message}
+  const decided = (appId) => (placedCount.get(appId) ?? 0) + (refused.get(appId) ?? 0) >= wanted.get(appId);
+  const kv = await bus.kv('assignments');
+  const watch = await kv.watch((_key, value) => {
+    const now = performance.now();
+    for (const r of value?.replicas ?? []) {
+      if (seenReplica.has(r.replicaId)) continue;
+      seenReplica.add(r.replicaId);
+      const t = published.get(r.appId);
+      if (t === undefined) continue;
+      placedLat.push(now - t);
+      placedAt.push(now);
+      placedCount.set(r.appId, (placedCount.get(r.appId) ?? 0) + 1);
+    }
+  });
+  cleanups.push(async () => watch.stop());
+  const statusSub = bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v1'));
+  cleanups.push(async () => statusSub.unsubscribe());
+  let statuses = 0;
+  void (async () => {
+    for await (const m of statusSub) {
+      statuses++;
+      const s = m.json();
+      const waiting = /(\d+) waiting for capacity/.exec(s.info.message);
+      const n =
+        s.state === 'QUEUED' && s.info.message.startsWith('waiting for capacity')
+          ? wanted.get(s.appId)
+          : waiting
+            ? Number(waiting[1])
+            : 0;
+      if (!n || refused.has(s.appId)) continue;
+      refused.set(s.appId, n);
+      if (!firstRefusal) {
+        firstRefusal = { appId: s.appId, at: s.at, message: s.info.message, seenAt: performance.now() };
+        log(`first refusal: ${s.appId}: ${s.info.message}`);
+      }
+    }
+  })();
+
+  // The requests, batch by batch.
+  const stream = apps();
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  let sent = 0;
+  let sentReplicas = 0;
+  let timedOut = false;
+  let lastReport = Date.now();
+  for (let i = 0; i < stream.length && !timedOut; i += BATCH) {
+    const batch = stream.slice(i, i + BATCH);
+    await Promise.all(
+      batch.map((a) => {
+        wanted.set(a.appId, a.replicas);
+        published.set(a.appId, performance.now());
+        return bus.publish('app.desired.v1', desired(a));
+      }),
+    );
+    sent += batch.length;
+    sentReplicas += batch.reduce((n, a) => n + a.replicas, 0);
+    while (!batch.every((a) => decided(a.appId))) {
+      if (Date.now() > deadline) {
+        timedOut = true;
+        break;
+      }
+      await sleep(2);
+    }
+    if (Date.now() - lastReport > 10_000) {
+      lastReport = Date.now();
+      const secs = (performance.now() - t0) / 1000;
+      log(
+        `${sentReplicas} replicas requested, ${placedLat.length} placed, ${[...refused.values()].reduce((a, b) => a + b, 0)} refused; ` +
+          `${(placedLat.length / secs).toFixed(0)} placements/s, p99 so far ${q(placedLat, 0.99).toFixed(0)} ms; scheduler RSS ${memory(pid).rssMiB.toFixed(0)} MiB`,
+      );
+    }
+  }
+  const tEnd = performance.now();
+  const seconds = (tEnd - t0) / 1000;
+  const schedCpu = cpuSeconds(pid) - cpu0;
+  const benchCpu = process.cpuUsage(benchCpu0);
+  const memEnd = memory(pid);
+  await sleep(3000); // READY reports and their reconciles
+  const refusedReplicas = [...refused.values()].reduce((a, b) => a + b, 0);
+
+  // From the scheduler's database: what it holds, and what it had allocated at the first refusal.
+  const held = await one(
+    `SELECT count(*)::int AS n, coalesce(sum(jsonb_array_length(gpus)), 0)::int AS gpus,
+            count(*) FILTER (WHERE phase = 'READY')::int AS ready FROM scheduler.replicas`,
+  );
+  const dup = await one(
+    `SELECT count(*)::int AS n FROM (SELECT g->>'uuid' AS u, r.node_id FROM scheduler.replicas r,
+       jsonb_array_elements(r.gpus) g GROUP BY 1, 2 HAVING count(*) > 1) d`,
+  );
+  let utilAtFirstRefusal = held.gpus / TOTAL_GPUS;
+  if (firstRefusal) {
+    const before = await one(
+      `SELECT coalesce(sum(jsonb_array_length(gpus)), 0)::int AS gpus FROM scheduler.replicas WHERE created_at <= $1`,
+      [firstRefusal.at],
+    );
+    utilAtFirstRefusal = before.gpus / TOTAL_GPUS;
+  }
+  const agentsReady = agents.reduce((n, a) => n + a.phases().filter((p) => p.phase === 'READY').length, 0);
+  const times = await handleTimes(sched.url);
+
+  const real = {
+    placementsPerSecond: placedLat.length / seconds,
+    decisionsPerSecond: (placedLat.length + refusedReplicas) / seconds,
+    p50: q(placedLat, 0.5),
+    p99: q(placedLat, 0.99),
+    utilAtFirstRefusal,
+    placed: placedLat.length,
+    decided: placedLat.length + refusedReplicas,
+    memMiB: memEnd.rssMiB,
+  };
+
+  // The table.
+  const pct = (x) => `${(x * 100).toFixed(2)} %`;
+  const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+  console.log('');
+  console.log(
+    `fleet placement: ${NODES} nodes × ${GPUS} H100 (${TOTAL_GPUS} GPUs), ${sentReplicas} of ${REQUESTS} replica requests sent (${sent} apps, h100-1-gpu; per app 1/2/4 GPUs × 1 replica or 4 GPUs × 2 replicas: 50/25/15/10 %), batches of ${BATCH} apps`,
+  );
+  console.log(
+    `fidelity: full NodeAgent code + FakeDriver per node, NATS control plane, heartbeats every ${HEARTBEAT_MS} ms; scheduler process on NATS + PostgreSQL${timedOut ? `; STOPPED AT THE ${LIMIT_S} s LIMIT` : ''}`,
+  );
+  console.log(
+    `${'metric'.padEnd(36)}${'real path'.padEnd(18)}${'pure decision'.padEnd(18)}${'ratio'.padEnd(10)}target`,
+  );
+  const row = (label, a, b, show, target = '') =>
+    console.log(
+      `${label.padEnd(36)}${show(a).padEnd(18)}${show(b).padEnd(18)}${(Number.isFinite(a / b) ? `${(a / b).toFixed(a / b < 10 ? 3 : 0)}×` : 'n/a').padEnd(10)}${target}`,
+    );
+  const met = (ok) => (ok ? 'met' : 'MISSED');
+  row(
+    'placements per second',
+    real.placementsPerSecond,
+    pure.placementsPerSecond,
+    (x) => f(x, 0),
+    `≥ 2000: ${met(real.placementsPerSecond >= 2000)}`,
+  );
+  row('decisions per second (incl. refusals)', real.decisionsPerSecond, pure.decisionsPerSecond, (x) =>
+    f(x, 0),
+  );
+  row('decision latency p50 (ms)', real.p50, pure.p50, (x) => f(x));
+  row('decision latency p99 (ms)', real.p99, pure.p99, (x) => f(x), `< 50 ms: ${met(real.p99 < 50)}`);
+  row(
+    'GPU utilisation at first refusal',
+    real.utilAtFirstRefusal,
+    pure.utilAtFirstRefusal,
+    pct,
+    `≥ 98 %: ${met(real.utilAtFirstRefusal >= 0.98)}${firstRefusal ? '' : ' (no refusal yet: utilisation reached)'}`,
+  );
+  row('replicas placed', real.placed, pure.placed, String);
+  row('replicas decided', real.decided, pure.decided, String);
+  console.log(
+    `${'scheduler memory (MiB)'.padEnd(36)}RSS idle ${f(memIdle.rssMiB, 0)}, with ${NODES} nodes ${f(memFleet.rssMiB, 0)}, after ${f(memEnd.rssMiB, 0)} (peak ${f(memEnd.hwmMiB, 0)}); pure decision: heap +${f(pure.memMiB, 1)}`,
+  );
+  console.log(
+    `wall ${f(seconds, 1)} s; scheduler CPU ${f(schedCpu, 1)} s (${f((schedCpu / seconds) * 100, 0)} % of a core); this process (agents + watch) CPU ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s; ${statuses} status events`,
+  );
+  console.log(
+    `scheduler database: ${held.n} replicas, ${held.gpus} GPUs bound (${pct(held.gpus / TOTAL_GPUS)}), ${held.ready} READY; agents run ${agentsReady} READY replicas; GPUs bound twice: ${dup.n}`,
+  );
+  if (firstRefusal) console.log(`first refusal: ${firstRefusal.appId}: ${firstRefusal.message}`);
+  const subjects = Object.entries(times).filter(([, v]) => v.count > 0);
+  if (subjects.length)
+    console.log(
+      `scheduler handler time (gantry_message_handle_seconds, includes waiting for the serial reconcile lane): ${subjects
+        .map(([s, v]) => `${s} ${v.count}× mean ${((v.sum / v.count) * 1000).toFixed(1)} ms`)
+        .join('; ')}`,
+    );
+}
+
+await main();
+process.exit(0);
