@@ -405,6 +405,16 @@ async function run(db, ns, cleanups, pure) {
     }
   })();
 
+  const tableStats = async () =>
+    Object.fromEntries(
+      (
+        await sql.query(
+          `SELECT relname, seq_scan, seq_tup_read, n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE schemaname = 'scheduler'`,
+        )
+      ).rows.map((r) => [r.relname, r]),
+    );
+  const stats0 = await tableStats();
+
   // The requests, batch by batch.
   const stream = apps();
   const cpu0 = cpuSeconds(pid);
@@ -465,6 +475,8 @@ async function run(db, ns, cleanups, pure) {
     );
     utilAtFirstRefusal = before.gpus / TOTAL_GPUS;
   }
+  const stats1 = await tableStats();
+  const delta = (t, k) => Number(stats1[t]?.[k] ?? 0) - Number(stats0[t]?.[k] ?? 0);
   const agentsReady = agents.reduce((n, a) => n + a.phases().filter((p) => p.phase === 'READY').length, 0);
   const times = await handleTimes(sched.url);
 
@@ -519,7 +531,7 @@ async function run(db, ns, cleanups, pure) {
   row('replicas placed', real.placed, pure.placed, String);
   row('replicas decided', real.decided, pure.decided, String);
   console.log(
-    `${'scheduler memory (MiB)'.padEnd(36)}RSS idle ${f(memIdle.rssMiB, 0)}, with ${NODES} nodes ${f(memFleet.rssMiB, 0)}, after ${f(memEnd.rssMiB, 0)} (peak ${f(memEnd.hwmMiB, 0)}); pure decision: heap +${f(pure.memMiB, 1)}`,
+    `${'scheduler memory (MiB)'.padEnd(36)}RSS idle ${f(memIdle.rssMiB, 0)}, with ${NODES} nodes ${f(memFleet.rssMiB, 0)}, after ${f(memEnd.rssMiB, 0)} (peak ${f(memEnd.hwmMiB, 0)}); pure decision: heap ${global.gc ? `+${f(pure.memMiB, 1)}` : 'n/a (run with --expose-gc)'}`,
   );
   console.log(
     `wall ${f(seconds, 1)} s; scheduler CPU ${f(schedCpu, 1)} s (${f((schedCpu / seconds) * 100, 0)} % of a core); this process (agents + watch) CPU ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s; ${statuses} status events`,
@@ -528,6 +540,12 @@ async function run(db, ns, cleanups, pure) {
     `scheduler database: ${held.n} replicas, ${held.gpus} GPUs bound (${pct(held.gpus / TOTAL_GPUS)}), ${held.ready} READY; agents run ${agentsReady} READY replicas; GPUs bound twice: ${dup.n}`,
   );
   if (firstRefusal) console.log(`first refusal: ${firstRefusal.appId}: ${firstRefusal.message}`);
+  const events = Object.values(times).reduce((n, v) => n + v.count, 0);
+  console.log(
+    `where the scheduler's time goes: ${events} NATS events through its one serial reconcile lane, plus a resync of every live app every RESYNC_INTERVAL_MS (10 s); ` +
+      `${delta('apps', 'n_tup_upd')} app-row updates (one or two per reconcile); ${delta('replicas', 'seq_scan')} sequential scans of the replicas table reading ${delta('replicas', 'seq_tup_read')} rows ` +
+      `(each reconcile loads every replica to compute free capacity)`,
+  );
   const subjects = Object.entries(times).filter(([, v]) => v.count > 0);
   if (subjects.length)
     console.log(

@@ -15,6 +15,8 @@ import { SchedulerStore } from './store/scheduler-store.js';
 @Injectable()
 export class Reconciler implements OnApplicationShutdown {
   private lane: Promise<unknown> = Promise.resolve();
+  private resyncing = false;
+  private resyncAgain = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly log = new Logger('Reconciler');
 
@@ -82,12 +84,29 @@ export class Reconciler implements OnApplicationShutdown {
     });
   }
 
-  /** Reconciles every app that is not deleted. */
+  /**
+   * Reconciles every app that is not deleted. One app per turn of the lane, so that events arriving
+   * meanwhile are handled between them rather than after the whole fleet. One resync at a time: asked
+   * for while one runs (a timer, a node back), it runs once more afterwards — never a growing queue.
+   */
   async resync(): Promise<void> {
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return;
+    }
+    this.resyncing = true;
     try {
-      await this.reconcile(await this.store.liveAppIds());
+      do {
+        this.resyncAgain = false;
+        for (const id of await this.store.liveAppIds())
+          await this.serial(() => this.reconcileLocked(id)).catch((error: unknown) =>
+            this.log.warn(`resync of app ${id} failed: ${(error as Error).message}`),
+          );
+      } while (this.resyncAgain);
     } catch (error) {
       this.log.warn(`resync failed: ${(error as Error).message}`);
+    } finally {
+      this.resyncing = false;
     }
   }
 
