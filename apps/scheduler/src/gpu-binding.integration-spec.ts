@@ -1,41 +1,13 @@
-import {
-  type AppSpec,
-  type AppStatusChanged,
-  type NodeAssignments,
-  type NodeHeartbeat,
-  wireSubject,
-} from '@gantry/contracts';
+import { type AppStatusChanged, type NodeAssignments, wireSubject } from '@gantry/contracts';
 import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
+import { appSpec, GiB, heartbeat } from './__fixtures__/fleet.js';
 import { startScheduler } from './bootstrap.js';
 import { SchedulerConfigSchema } from './config.js';
 
-const GiB = 1024 ** 3;
-const oneGpu: AppSpec = {
-  name: 'gpu',
-  image: 'img:1',
-  envVars: [],
-  labels: {},
-  resources: {
-    flavor: 'h100-1-gpu',
-    type: 'gpu',
-    units: 1,
-    cpu: 1,
-    gpu: 1,
-    memory: 2 * GiB,
-    ephemeralStorage: 0,
-    publicNetwork: 0,
-    privateNetwork: 0,
-    gpuModel: 'H100',
-  },
-  scalingStrategy: { fixed: { replicas: 1 } },
-  defaultHttpPort: 8080,
-  probe: { path: '/', port: 8080 },
-  unsecureHttp: true,
-  deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
-};
+const oneGpu = appSpec({ image: 'img:1', memory: 2 * GiB, gpus: 1 });
 
 /**
  * Many GPU apps asked for at once: every GPU is bound to one replica at most, the apps that fit
@@ -49,26 +21,7 @@ describe('GPU binding under concurrent requests', () => {
   const statuses = new Map<string, AppStatusChanged>();
   const apps = Array.from({ length: 12 }, (_, i) => `gpu-app-${i}`);
 
-  const hb = (nodeId: string): NodeHeartbeat => ({
-    nodeId,
-    address: '127.0.0.1',
-    at: new Date().toISOString(),
-    agentVersion: 't',
-    capacity: {
-      cpus: 32,
-      memory: 128 * GiB,
-      gpus: Array.from({ length: 4 }, (_, i) => ({
-        index: i,
-        uuid: `GPU-${nodeId}-${i}`,
-        model: 'NVIDIA H100 80GB HBM3',
-        memory: 81559,
-      })),
-    },
-    simulatedGpus: true,
-    labels: {},
-    appliedGeneration: 0,
-    replicas: [],
-  });
+  const hb = (nodeId: string) => heartbeat(nodeId, { gpus: 4 });
   const beat = (nodeId: string) => {
     ns.bus.signal('node.heartbeat.v1', hb(nodeId));
     timers.push(setInterval(() => ns.bus.signal('node.heartbeat.v1', hb(nodeId)), 200));

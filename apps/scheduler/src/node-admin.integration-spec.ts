@@ -1,35 +1,13 @@
-import type { AppSpec, NodeAssignments, NodeHeartbeat } from '@gantry/contracts';
+import type { NodeAssignments } from '@gantry/contracts';
 import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
+import { appSpec, heartbeat } from './__fixtures__/fleet.js';
 import { startScheduler } from './bootstrap.js';
 import { SchedulerConfigSchema } from './config.js';
 
-const GiB = 1024 ** 3;
-const gpuSpec: AppSpec = {
-  name: 'gpu-app',
-  image: 'img:1',
-  envVars: [],
-  labels: {},
-  resources: {
-    flavor: 'h100-1-gpu',
-    type: 'gpu',
-    units: 2,
-    cpu: 2,
-    gpu: 2,
-    memory: 4 * GiB,
-    ephemeralStorage: 0,
-    publicNetwork: 0,
-    privateNetwork: 0,
-    gpuModel: 'H100',
-  },
-  scalingStrategy: { fixed: { replicas: 1 } },
-  defaultHttpPort: 8080,
-  probe: { path: '/', port: 8080 },
-  unsecureHttp: true,
-  deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
-};
+const gpuSpec = appSpec({ name: 'gpu-app', image: 'img:1', gpus: 2 });
 
 describe('operator controls over nodes', () => {
   let db: TestDatabase;
@@ -38,26 +16,7 @@ describe('operator controls over nodes', () => {
   const timers: NodeJS.Timeout[] = [];
   let seq = 0;
 
-  const hb = (nodeId: string): NodeHeartbeat => ({
-    nodeId,
-    address: '127.0.0.1',
-    at: new Date().toISOString(),
-    agentVersion: 't',
-    capacity: {
-      cpus: 32,
-      memory: 128 * GiB,
-      gpus: Array.from({ length: 4 }, (_, i) => ({
-        index: i,
-        uuid: `GPU-${nodeId}-${i}`,
-        model: 'NVIDIA H100 80GB HBM3',
-        memory: 81559,
-      })),
-    },
-    simulatedGpus: true,
-    labels: { rack: nodeId },
-    appliedGeneration: 0,
-    replicas: [],
-  });
+  const hb = (nodeId: string) => heartbeat(nodeId, { gpus: 4, labels: { rack: nodeId } });
   const assigned = async (nodeId: string) =>
     ((await (await ns.bus.kv('assignments')).get(nodeId)) as NodeAssignments | null)?.replicas ?? [];
   const ready = (nodeId: string, replicaId: string, appId: string) =>

@@ -1,34 +1,13 @@
-import type { AppSpec, NodeAssignments } from '@gantry/contracts';
+import type { NodeAssignments } from '@gantry/contracts';
 import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 
+import { appSpec, GiB, heartbeat } from './__fixtures__/fleet.js';
 import { startScheduler } from './bootstrap.js';
 import { type SchedulerConfig, SchedulerConfigSchema } from './config.js';
 
-const GiB = 1024 ** 3;
-const spec: AppSpec = {
-  name: 'ha',
-  image: 'img:1',
-  envVars: [],
-  labels: {},
-  resources: {
-    flavor: 'ai1-1-cpu',
-    type: 'cpu',
-    units: 1,
-    cpu: 1,
-    gpu: 0,
-    memory: GiB,
-    ephemeralStorage: 0,
-    publicNetwork: 0,
-    privateNetwork: 0,
-  },
-  scalingStrategy: { fixed: { replicas: 1 } },
-  defaultHttpPort: 8080,
-  probe: { path: '/', port: 8080 },
-  unsecureHttp: true,
-  deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
-};
+const spec = appSpec({ name: 'ha', image: 'img:1', memory: GiB });
 
 describe('one active scheduler at a time', () => {
   let db: TestDatabase;
@@ -71,18 +50,7 @@ describe('one active scheduler at a time', () => {
       LOG_LEVEL: 'error',
       RESYNC_INTERVAL_MS: '1000',
     });
-    const hb = () =>
-      ns.bus.signal('node.heartbeat.v1', {
-        nodeId: 'n1',
-        address: '127.0.0.1',
-        at: new Date().toISOString(),
-        agentVersion: 't',
-        capacity: { cpus: 16, memory: 64 * GiB, gpus: [] },
-        simulatedGpus: false,
-        labels: {},
-        appliedGeneration: 0,
-        replicas: [],
-      });
+    const hb = () => ns.bus.signal('node.heartbeat.v1', heartbeat('n1', { cpus: 16, memory: 64 * GiB }));
     hb();
     beat = setInterval(hb, 200);
   });

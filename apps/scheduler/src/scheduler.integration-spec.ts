@@ -4,7 +4,6 @@ import {
   type AppSpec,
   type AppStatusChanged,
   type NodeAssignments,
-  type NodeHeartbeat,
   type ReplicaReport,
   wireSubject,
 } from '@gantry/contracts';
@@ -14,34 +13,12 @@ import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } f
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
+import { appSpec, GiB, heartbeat } from './__fixtures__/fleet.js';
 import { SCHEDULER_ENTITIES, SCHEDULER_MIGRATIONS } from './app.module.js';
 import { startScheduler } from './bootstrap.js';
 import { SchedulerConfigSchema } from './config.js';
 
-const GiB = 1024 ** 3;
-
-const spec = (replicas = 1): AppSpec => ({
-  name: 'demo',
-  image: 'gantry-test/web:1',
-  envVars: [{ name: 'GREETING', value: 'hi' }],
-  labels: {},
-  resources: {
-    flavor: 'ai1-1-cpu',
-    type: 'cpu',
-    units: 1,
-    cpu: 1,
-    gpu: 0,
-    memory: 4 * GiB,
-    ephemeralStorage: 0,
-    publicNetwork: 0,
-    privateNetwork: 0,
-  },
-  scalingStrategy: { fixed: { replicas } },
-  defaultHttpPort: 8080,
-  probe: { path: '/', port: 8080 },
-  unsecureHttp: true,
-  deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
-});
+const spec = (replicas = 1): AppSpec => appSpec({ replicas, envVars: [{ name: 'GREETING', value: 'hi' }] });
 
 describe('scheduler on real PostgreSQL and NATS', () => {
   let db: TestDatabase;
@@ -54,22 +31,12 @@ describe('scheduler on real PostgreSQL and NATS', () => {
   const beating = new Map<string, NodeJS.Timeout>();
   let seq = 0;
 
-  const heartbeat = (nodeId: string): NodeHeartbeat => ({
-    nodeId,
-    address: '127.0.0.1',
-    at: new Date().toISOString(),
-    agentVersion: 'test',
-    capacity: { cpus: 4, memory: 16 * GiB, gpus: [] },
-    simulatedGpus: false,
-    labels: {},
-    appliedGeneration: 0,
-    replicas: [],
-  });
+  const beatOf = (nodeId: string) => heartbeat(nodeId, { cpus: 4, memory: 16 * GiB });
   const startBeating = (nodeId: string) => {
-    ns.bus.signal('node.heartbeat.v1', heartbeat(nodeId));
+    ns.bus.signal('node.heartbeat.v1', beatOf(nodeId));
     beating.set(
       nodeId,
-      setInterval(() => ns.bus.signal('node.heartbeat.v1', heartbeat(nodeId)), 150),
+      setInterval(() => ns.bus.signal('node.heartbeat.v1', beatOf(nodeId)), 150),
     );
   };
   const stopBeating = (nodeId: string) => clearInterval(beating.get(nodeId));
@@ -252,13 +219,13 @@ describe('scheduler on real PostgreSQL and NATS', () => {
     );
     expect(queued.state).toBe('QUEUED');
     ns.bus.signal('node.heartbeat.v1', {
-      ...heartbeat('n-big'),
+      ...beatOf('n-big'),
       capacity: { cpus: 16, memory: 64 * GiB, gpus: [] },
     });
     const bigBeat = setInterval(
       () =>
         ns.bus.signal('node.heartbeat.v1', {
-          ...heartbeat('n-big'),
+          ...beatOf('n-big'),
           capacity: { cpus: 16, memory: 64 * GiB, gpus: [] },
         }),
       150,

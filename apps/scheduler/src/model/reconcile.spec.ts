@@ -1,36 +1,16 @@
 import type { AppSpec } from '@gantry/contracts';
 import { describe, expect, it } from '@jest/globals';
 
+import { appSpec, GiB } from '../__fixtures__/fleet.js';
 import { freeCapacity } from './placement.js';
 import { reconcileApp, type ReconcilePlan } from './reconcile.js';
 import { rolloutBounds, runtimeHash } from './rollout.js';
 import type { AppView, NodeView, ReplicaView } from './types.js';
 
-const GiB = 1024 ** 3;
 const T0 = '2026-11-23T10:00:00.000Z';
 
-const spec = (replicas = 1): AppSpec => ({
-  name: 'demo',
-  image: 'demo:1',
-  envVars: [],
-  labels: { 'gantry/id': 'app1' },
-  resources: {
-    flavor: 'ai1-1-cpu',
-    type: 'cpu',
-    units: 1,
-    cpu: 1,
-    gpu: 0,
-    memory: 4 * GiB,
-    ephemeralStorage: 0,
-    publicNetwork: 0,
-    privateNetwork: 0,
-  },
-  scalingStrategy: { fixed: { replicas } },
-  defaultHttpPort: 8080,
-  probe: { path: '/', port: 8080 },
-  unsecureHttp: true,
-  deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
-});
+const spec = (replicas = 1): AppSpec =>
+  appSpec({ replicas, image: 'demo:1', labels: { 'gantry/id': 'app1' } });
 
 const app = (over: Partial<AppView> = {}): AppView => ({
   id: 'app1',
