@@ -43,6 +43,7 @@ import { NodeAgentConfigSchema } from '../apps/node-agent/dist/config.js';
 import { FakeDriver } from '../apps/node-agent/dist/driver/fake/fake-driver.js';
 import { freeCapacity, placeReplica, reserve } from '../apps/scheduler/dist/model/placement.js';
 import { freePort, ROOT, startService, waitReady } from '../scripts/platform.mjs';
+import { pct, rng, sleep } from './lib.mjs';
 
 const [NODES = 1000, REQUESTS = 10_000, BATCH = 50, LIMIT_S = 600, SEED = 42] = process.argv
   .slice(2)
@@ -56,13 +57,7 @@ const NODE_MEMORY = GPUS * FLAVOR.memoryPerUnit;
 const TOTAL_GPUS = NODES * GPUS;
 const started = Date.now();
 const deadline = started + LIMIT_S * 1000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${m}`);
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 /** The apps, in order, cut at REQUESTS replicas: {appId, replicas, gpus (per replica)}. */
 function apps() {
@@ -122,12 +117,6 @@ function desired(app) {
   };
 }
 
-const q = (xs, p) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
-};
-
 /** The pure decision function on the same stream and fleet (bench/placement.mjs's fill workload). */
 function pureDecision() {
   const nodes = Array.from({ length: NODES }, (_, n) => ({
@@ -180,8 +169,8 @@ function pureDecision() {
     return {
       placementsPerSecond: placed / seconds,
       decisionsPerSecond: reqs.length / seconds,
-      p50: q(latencies, 0.5),
-      p99: q(latencies, 0.99),
+      p50: pct(latencies, 50),
+      p99: pct(latencies, 99),
       utilAtFirstRefusal: utilAtFirstRefusal ?? used / TOTAL_GPUS,
       placed,
       decided: reqs.length,
@@ -446,7 +435,7 @@ async function run(db, ns, cleanups, pure) {
       const secs = (performance.now() - t0) / 1000;
       log(
         `${sentReplicas} replicas requested, ${placedLat.length} placed, ${[...refused.values()].reduce((a, b) => a + b, 0)} refused; ` +
-          `${(placedLat.length / secs).toFixed(0)} placements/s, p99 so far ${q(placedLat, 0.99).toFixed(0)} ms; scheduler RSS ${memory(pid).rssMiB.toFixed(0)} MiB`,
+          `${(placedLat.length / secs).toFixed(0)} placements/s, p99 so far ${pct(placedLat, 99).toFixed(0)} ms; scheduler RSS ${memory(pid).rssMiB.toFixed(0)} MiB`,
       );
     }
   }
@@ -483,8 +472,8 @@ async function run(db, ns, cleanups, pure) {
   const real = {
     placementsPerSecond: placedLat.length / seconds,
     decisionsPerSecond: (placedLat.length + refusedReplicas) / seconds,
-    p50: q(placedLat, 0.5),
-    p99: q(placedLat, 0.99),
+    p50: pct(placedLat, 50),
+    p99: pct(placedLat, 99),
     utilAtFirstRefusal,
     placed: placedLat.length,
     decided: placedLat.length + refusedReplicas,
@@ -492,7 +481,7 @@ async function run(db, ns, cleanups, pure) {
   };
 
   // The table.
-  const pct = (x) => `${(x * 100).toFixed(2)} %`;
+  const percent = (x) => `${(x * 100).toFixed(2)} %`;
   const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
   console.log('');
   console.log(
@@ -525,7 +514,7 @@ async function run(db, ns, cleanups, pure) {
     'GPU utilisation at first refusal',
     real.utilAtFirstRefusal,
     pure.utilAtFirstRefusal,
-    pct,
+    percent,
     `≥ 98 %: ${met(real.utilAtFirstRefusal >= 0.98)}${firstRefusal ? '' : ' (no refusal yet: utilisation reached)'}`,
   );
   row('replicas placed', real.placed, pure.placed, String);
@@ -537,7 +526,7 @@ async function run(db, ns, cleanups, pure) {
     `wall ${f(seconds, 1)} s; scheduler CPU ${f(schedCpu, 1)} s (${f((schedCpu / seconds) * 100, 0)} % of a core); this process (agents + watch) CPU ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s; ${statuses} status events`,
   );
   console.log(
-    `scheduler database: ${held.n} replicas, ${held.gpus} GPUs bound (${pct(held.gpus / TOTAL_GPUS)}), ${held.ready} READY; agents run ${agentsReady} READY replicas; GPUs bound twice: ${dup.n}`,
+    `scheduler database: ${held.n} replicas, ${held.gpus} GPUs bound (${percent(held.gpus / TOTAL_GPUS)}), ${held.ready} READY; agents run ${agentsReady} READY replicas; GPUs bound twice: ${dup.n}`,
   );
   if (firstRefusal) console.log(`first refusal: ${firstRefusal.appId}: ${firstRefusal.message}`);
   const events = Object.values(times).reduce((n, v) => n + v.count, 0);

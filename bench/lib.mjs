@@ -3,28 +3,37 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
-import { buildTestImage, createTestDatabase, createTestNamespace, webAppSpec } from '@gantry/testing';
+import {
+  buildTestImage,
+  createTestDatabase,
+  createTestNamespace,
+  waitFor,
+  webAppSpec,
+} from '@gantry/testing';
 import Docker from 'dockerode';
 
 import { ensureBusybox, ensureDocker } from '../scripts/host.mjs';
 import { freePorts, ROOT, startPlatform } from '../scripts/platform.mjs';
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '@gantry/testing';
 
-/** Polls `fn` every `pollMs` until it returns a truthy value (which it resolves to). */
-export async function until(what, fn, { limitMs = 90_000, pollMs = 20 } = {}) {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(pollMs);
-  }
+/** Polls until truthy, bounded (libs/testing's waitFor, with a 90 s default). */
+export const until = (what, fn, { limitMs = 90_000, pollMs = 20 } = {}) =>
+  waitFor(what, fn, { timeoutMs: limitMs, intervalMs: pollMs });
+
+/** The same pseudo-random stream for the same seed (LCG), so runs compare. */
+export function rng(seed) {
+  let s = seed >>> 0;
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** The p-th percentile (nearest rank). */
 export const pct = (xs, p) =>
-  [...xs].sort((a, b) => a - b)[Math.max(0, Math.min(xs.length - 1, Math.ceil((xs.length * p) / 100) - 1))];
+  xs.length === 0
+    ? NaN
+    : [...xs].sort((a, b) => a - b)[
+        Math.max(0, Math.min(xs.length - 1, Math.ceil((xs.length * p) / 100) - 1))
+      ];
 
 /**
  * GET `url` with `Host: host` through node:http (fetch drops a Host header it is given), resolving

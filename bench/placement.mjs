@@ -6,14 +6,10 @@
 // leaves with probability 0.3 — what fragments a real fleet).
 //   npm run build && node bench/placement.mjs [nodes=1000] [gpusPerNode=8] [requests=10000] [seed=42]
 import { freeCapacity, placeReplica, reserve } from '../apps/scheduler/dist/model/placement.js';
+import { rng } from './lib.mjs';
 
 const [NODES = 1000, GPUS = 8, REQUESTS = 10_000, SEED = 42] = process.argv.slice(2).map(Number);
 const GiB = 1024 ** 3;
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 function cluster() {
   return Array.from({ length: NODES }, (_, n) => ({
