@@ -222,7 +222,7 @@ describe('judgedAt: what an event date is checked against', () => {
   it.each([
     ['first delivery, just after it was stored', stored, stored + 50, stored],
     ['a replay a year later', stored, stored + 365 * 86_400_000, stored],
-    ['a clock behind the stream (tests)', stored, stored - 86_400_000, stored - 86_400_000],
+    ['a clock behind the stream', stored, stored - 86_400_000, stored],
     ['no stored time (core NATS)', undefined, stored, stored],
   ])('%s', (_what, storedAt, clockNow, expected) => {
     expect(judgedAt(storedAt, clockNow)).toBe(expected);

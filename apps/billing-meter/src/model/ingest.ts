@@ -25,11 +25,9 @@ export const INGEST_LIMITS = {
 
 /**
  * The instant an event's date is judged against: when the stream stored it, so that a replay years
- * later takes the decision the first delivery took; the meter's clock only when it is behind that
- * (tests run it in the past). Core NATS messages have no stored time: the clock.
+ * later takes the decision the first delivery took. Core NATS messages have no stored time: the clock.
  */
-export const judgedAt = (storedAt: number | undefined, clockNow: number): number =>
-  Math.min(storedAt ?? Number.POSITIVE_INFINITY, clockNow);
+export const judgedAt = (storedAt: number | undefined, clockNow: number): number => storedAt ?? clockNow;
 
 export type Ingested = { ok: true; point: StatusPoint } | { ok: false; problems: string[] };
 
