@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the launcher npm run up, the e2e setup and the benchmarks share; not an Nx project
+import { freePort } from '../../scripts/platform.mjs';
 import { json, MAIN, type Result, runCli } from './cli.js';
 import { api, type AppObject, E, waitForState } from './platform.js';
 
@@ -19,17 +20,6 @@ let dir: string;
 let configPath: string;
 const gantry = (args: string[], env: Record<string, string> = {}): Promise<Result> =>
   runCli(configPath, args, env);
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gantry-cli-e2e-'));

@@ -8,6 +8,7 @@ import {
   FlavorListSchema,
   MeSchema,
   type Token,
+  tokenKey,
   TokenSchema,
   UsageOutputSchema,
   wireStream,
@@ -25,7 +26,6 @@ import pg from 'pg';
 
 import { ApiGatewayModule, GATEWAY_MIGRATIONS, GATEWAY_SCHEMA, SERVICE } from './app.module.js';
 import { ApiGatewayConfigSchema } from './config.js';
-import { hashSecret } from './domain/access.js';
 import { GATEWAY_ENTITIES } from './store/entities.js';
 
 const ADMIN = 'it-admin-secret-0123456789abcdef';
@@ -199,7 +199,7 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
   });
 
   it('creates the bootstrap admin token and mirrors it into the tokens KV', async () => {
-    const entry = await waitFor('the admin token in KV', () => tokensKv.get(hashSecret(ADMIN)));
+    const entry = await waitFor('the admin token in KV', () => tokensKv.get(tokenKey(ADMIN)));
     expect(entry).toMatchObject({ projectId: 'default', role: 'admin', version: 1 });
     const me = await call('GET', '/v1/me');
     expect(me.status).toBe(200);
@@ -428,9 +428,7 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       readA = TokenSchema.parse(rd.body);
       expect(readA.spec).toEqual({ name: 'viewer', role: 'read', projectId: 'default' });
       expect(
-        await waitFor('the operator token in KV', () =>
-          tokensKv.get(hashSecret(operatorB.status.value ?? '')),
-        ),
+        await waitFor('the operator token in KV', () => tokensKv.get(tokenKey(operatorB.status.value ?? ''))),
       ).toEqual({
         tokenId: operatorB.id,
         projectId: 'team-b',
@@ -519,15 +517,15 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
         role: 'read',
       });
       await waitFor('the KV key to move', async () =>
-        (await tokensKv.get(hashSecret(oldSecret))) === null &&
-        (await tokensKv.get(hashSecret(newSecret)))?.version === 2
+        (await tokensKv.get(tokenKey(oldSecret))) === null &&
+        (await tokensKv.get(tokenKey(newSecret)))?.version === 2
           ? true
           : undefined,
       );
       expect((await call('DELETE', `/v1/token/${readA.id}`)).status).toBe(204);
       expectError(await call('GET', '/v1/me', { token: newSecret }), 401, 'UNAUTHORIZED');
       await waitFor('the KV key to go', async () =>
-        (await tokensKv.get(hashSecret(newSecret))) === null ? true : undefined,
+        (await tokensKv.get(tokenKey(newSecret))) === null ? true : undefined,
       );
       expectError(await call('GET', `/v1/token/${readA.id}`), 404, 'NOT_FOUND');
       const admin = (await call<{ items: Token[] }>('GET', '/v1/token')).body.items.find(

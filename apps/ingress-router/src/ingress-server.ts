@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   Agent,
   createServer,
@@ -12,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 
-import type { ErrorBody, RouteEntry } from '@gantry/contracts';
+import { type ErrorBody, type RouteEntry, tokenKey } from '@gantry/contracts';
 import { Readiness } from '@gantry/runtime';
 import {
   Inject,
@@ -76,7 +75,6 @@ const LOGIN_BODY_LIMIT = 8 * 1024;
 /** Metrics label for requests that named no existing app. */
 const NO_APP = '-';
 
-const sha256 = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
 const header = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value[0] : value;
 
@@ -374,7 +372,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       { authorization: header(req.headers.authorization), cookie: header(req.headers.cookie) },
       route.appId,
     );
-    const tokenHash = credential ? sha256(credential.secret) : undefined;
+    const tokenHash = credential ? tokenKey(credential.secret) : undefined;
     const token = tokenHash ? this.table.token(tokenHash) : undefined;
     const decision = decideAccess(route, credential, token);
     return {
@@ -468,7 +466,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       const decision = decideAccess(
         { ...route, unsecureHttp: false },
         { source: 'bearer', secret },
-        this.table.token(sha256(secret)),
+        this.table.token(tokenKey(secret)),
       );
       if (!decision.allow) {
         if (html) this.html(res, decision.status, loginPage(route.appId, decision.message));

@@ -1,15 +1,8 @@
+import { tokenKey } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
 import { describe, expect, it } from '@jest/globals';
 
-import {
-  assertMayCall,
-  bearerSecret,
-  canSee,
-  hashSecret,
-  newSecret,
-  type Principal,
-  projectScope,
-} from './access.js';
+import { assertMayCall, bearerSecret, canSee, newSecret, type Principal, projectScope } from './access.js';
 
 const principal = (
   role: Principal['role'],
@@ -50,8 +43,8 @@ describe('bearer tokens', () => {
     expect(code(() => bearerSecret(header))).toBe(message);
   });
 
-  it('hashes secrets with SHA-256 (hex) and makes long random ones', () => {
-    expect(hashSecret('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  it('keys secrets by SHA-256 (hex) and makes long random ones', () => {
+    expect(tokenKey('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     const s = newSecret();
     expect(s).toMatch(/^gantry_[A-Za-z0-9_-]{43}$/);
     expect(newSecret()).not.toBe(s);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { matchesSelector, type TokenRole } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
@@ -18,10 +18,6 @@ export interface Scoped {
   projectId: string;
   labels: Record<string, string>;
 }
-
-/** SHA-256 (hex) of a token secret: the key of the `tokens` table and KV bucket. */
-export const hashSecret = (secret: string): string =>
-  createHash('sha256').update(secret, 'utf8').digest('hex');
 
 /** A new token secret: 32 random bytes, base64url, with a recognisable prefix. */
 export const newSecret = (): string => `gantry_${randomBytes(32).toString('base64url')}`;

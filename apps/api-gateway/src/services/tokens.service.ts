@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 
-import { type CreateTokenInput, type Token, type TokenEntry } from '@gantry/contracts';
+import { type CreateTokenInput, type Token, type TokenEntry, tokenKey } from '@gantry/contracts';
 import { conflict, GantryError, notFound } from '@gantry/errors';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 
-import { bearerSecret, hashSecret, newSecret, type Principal, projectScope } from '../domain/access.js';
+import { bearerSecret, newSecret, type Principal, projectScope } from '../domain/access.js';
 import { toToken } from '../domain/presenters.js';
 import { TokenRow } from '../store/entities.js';
 import { GatewayStore, type GatewayTx } from '../store/gateway-store.js';
@@ -40,7 +40,7 @@ export class TokensService implements OnApplicationBootstrap {
     private readonly store: GatewayStore,
     @Inject(GATEWAY_CONFIG) config: ApiGatewayConfig,
   ) {
-    this.adminHash = config.GANTRY_ADMIN_TOKEN ? hashSecret(config.GANTRY_ADMIN_TOKEN) : undefined;
+    this.adminHash = config.GANTRY_ADMIN_TOKEN ? tokenKey(config.GANTRY_ADMIN_TOKEN) : undefined;
   }
 
   /** Creates or updates the bootstrap admin token, then re-mirrors every token to KV. */
@@ -90,7 +90,7 @@ export class TokensService implements OnApplicationBootstrap {
 
   /** The principal of an `Authorization` header, or 401. */
   async authenticate(header: string | string[] | undefined): Promise<Principal> {
-    const row = await this.store.tokenByHash(hashSecret(bearerSecret(header)));
+    const row = await this.store.tokenByHash(tokenKey(bearerSecret(header)));
     if (!row) throw new GantryError('UNAUTHORIZED', 'the bearer token is not valid (unknown or revoked)');
     return {
       tokenId: row.id,
@@ -125,7 +125,7 @@ export class TokensService implements OnApplicationBootstrap {
         name: input.name,
         role: input.role,
         labelSelector: input.labelSelector ?? null,
-        secretHash: hashSecret(secret),
+        secretHash: tokenKey(secret),
         version: 1,
         createdAt: now,
         updatedAt: now,
@@ -146,7 +146,7 @@ export class TokensService implements OnApplicationBootstrap {
       this.assertNotManaged(token);
       await tx.kvDelete('tokens', token.secretHash);
       Object.assign(token, {
-        secretHash: hashSecret(secret),
+        secretHash: tokenKey(secret),
         version: token.version + 1,
         updatedAt: new Date(),
       });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import { z } from 'zod';
 
 import { IdSchema } from './common.js';
@@ -18,3 +20,6 @@ export const TokenEntrySchema = z.strictObject({
   version: z.int().min(1),
 });
 export type TokenEntry = z.infer<typeof TokenEntrySchema>;
+
+/** The `tokens` key of a bearer secret: SHA-256, hex. The gateway writes it, the ingress looks it up. */
+export const tokenKey = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
