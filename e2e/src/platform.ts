@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 
-import { waitFor } from '@gantry/testing';
+import { jsonClient, waitFor } from '@gantry/testing';
 
 /** What the shared platform (global-setup.mjs) tells the tests. */
 export interface E2E {
@@ -23,36 +23,8 @@ if (!E)
     'GANTRY_E2E is not set: run the e2e project through jest (global-setup starts the platform)',
   );
 
-export interface Reply<T = Record<string, unknown>> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-/** Calls the REST API as a client would. `body` is JSON-encoded unless it is already a string. */
-export async function api<T = Record<string, unknown>>(
-  method: string,
-  path: string,
-  opts: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
-): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  const token = opts.token === undefined ? E.adminToken : opts.token;
-  if (token) headers['authorization'] = `Bearer ${token}`;
-  let body: string | undefined;
-  if (opts.body !== undefined) {
-    body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(`${E.api}${path}`, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.status, body: parsed as T, headers: res.headers };
-}
+/** Calls the REST API as a client would, with the admin token unless told otherwise. */
+export const api = jsonClient(() => E.api, E.adminToken);
 
 export interface IngressReply {
   status: number;

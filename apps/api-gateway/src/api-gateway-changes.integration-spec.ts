@@ -13,7 +13,17 @@ import {
   wireSubject,
 } from '@gantry/contracts';
 import { runService } from '@gantry/runtime';
-import { createTestDatabase, createTestNamespace, sleep, type TestDatabase, waitFor } from '@gantry/testing';
+import {
+  type CallOptions,
+  createTestDatabase,
+  createTestNamespace,
+  expectError,
+  jsonClient,
+  type Reply,
+  sleep,
+  type TestDatabase,
+  waitFor,
+} from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { INestApplication } from '@nestjs/common';
@@ -25,43 +35,13 @@ import { ApiGatewayConfigSchema } from './config.js';
 const ADMIN = 'it-admin-secret-changes-0123456789';
 const WEB = 'gantry-test/web:1';
 
-interface Reply<T = Record<string, unknown>> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-/** Calls the API as a client would; `body` is JSON-encoded unless already a string. */
-async function call<T = Record<string, unknown>>(
+/** Calls the gateway at `base` as a client would (the admin token unless told otherwise). */
+const call = <T = Record<string, unknown>>(
   base: string,
   method: string,
   path: string,
-  opts: { body?: unknown; token?: string | null } = {},
-): Promise<Reply<T>> {
-  const headers: Record<string, string> = {};
-  const token = opts.token === undefined ? ADMIN : opts.token;
-  if (token) headers['authorization'] = `Bearer ${token}`;
-  let body: string | undefined;
-  if (opts.body !== undefined) {
-    body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-    headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(`${base}${path}`, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.status, body: parsed as T, headers: res.headers };
-}
-
-/** Asserts a JSON error answer: status, code and (part of) the message. */
-function expectError(r: Reply<unknown>, status: number, error: string, message?: string): void {
-  expect({ status: r.status, error: (r.body as { error?: string })?.error }).toEqual({ status, error });
-  if (message !== undefined) expect((r.body as { message?: string }).message ?? '').toContain(message);
-}
+  opts: CallOptions = {},
+) => jsonClient(() => base, ADMIN)<T>(method, path, opts);
 
 async function startGateway(
   db: TestDatabase,
@@ -105,11 +85,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
   let reader: string; // read token of the default project
   let vision: string; // operator of the default project scoped to team=vision
 
-  const api = <T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    opts: { body?: unknown; token?: string | null } = {},
-  ) => call<T>(base, method, path, opts);
+  const api = jsonClient(() => base, ADMIN);
 
   async function createApp(body: Record<string, unknown>, token = ADMIN): Promise<App> {
     const r = await api<App>('POST', '/v1/app', { body, token });

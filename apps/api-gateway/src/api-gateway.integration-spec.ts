@@ -17,7 +17,15 @@ import {
 import { createDataSource, OutboxMessage, prepareDatabase, schemaDrift } from '@gantry/database';
 import type { TypedKv } from '@gantry/messaging';
 import { runService } from '@gantry/runtime';
-import { createTestDatabase, createTestNamespace, sleep, type TestDatabase, waitFor } from '@gantry/testing';
+import {
+  createTestDatabase,
+  createTestNamespace,
+  expectError,
+  jsonClient,
+  sleep,
+  type TestDatabase,
+  waitFor,
+} from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { Msg, Subscription } from '@nats-io/transport-node';
@@ -31,12 +39,6 @@ import { GATEWAY_ENTITIES } from './store/entities.js';
 const ADMIN = 'it-admin-secret-0123456789abcdef';
 const URL_TEMPLATE = 'http://{id}.apps.test:9999';
 
-interface Reply<T = Record<string, unknown>> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
 describe('api-gateway on real PostgreSQL and NATS', () => {
   let db: TestDatabase;
   let ns: Awaited<ReturnType<typeof createTestNamespace>>;
@@ -46,38 +48,7 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
   const desired: AppDesired[] = [];
   const responders: Subscription[] = [];
 
-  /** Calls the API as a client would; `body` is JSON-encoded unless already a string. */
-  async function call<T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    opts: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
-  ): Promise<Reply<T>> {
-    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    const token = opts.token === undefined ? ADMIN : opts.token;
-    if (token) headers['authorization'] = `Bearer ${token}`;
-    let body: string | undefined;
-    if (opts.body !== undefined) {
-      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${base}${path}`, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, body: parsed as T, headers: res.headers };
-  }
-
-  /** Asserts a JSON error answer. */
-  function expectError(r: Reply<unknown>, status: number, error: string, message?: string | RegExp): void {
-    expect({ status: r.status, error: (r.body as { error?: string })?.error }).toEqual({ status, error });
-    const text = (r.body as { message?: string }).message ?? '';
-    if (typeof message === 'string') expect(text).toContain(message);
-    else if (message) expect(text).toMatch(message);
-  }
+  const call = jsonClient(() => base, ADMIN);
 
   async function createApp(body: Record<string, unknown>, token: string = ADMIN): Promise<App> {
     const r = await call<App>('POST', '/v1/app', { body, token });

@@ -1,4 +1,5 @@
 export * from './database.js';
+export * from './http.js';
 export * from './images.js';
 export * from './names.js';
 export * from './nats.js';
