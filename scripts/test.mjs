@@ -5,7 +5,7 @@
 // ends with the totals as one line: "N passed, N failed".
 // Extra arguments go to jest and skip the static checks (e.g. `npm test -- --selectProjects unit`).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ensureBusybox, ensureDocker, log } from './host.mjs';
@@ -54,6 +54,8 @@ if (jestArgs.length === 0) {
 }
 
 const results = join(state, 'jest-results.json');
+// A run that dies before writing its results must not be read as the previous run's totals.
+rmSync(results, { force: true });
 const jest = spawnSync(
   process.execPath,
   [
@@ -76,5 +78,8 @@ try {
 } catch {
   failed += 1;
 }
+// Jest failed without a failing test to show for it (a crashed global setup, a suite that did not
+// load): that is a failure too.
+if (jest.status !== 0 && failed === checks.failed) failed += 1;
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(jest.status === 0 && checks.failed === 0 ? 0 : 1);

@@ -1,5 +1,3 @@
-import { expect } from '@jest/globals';
-
 export interface Reply<T = Record<string, unknown>> {
   status: number;
   body: T;
@@ -43,18 +41,25 @@ export function jsonClient(base: () => string, defaultToken?: string) {
   };
 }
 
-/** Asserts a JSON error answer `{error, message}`: status, code and (part of) the message. */
+/**
+ * Asserts a JSON error answer `{error, message}`: status, code and (part of) the message. Throws
+ * with what came instead (no test-runner import: global setups load this library in plain Node).
+ */
 export function expectError(
   r: Reply<unknown>,
   status: number,
   error: string,
   message?: string | RegExp,
 ): void {
-  expect({ status: r.status, error: (r.body as { error?: string } | undefined)?.error }).toEqual({
-    status,
-    error,
-  });
-  const text = (r.body as { message?: string } | undefined)?.message ?? '';
-  if (typeof message === 'string') expect(text).toContain(message);
-  else if (message) expect(text).toMatch(message);
+  const body = r.body as { error?: unknown; message?: unknown } | undefined;
+  const text = typeof body?.message === 'string' ? body.message : '';
+  const ok =
+    r.status === status &&
+    body?.error === error &&
+    (message === undefined || (typeof message === 'string' ? text.includes(message) : message.test(text)));
+  if (!ok)
+    throw new Error(
+      `expected ${status} ${error}${message === undefined ? '' : ` with a message matching ${String(message)}`}, ` +
+        `got ${r.status} ${JSON.stringify(r.body)}`,
+    );
 }
