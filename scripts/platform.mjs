@@ -178,7 +178,13 @@ export function startService(svc, logDir) {
     ...process.env,
     ...Object.fromEntries(Object.entries(svc.env).map(([k, v]) => [k, String(v)])),
   };
-  const proc = spawn(process.execPath, [entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // GANTRY_SERVICE_NODE_ARGS: extra Node flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.GANTRY_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, entry], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   proc.stdout.pipe(out);
   proc.stderr.pipe(out);
   return { name: svc.name, label, port: svc.port, url: `http://127.0.0.1:${svc.port}`, proc, logFile };

@@ -91,10 +91,15 @@ describe('operator controls over nodes', () => {
   });
 
   it('drains: the replacement is placed elsewhere and the old replica leaves only once it is ready', async () => {
-    const from = (await assigned('n1')).some((r) => r.appId === 'gpu-app') ? 'n1' : 'n2';
+    // Node records answer from the scheduler's memory; assignment lists arrive through the outbox.
+    const { from, old } = await waitFor('the replica in its node assignments', async () => {
+      for (const nodeId of ['n1', 'n2']) {
+        const found = (await assigned(nodeId)).find((r) => r.appId === 'gpu-app');
+        if (found) return { from: nodeId, old: found };
+      }
+      return undefined;
+    });
     const to = from === 'n1' ? 'n2' : 'n1';
-    const old = (await assigned(from)).find((r) => r.appId === 'gpu-app');
-    if (!old) throw new Error('no replica');
     await ready(from, old.replicaId, 'gpu-app');
     const { node } = await ns.bus.request('command.node.v1', { nodeId: from, action: 'drain' });
     expect(node).toMatchObject({ state: 'DRAINING', schedulable: false, draining: true });

@@ -6,14 +6,12 @@ import { Gauge, register } from 'prom-client';
 import { nodeRecord } from './model/node-record.js';
 import { NodeRegistry } from './node-registry.js';
 import { Reconciler } from './reconciler.js';
-import { SchedulerStore } from './store/scheduler-store.js';
 
 /** Operators' view of the fleet and their controls over it (cordon, uncordon, drain, delete). */
 @Injectable()
 export class NodeAdmin implements OnModuleInit {
   constructor(
     private readonly registry: NodeRegistry,
-    private readonly store: SchedulerStore,
     private readonly reconciler: Reconciler,
   ) {}
 
@@ -68,54 +66,48 @@ export class NodeAdmin implements OnModuleInit {
   }
 
   async records(nodeId?: string): Promise<NodeRecord[]> {
-    const replicas = await this.store.replicas();
     const out: NodeRecord[] = [];
     for (const id of [...this.registry.views().keys()].sort()) {
       if (nodeId && id !== nodeId) continue;
       const d = this.registry.details(id);
-      if (d)
-        out.push(
-          nodeRecord(
-            d.view,
-            d,
-            replicas.filter((r) => r.nodeId === id),
-          ),
-        );
+      if (d) out.push(nodeRecord(d.view, d, this.reconciler.fleet.replicasOn(id)));
     }
     if (nodeId && out.length === 0) throw notFound('node', nodeId);
     return out;
   }
 
-  /** Applies an operator's command, then wakes the apps it affects; answers with the node's record. */
-  command(c: NodeCommand): Promise<NodeRecord | null> {
-    return this.reconciler.serial(async () => {
-      const d = this.registry.details(c.nodeId);
-      if (!d) throw notFound('node', c.nodeId);
-      switch (c.action) {
-        case 'cordon':
-          await this.registry.setFlags(c.nodeId, { schedulable: false, draining: d.view.draining });
-          break;
-        case 'uncordon':
-          await this.registry.setFlags(c.nodeId, { schedulable: true, draining: false });
-          break;
-        case 'drain':
-          await this.registry.setFlags(c.nodeId, { schedulable: false, draining: true });
-          break;
-        case 'delete': {
-          const held = (await this.store.replicas()).filter((r) => r.nodeId === c.nodeId);
-          if (held.length > 0 && d.view.health !== 'LOST')
+  /** Applies an operator's command, then reconciles the apps it affects; answers with the node's record. */
+  async command(c: NodeCommand): Promise<NodeRecord | null> {
+    const d = this.registry.details(c.nodeId);
+    if (!d) throw notFound('node', c.nodeId);
+    const apps = this.reconciler.fleet.appIdsOn([c.nodeId]);
+    switch (c.action) {
+      case 'cordon':
+        await this.registry.setFlags(c.nodeId, { schedulable: false, draining: d.view.draining });
+        break;
+      case 'uncordon':
+        await this.registry.setFlags(c.nodeId, { schedulable: true, draining: false });
+        break;
+      case 'drain':
+        await this.registry.setFlags(c.nodeId, { schedulable: false, draining: true });
+        break;
+      case 'delete':
+        // Checked and done inside a pass, so that nothing is placed on the node in between.
+        await this.reconciler.submit((fleet, ch) => {
+          const held = fleet.replicasOn(c.nodeId);
+          const node = this.registry.details(c.nodeId);
+          if (!node) throw notFound('node', c.nodeId);
+          if (held.length > 0 && node.view.health !== 'LOST')
             throw conflict(`node ${c.nodeId} still holds ${held.length} replica(s): drain it first`, {
               replicas: held.map((r) => r.id),
             });
-          await this.registry.remove(c.nodeId);
-          break;
-        }
-      }
-      for (const appId of await this.store.appIdsOnNodes([c.nodeId]))
-        await this.reconciler.reconcileLocked(appId);
-      if (c.action === 'uncordon')
-        for (const appId of await this.store.liveAppIds()) await this.reconciler.reconcileLocked(appId);
-      return c.action === 'delete' ? null : ((await this.records(c.nodeId))[0] ?? null);
-    });
+          this.registry.forget(c.nodeId);
+          fleet.removeNode(c.nodeId, ch);
+          return { apps: held.map((r) => r.appId), result: undefined };
+        });
+        return null;
+    }
+    await this.reconciler.reconcile(apps);
+    return (await this.records(c.nodeId))[0] ?? null;
   }
 }

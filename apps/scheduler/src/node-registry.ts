@@ -25,6 +25,9 @@ export class NodeRegistry {
   private readonly known = new Map<string, Known>();
   private readonly log = new Logger('NodeRegistry');
   private policy: HealthPolicy = { notReadyAfterMs: 3000, lostAfterMs: 10_000 };
+  private cached: { version: number; views: Map<string, NodeView> } | undefined;
+  /** Changes whenever a node's view does (registered, capacity, address, health, flags, removed). */
+  version = 0;
 
   constructor(private readonly store: SchedulerStore) {}
 
@@ -34,6 +37,7 @@ export class NodeRegistry {
    */
   async load(policy: HealthPolicy, nowMs: number): Promise<void> {
     this.policy = policy;
+    this.version++;
     for (const row of await this.store.nodes()) {
       const view = {
         id: row.id,
@@ -67,20 +71,24 @@ export class NodeRegistry {
     };
     const digest = JSON.stringify({ ...view, labels: hb.labels });
     const changed = !prev || prev.digest !== digest;
+    // An unchanged node keeps its view object: placement compares capacities by identity.
     const entry: Known = {
-      view,
+      view: changed ? view : (prev?.view ?? view),
       labels: hb.labels,
       lastHeartbeatMs: nowMs,
       health: prev?.health ?? 'READY',
       persistedMs: prev?.persistedMs ?? 0,
       digest,
     };
-    this.known.set(hb.nodeId, entry);
     if (changed || nowMs - entry.persistedMs > PERSIST_EVERY_MS) {
       entry.persistedMs = nowMs;
+      // A new node is placed on only once its row exists (its assignment generation lives there).
+      if (prev) this.known.set(hb.nodeId, entry);
       await this.store.saveHeartbeat({ ...hb, at: new Date(nowMs).toISOString() });
       if (!prev) this.log.log(`node ${hb.nodeId} registered at ${hb.address}`);
     }
+    this.known.set(hb.nodeId, entry);
+    if (changed) this.version++;
     return changed;
   }
 
@@ -92,6 +100,7 @@ export class NodeRegistry {
       if (health !== k.health) {
         this.log.warn(`node ${id}: ${k.health} → ${health}`);
         k.health = health;
+        this.version++;
         changes.push({ id, health });
         await this.store.setNodeHealth(id, health);
       }
@@ -108,12 +117,14 @@ export class NodeRegistry {
     const k = this.known.get(id);
     if (!k) return;
     k.view = { ...k.view, ...flags };
+    this.version++;
     await this.store.setNodeFlags(id, flags);
   }
 
-  async remove(id: string): Promise<void> {
+  /** Forgets a node an operator removed (the store deletes its row with the pass that does this). */
+  forget(id: string): void {
     this.known.delete(id);
-    await this.store.deleteNode(id);
+    this.version++;
   }
 
   /** Everything about a node but what runs on it, for node records. */
@@ -129,9 +140,12 @@ export class NodeRegistry {
     };
   }
 
+  /** Every node with its health; the same map until something changes (see `version`). */
   views(): Map<string, NodeView> {
-    const out = new Map<string, NodeView>();
-    for (const [id, k] of this.known) out.set(id, { ...k.view, health: k.health });
-    return out;
+    if (this.cached?.version === this.version) return this.cached.views;
+    const views = new Map<string, NodeView>();
+    for (const [id, k] of this.known) views.set(id, { ...k.view, health: k.health });
+    this.cached = { version: this.version, views };
+    return views;
   }
 }

@@ -1,22 +1,46 @@
-import { randomBytes } from 'node:crypto';
-
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 
 import type { SchedulerConfig } from './config.js';
-import { freeCapacity } from './model/placement.js';
-import { reconcileApp } from './model/reconcile.js';
+import { schedulerMetrics } from './metrics.js';
+import { Changes, Fleet } from './model/fleet.js';
 import { NodeRegistry } from './node-registry.js';
 import { SchedulerStore } from './store/scheduler-store.js';
 
+/** Changes an operation makes to the fleet; returns the apps to reconcile in the same pass. */
+export type FleetOp<T> = (fleet: Fleet, ch: Changes) => { apps?: Iterable<string>; result: T };
+
+interface Queued {
+  run: FleetOp<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Operations taken per pass: what arrives meanwhile waits for the next one. */
+const MAX_OPS_PER_PASS = 2000;
+/** Apps of a resync (or woken by freed capacity) reconciled per pass, so that events never wait long. */
+const MAX_BACKLOG_PER_PASS = 256;
+
 /**
- * Runs reconciliation one decision at a time (so two placements never race for the same GPU), on
- * events, on node health changes, and on a periodic resync that catches anything missed.
+ * Runs the scheduler's decisions in passes, one at a time (so two placements never race for a GPU).
+ * A pass takes every operation that arrived since the last one (events, reports, operator commands),
+ * applies them to the in-memory Fleet, reconciles the apps they concern plus a slice of the backlog,
+ * and commits all of it in one transaction; the operations resolve (and their messages are acked)
+ * once it is committed. A failed commit reloads the fleet from the database and fails the pass's
+ * operations, which are then redelivered.
  */
 @Injectable()
 export class Reconciler implements OnApplicationShutdown {
-  private lane: Promise<unknown> = Promise.resolve();
-  private resyncing = false;
-  private resyncAgain = false;
+  readonly fleet = new Fleet();
+  private queue: Queued[] = [];
+  /** Apps to reconcile in the next pass whatever its size (their node changed). */
+  private readonly urgent = new Set<string>();
+  /** Apps to reconcile a slice at a time (a resync, capacity freed). */
+  private readonly backlog = new Set<string>();
+  private running: Promise<void> | undefined;
+  private loaded = false;
+  /** The registry version the fleet last took its nodes from. */
+  private nodesVersion = -1;
+  private stopped = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly log = new Logger('Reconciler');
 
@@ -32,99 +56,141 @@ export class Reconciler implements OnApplicationShutdown {
       { notReadyAfterMs: this.config.NODE_NOT_READY_AFTER_MS, lostAfterMs: this.config.NODE_LOST_AFTER_MS },
       Date.now(),
     );
+    await this.reload();
     this.timers.push(
       setInterval(() => void this.healthTick(), Math.min(500, this.config.NODE_NOT_READY_AFTER_MS / 2)),
     );
-    this.timers.push(setInterval(() => void this.resync(), this.config.RESYNC_INTERVAL_MS));
+    this.timers.push(setInterval(() => this.resync(), this.config.RESYNC_INTERVAL_MS));
     for (const t of this.timers) t.unref();
-    void this.resync();
+    this.resync();
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    await this.running;
   }
 
-  /** Runs `fn` after everything queued before it, alone. */
-  serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.lane.then(fn, fn);
-    this.lane = next.catch(() => undefined);
-    return next;
+  /** Runs `op` in the next pass and reconciles the apps it names; resolves once that pass committed. */
+  submit<T>(op: FleetOp<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run: op, resolve: resolve as (v: unknown) => void, reject });
+      this.kick();
+    });
   }
 
-  /** Reconciles one app; call inside `serial`. */
-  async reconcileLocked(appId: string): Promise<void> {
-    const app = await this.store.app(appId);
-    if (!app || app.state === 'DELETED') return;
-    const nodes = this.registry.views();
-    const all = await this.store.replicas();
+  /** Reconciles these apps in the next pass; resolves once it is committed. */
+  reconcile(appIds: Iterable<string>): Promise<void> {
+    return this.submit(() => ({ apps: appIds, result: undefined }));
+  }
+
+  /** A node changed (registered, capacity, health): its apps now, the apps waiting for room soon. */
+  nodesChanged(nodeIds: Iterable<string>): void {
+    for (const id of this.fleet.appIdsOn(nodeIds)) this.urgent.add(id);
+    for (const id of this.fleet.waiting) this.backlog.add(id);
+    this.kick();
+  }
+
+  /** Reconciles every app that is not deleted, a slice per pass, between the events. */
+  resync(): void {
+    for (const id of this.fleet.liveAppIds()) this.backlog.add(id);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running || this.stopped) return;
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      if (this.queue.length > 0 || this.urgent.size > 0 || this.backlog.size > 0) this.kick();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped && (this.queue.length > 0 || this.urgent.size > 0 || this.backlog.size > 0)) {
+      // Let whatever is already arriving join this pass.
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.pass();
+    }
+  }
+
+  private async pass(): Promise<void> {
+    if (!this.loaded) {
+      try {
+        await this.reload();
+      } catch (error) {
+        const failed = this.queue.splice(0);
+        for (const q of failed) q.reject(error);
+        this.log.warn(`cannot load the fleet: ${(error as Error).message}; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return;
+      }
+    }
+    const started = performance.now();
+    const fleet = this.fleet;
+    const ch = new Changes();
+    const ops = this.queue.splice(0, MAX_OPS_PER_PASS);
+    const apps = new Set<string>(this.urgent);
+    this.urgent.clear();
+    const done: Array<{ q: Queued; result: unknown }> = [];
+    for (const q of ops) {
+      try {
+        const { apps: named, result } = q.run(fleet, ch);
+        for (const id of named ?? []) apps.add(id);
+        done.push({ q, result });
+      } catch (error) {
+        q.reject(error);
+      }
+    }
+    let slice = 0;
+    for (const id of this.backlog) {
+      if (slice++ >= MAX_BACKLOG_PER_PASS) break;
+      apps.add(id);
+    }
+    for (const id of apps) this.backlog.delete(id);
+
     const now = new Date().toISOString();
-    const plan = reconcileApp({
-      app,
-      replicas: all.filter((r) => r.appId === appId),
-      free: freeCapacity([...nodes.values()], all),
-      nodes,
-      now,
-      newReplicaId: () => `${appId.slice(0, 8)}-${randomBytes(5).toString('hex')}`,
-    });
-    const changed =
-      plan.statusChanged ||
-      plan.create.length ||
-      plan.stop.length ||
-      plan.forget.length ||
-      plan.events.length;
-    // A route can change without the app's status changing (a replica's endpoint), so apply anyway.
-    await this.store.applyPlan(plan, nodes, now);
-    if (changed) this.log.debug(`app ${appId}: ${app.state} → ${plan.app.state}`);
-    this.flushSoon();
-  }
-
-  reconcile(appIds: string[]): Promise<void> {
-    return this.serial(async () => {
-      for (const id of appIds) await this.reconcileLocked(id);
-    });
-  }
-
-  /**
-   * Reconciles every app that is not deleted. One app per turn of the lane, so that events arriving
-   * meanwhile are handled between them rather than after the whole fleet. One resync at a time: asked
-   * for while one runs (a timer, a node back), it runs once more afterwards — never a growing queue.
-   */
-  async resync(): Promise<void> {
-    if (this.resyncing) {
-      this.resyncAgain = true;
+    try {
+      if (this.registry.version !== this.nodesVersion) {
+        this.nodesVersion = this.registry.version;
+        fleet.syncNodes(this.registry.views());
+      }
+      for (const id of apps) fleet.reconcile(id, now, ch);
+      fleet.finish(now, ch);
+      if (!ch.empty) await this.store.persist(ch, fleet);
+    } catch (error) {
+      // Memory may now be ahead of the database: start again from the database.
+      this.loaded = false;
+      this.log.error(`pass of ${apps.size} app(s) failed: ${(error as Error).message}`);
+      for (const { q } of done) q.reject(error);
       return;
     }
-    this.resyncing = true;
-    try {
-      do {
-        this.resyncAgain = false;
-        for (const id of await this.store.liveAppIds())
-          await this.serial(() => this.reconcileLocked(id)).catch((error: unknown) =>
-            this.log.warn(`resync of app ${id} failed: ${(error as Error).message}`),
-          );
-      } while (this.resyncAgain);
-    } catch (error) {
-      this.log.warn(`resync failed: ${(error as Error).message}`);
-    } finally {
-      this.resyncing = false;
+    for (const { q, result } of done) q.resolve(result);
+    schedulerMetrics.pass.observe((performance.now() - started) / 1000);
+    schedulerMetrics.passApps.observe(apps.size);
+    if (fleet.capacityFreed) {
+      fleet.capacityFreed = false;
+      for (const id of fleet.waiting) this.backlog.add(id);
     }
+    if (!ch.empty)
+      this.store
+        .flushOutbox()
+        .catch((error: unknown) => this.log.warn(`outbox flush failed: ${(error as Error).message}`));
+  }
+
+  private async reload(): Promise<void> {
+    const { apps, replicas, generations } = await this.store.load();
+    this.fleet.load(apps, replicas, generations);
+    this.nodesVersion = -1;
+    this.loaded = true;
+    for (const id of this.fleet.liveAppIds()) this.backlog.add(id);
   }
 
   private async healthTick(): Promise<void> {
     try {
-      const changes = await this.serial(() => this.registry.refreshHealth(Date.now()));
-      if (changes.length === 0) return;
-      // A node that recovered may unblock queued apps; one that failed affects the apps on it.
-      if (changes.some((c) => c.health === 'READY')) await this.resync();
-      else await this.reconcile(await this.store.appIdsOnNodes(changes.map((c) => c.id)));
+      const changes = await this.registry.refreshHealth(Date.now());
+      if (changes.length > 0) this.nodesChanged(changes.map((c) => c.id));
     } catch (error) {
       this.log.warn(`health tick failed: ${(error as Error).message}`);
     }
-  }
-
-  private flushSoon(): void {
-    this.store
-      .flushOutbox()
-      .catch((error: unknown) => this.log.warn(`outbox flush failed: ${(error as Error).message}`));
   }
 }

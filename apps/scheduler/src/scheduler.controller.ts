@@ -5,19 +5,19 @@ import type {
   QueryResponse,
   ReplicaReport,
 } from '@gantry/contracts';
-import { OnEvent, OnQuery, OnSignal } from '@gantry/messaging';
+import { MessageContext, OnEvent, OnQuery, OnSignal } from '@gantry/messaging';
 import { Controller } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
 
+import { schedulerMetrics } from './metrics.js';
 import { NodeAdmin } from './node-admin.js';
 import { NodeRegistry } from './node-registry.js';
 import { Reconciler } from './reconciler.js';
-import { SchedulerStore } from './store/scheduler-store.js';
 
-/** NATS handlers: every event records what it says, then wakes the reconciler for the app it concerns. */
+/** NATS handlers: every event records what it says in the next pass, which reconciles the app it concerns. */
 @Controller()
 export class SchedulerController {
   constructor(
-    private readonly store: SchedulerStore,
     private readonly reconciler: Reconciler,
     private readonly registry: NodeRegistry,
     private readonly admin: NodeAdmin,
@@ -33,24 +33,28 @@ export class SchedulerController {
     return { node: await this.admin.command(c) };
   }
 
-  @OnEvent('app.desired.v1')
-  onDesired(desired: AppDesired): Promise<void> {
-    return this.reconciler.serial(async () => {
-      if (await this.store.saveDesired(desired)) await this.reconciler.reconcileLocked(desired.appId);
+  // Many at once: the reconciler commits them together, and the payloads carry the versions
+  // (desired version, report seq) that order them.
+  @OnEvent('app.desired.v1', { concurrency: 1024 })
+  async onDesired(@Payload() desired: AppDesired, @Ctx() ctx: MessageContext): Promise<void> {
+    const news = await this.reconciler.submit((fleet, ch) => {
+      const saved = fleet.saveDesired(desired, ch);
+      return { apps: saved ? [desired.appId] : [], result: saved };
     });
+    if (news && ctx.deliveries === 1 && ctx.storedAt !== undefined)
+      schedulerMetrics.decision.observe(Math.max(0, Date.now() - ctx.storedAt) / 1000);
   }
 
-  @OnEvent('node.report.v1')
+  @OnEvent('node.report.v1', { concurrency: 1024 })
   onReport(report: ReplicaReport): Promise<void> {
-    return this.reconciler.serial(async () => {
-      const saved = await this.store.saveReport(report);
-      if (saved) await this.reconciler.reconcileLocked(saved.appId);
+    return this.reconciler.submit((fleet, ch) => {
+      const appId = fleet.saveReport(report, ch);
+      return { apps: appId ? [appId] : [], result: undefined };
     });
   }
 
   @OnSignal('node.heartbeat.v1')
   async onHeartbeat(hb: NodeHeartbeat): Promise<void> {
-    const changed = await this.reconciler.serial(() => this.registry.observe(hb, Date.now()));
-    if (changed) await this.reconciler.resync();
+    if (await this.registry.observe(hb, Date.now())) this.reconciler.nodesChanged([hb.nodeId]);
   }
 }

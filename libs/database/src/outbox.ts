@@ -18,6 +18,17 @@ import {
   PrimaryGeneratedColumn,
 } from 'typeorm';
 
+/** One message for `Outbox.write`: an event, or a KV write or delete. */
+export type OutboxEntry =
+  | { [S in EventSubject]: { kind: 'event'; subject: S; payload: EventPayload<S> } }[EventSubject]
+  | { [B in BucketName]: { kind: 'kv-put'; bucket: B; key: string; value: BucketValue<B> } }[BucketName]
+  | { kind: 'kv-delete'; bucket: BucketName; key: string };
+
+/** Rows per INSERT (one JSON parameter). */
+const INSERT_CHUNK = 5000;
+/** Rows sent per relay pass: published without waiting for each ack, in order. */
+const SEND_BATCH = 1000;
+
 /** A message to send once the transaction that wrote it commits. */
 @Entity({ name: 'outbox' })
 export class OutboxMessage {
@@ -93,6 +104,32 @@ export class Outbox {
     await em.insert(OutboxMessage, { kind: 'kv-delete', target: bucket, key });
   }
 
+  /** Writes many messages, validated, in order, in one statement per few thousand. */
+  async write(em: EntityManager, entries: readonly OutboxEntry[]): Promise<void> {
+    const rows = entries.map((e) => {
+      switch (e.kind) {
+        case 'event':
+          EVENTS[e.subject].schema.parse(e.payload);
+          return { kind: e.kind, target: e.subject, key: null, payload: e.payload };
+        case 'kv-put':
+          BUCKETS[e.bucket].schema.parse(e.value);
+          return { kind: e.kind, target: e.bucket, key: e.key, payload: e.value };
+        case 'kv-delete':
+          return { kind: e.kind, target: e.bucket, key: e.key, payload: null };
+      }
+    });
+    const table = em.getRepository(OutboxMessage).metadata.tablePath;
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
+      await em.query(
+        `INSERT INTO ${quotePath(table)} ("kind", "target", "key", "payload")
+           SELECT x.kind, x.target, x.key, x.payload
+             FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (kind text, target text, key text, payload jsonb))
+                  WITH ORDINALITY AS x(kind, target, key, payload, n)
+            ORDER BY x.n`,
+        [JSON.stringify(rows.slice(i, i + INSERT_CHUNK))],
+      );
+  }
+
   /** Sends everything pending. Concurrent calls share one pass (and trigger one more if needed). */
   flush(): Promise<void> {
     if (this.flushing) {
@@ -129,33 +166,53 @@ export class Outbox {
     await this.flushing?.catch(() => undefined);
   }
 
+  /**
+   * Sends the oldest pending messages: all published at once (one connection keeps them in order),
+   * a KV key written several times only with its last value. What was sent is deleted up to the first
+   * failure, so that nothing is sent again after a newer write of the same key.
+   */
   private async sendBatch(): Promise<boolean> {
-    const batch = await this.ds.getRepository(OutboxMessage).find({ order: { id: 'ASC' }, take: 100 });
+    const repo = this.ds.getRepository(OutboxMessage);
+    const batch = await repo.find({ order: { id: 'ASC' }, take: SEND_BATCH });
     if (batch.length === 0) return false;
-    const sent: string[] = [];
-    try {
-      for (const m of batch) {
-        await this.send(m);
-        sent.push(m.id);
-      }
-    } finally {
-      if (sent.length) await this.ds.getRepository(OutboxMessage).delete({ id: In(sent) });
-    }
-    return batch.length === 100;
+    const lastWrite = new Map<string, string>();
+    for (const m of batch) if (m.kind !== 'event') lastWrite.set(`${m.target}/${m.key ?? ''}`, m.id);
+    const outcomes = await Promise.allSettled(
+      batch.map((m) =>
+        m.kind !== 'event' && lastWrite.get(`${m.target}/${m.key ?? ''}`) !== m.id
+          ? Promise.resolve()
+          : this.send(m),
+      ),
+    );
+    const failed = outcomes.findIndex((o) => o.status === 'rejected');
+    const sentUpTo = failed === -1 ? batch.length : failed;
+    // By id, not by range: a transaction that commits meanwhile may hold a lower id than these.
+    if (sentUpTo > 0) await repo.delete({ id: In(batch.slice(0, sentUpTo).map((m) => m.id)) });
+    if (failed !== -1) throw (outcomes[failed] as PromiseRejectedResult).reason;
+    return batch.length === SEND_BATCH;
   }
 
+  /** Sends one stored message; it was validated when written. */
   private async send(m: OutboxMessage): Promise<void> {
     const key = m.key ?? '';
     switch (m.kind) {
       case 'event':
-        await this.bus.publish(m.target as EventSubject, m.payload as EventPayload<EventSubject>);
+        await this.bus.publishValidated(m.target as EventSubject, m.payload);
         return;
       case 'kv-put':
-        await (await this.bus.kv(m.target as BucketName)).put(key, m.payload as BucketValue<BucketName>);
+        await (await this.bus.kv(m.target as BucketName)).putValidated(key, m.payload);
         return;
       case 'kv-delete':
         await (await this.bus.kv(m.target as BucketName)).delete(key);
         return;
     }
   }
+}
+
+/** `schema.table` as a quoted SQL identifier. */
+export function quotePath(path: string): string {
+  return path
+    .split('.')
+    .map((p) => `"${p.replaceAll('"', '""')}"`)
+    .join('.');
 }

@@ -28,9 +28,21 @@ export type HandlerDecorator<In, Out = unknown> = <M extends (data: In, ...rest:
   descriptor: TypedPropertyDescriptor<M>,
 ) => void;
 
-/** Handles a catalog event (durable, at-least-once, in order): ack after the handler resolves. */
-export const OnEvent = <S extends EventSubject>(subject: S): HandlerDecorator<EventPayload<S>> =>
-  EventPattern(subject as string) as unknown as HandlerDecorator<EventPayload<S>>;
+export interface OnEventOptions {
+  /**
+   * Messages handled at once (default 1: one at a time, in stream order). More lets a handler that
+   * batches its work (and orders by versions in the payload, not by arrival) see many at once; each
+   * message is still acked only after its own handler resolves.
+   */
+  concurrency?: number;
+}
+
+/** Handles a catalog event (durable, at-least-once): ack after the handler resolves. */
+export const OnEvent = <S extends EventSubject>(
+  subject: S,
+  opts: OnEventOptions = {},
+): HandlerDecorator<EventPayload<S>> =>
+  EventPattern(subject as string, { ...opts }) as unknown as HandlerDecorator<EventPayload<S>>;
 /** Handles a catalog signal (core NATS, may be lost). */
 export const OnSignal = <S extends SignalSubject>(subject: S): HandlerDecorator<SignalPayload<S>> =>
   EventPattern(subject as string) as unknown as HandlerDecorator<SignalPayload<S>>;

@@ -48,7 +48,9 @@ export interface TransportOptions extends MessagingOptions {
   ackWaitMs?: number;
 }
 
-type Handler = (data: unknown, ctx: MessageContext) => Promise<unknown>;
+type Handler = ((data: unknown, ctx: MessageContext) => Promise<unknown>) & {
+  extras?: Record<string, unknown>;
+};
 
 /**
  * A NestJS transport on NATS JetStream. `@EventPattern(subject)` handlers of catalog EVENTS get a
@@ -56,7 +58,7 @@ type Handler = (data: unknown, ctx: MessageContext) => Promise<unknown>;
  * the message is acked only after it returns. A failure is `nak`ed with exponential backoff when it
  * may succeed later, and `term`ed and dead-lettered when it never can (invalid payload, a
  * non-retryable GantryError, or too many deliveries). Each consumer handles its messages one at a time,
- * in stream order. `@EventPattern` on SIGNALS subscribes on core NATS; `@MessagePattern` on QUERIES
+ * in stream order, unless its handler asks for more at once (`@OnEvent(subject, { concurrency })`). `@EventPattern` on SIGNALS subscribes on core NATS; `@MessagePattern` on QUERIES
  * answers requests in the service's queue group with `{ok, data}` or `{ok: false, error}`.
  */
 export class JetStreamTransport extends Server implements CustomTransportStrategy {
@@ -128,7 +130,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       deliver_policy: DeliverPolicy.All,
       filter_subject: wireSubject(ns, subject),
       ack_wait: nanos(this.ackWaitMs),
-      max_ack_pending: 256,
+      max_ack_pending: Math.max(256, 2 * Number(handler.extras?.concurrency ?? 1)),
     };
     try {
       await jsm.consumers.add(stream, config);
@@ -137,11 +139,20 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     }
     const js = jetstream(nc);
     const consumer = await js.consumers.get(stream, durable);
-    const messages = await consumer.consume({ max_messages: 64 });
+    const concurrency = Math.max(1, Math.floor(Number(handler.extras?.concurrency ?? 1)));
+    const messages = await consumer.consume({ max_messages: Math.max(64, concurrency) });
     this.stoppers.push(() => void messages.stop());
     this.loops.push(
       (async () => {
-        for await (const msg of messages) await this.handleEvent$(subject, durable, handler, msg);
+        const inFlight = new Set<Promise<void>>();
+        for await (const msg of messages) {
+          const handled: Promise<void> = this.handleEvent$(subject, durable, handler, msg)
+            .catch((error: unknown) => this.log.error(`${durable}: ${describe(error)}`))
+            .finally(() => inFlight.delete(handled));
+          inFlight.add(handled);
+          if (inFlight.size >= concurrency) await Promise.race(inFlight);
+        }
+        await Promise.allSettled(inFlight);
       })(),
     );
   }

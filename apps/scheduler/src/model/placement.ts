@@ -45,8 +45,19 @@ export function freeCapacity(
 
 const EPS = 1e-9;
 
+/** Lower-cased GPU model names: a fleet has a handful, and placement compares them per node. */
+const lowered = new Map<string, string>();
+function lower(model: string): string {
+  let l = lowered.get(model);
+  if (l === undefined) {
+    l = model.toLowerCase();
+    if (lowered.size < 1024) lowered.set(model, l);
+  }
+  return l;
+}
+
 function gpuMatches(model: string, wanted: string | undefined): boolean {
-  return !wanted || model.toLowerCase().includes(wanted.toLowerCase());
+  return !wanted || lower(model).includes(lower(wanted));
 }
 
 function matchingGpus(f: NodeFree, model: string | undefined): number {
@@ -61,6 +72,17 @@ function fits(f: NodeFree, req: ReplicaRequest, gpusFree: number): boolean {
   if (f.node.health !== 'READY' || !f.node.schedulable) return false;
   if (f.cpus + EPS < req.cpu || f.memory < req.memory) return false;
   return gpusFree >= req.gpus;
+}
+
+/** Cheap checks first: most nodes of a busy fleet fail them, and then no GPU is looked at. */
+function mayFit(f: NodeFree, req: ReplicaRequest): boolean {
+  return (
+    f.node.health === 'READY' &&
+    f.node.schedulable &&
+    f.gpus.length >= req.gpus &&
+    f.cpus + EPS >= req.cpu &&
+    f.memory >= req.memory
+  );
 }
 
 /**
@@ -80,6 +102,7 @@ export function placeReplica(req: ReplicaRequest, free: ReadonlyMap<string, Node
   let best: NodeFree | undefined;
   let bestScore = -Infinity;
   for (const f of free.values()) {
+    if (!mayFit(f, req)) continue;
     const gpusFree = req.gpus > 0 ? matchingGpus(f, req.gpuModel) : 0;
     if (!fits(f, req, gpusFree)) continue;
     const s = score(f, req, gpusFree);

@@ -38,6 +38,8 @@ export interface ReconcilePlan {
   events: PlannedEvent[];
   /** The app reached DELETED: its route and rows can go. */
   deleted: boolean;
+  /** Replicas it wants found no room: what blocks them (placed as soon as capacity appears). */
+  blocked?: string;
 }
 
 const STATE_INFO: Record<AppState, InfoCode> = {
@@ -82,6 +84,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
   const stop = new Set<string>();
   const forget = new Set<string>();
   let rolloutCap = 0;
+  let blocked: string | undefined;
 
   const go = (trigger: AppTrigger, why?: Info): boolean => {
     const r = transition(state, trigger);
@@ -189,7 +192,6 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
         }
         rolloutCap = want + bounds.maxSurge;
       }
-      let blocked: string | undefined;
       const req = replicaRequest(app);
       const movers = () => live().filter(moving);
       // Missing replicas are placed at once; replacements for moving ones one at a time; during a
@@ -352,6 +354,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
     forget: [...forget],
     events,
     deleted: state === 'DELETED',
+    ...(blocked !== undefined ? { blocked } : {}),
   };
 }
 

@@ -1,0 +1,401 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+import type { AppDesired, ReplicaAssignment, ReplicaReport } from '@gantry/contracts';
+import type { OutboxEntry } from '@gantry/database';
+
+import { assignmentFor } from './assignment.js';
+import { freeCapacity, type NodeFree } from './placement.js';
+import { reconcileApp,type ReconcilePlan } from './reconcile.js';
+import { routeFor } from './route.js';
+import type { AppView, NodeView, ReplicaView } from './types.js';
+
+/** An app as stored: its view plus the version and digest of the last route published for it. */
+export interface StoredApp extends AppView {
+  routeVersion: number;
+  routeDigest: string;
+}
+
+/** A replica as stored: its view plus what its node is told to run, and when it was created. */
+export interface StoredReplica extends ReplicaView {
+  assignment: ReplicaAssignment;
+  createdAt: string;
+}
+
+/**
+ * What one pass changed, for the store to write in one transaction: rows by id (their content is
+ * the fleet's), node generations, nodes removed, and the messages to send once committed.
+ */
+export class Changes {
+  readonly apps = new Set<string>();
+  readonly replicas = new Set<string>();
+  readonly deletedReplicas = new Set<string>();
+  /** Nodes whose assignment list changed; `Fleet.finish` turns them into generations and KV writes. */
+  readonly nodes = new Set<string>();
+  readonly generations = new Map<string, number>();
+  readonly deletedNodes = new Set<string>();
+  readonly outbox: OutboxEntry[] = [];
+
+  get empty(): boolean {
+    return (
+      this.apps.size === 0 &&
+      this.replicas.size === 0 &&
+      this.deletedReplicas.size === 0 &&
+      this.generations.size === 0 &&
+      this.deletedNodes.size === 0 &&
+      this.outbox.length === 0
+    );
+  }
+}
+
+export interface FleetIds {
+  replica(appId: string): string;
+  event(): string;
+}
+
+const randomIds: FleetIds = {
+  replica: (appId) => `${appId.slice(0, 8)}-${randomBytes(5).toString('hex')}`,
+  event: () => randomUUID(),
+};
+
+/**
+ * The leader's working copy of everything it decides about: apps, replicas, each node's free
+ * capacity and assignment generation. Loaded from the database when the scheduler takes the lead and
+ * changed only here; each change is recorded in a `Changes` that the store commits, so memory and
+ * database agree after every pass (a failed commit reloads). No I/O.
+ */
+export class Fleet {
+  private readonly appsById = new Map<string, StoredApp>();
+  private readonly replicasById = new Map<string, StoredReplica>();
+  private readonly byApp = new Map<string, Set<string>>();
+  private readonly byNode = new Map<string, Set<string>>();
+  private readonly generations = new Map<string, number>();
+  /** Free capacity per known node; placements reserve in it, removals give back to it. */
+  readonly free = new Map<string, NodeFree>();
+  private nodes: ReadonlyMap<string, NodeView> = new Map();
+  /** Apps with replicas that found no room the last time they were reconciled. */
+  readonly waiting = new Set<string>();
+  /** Resources were given back or a node became usable: the waiting apps may fit now. */
+  capacityFreed = false;
+
+  constructor(private readonly ids: FleetIds = randomIds) {}
+
+  /** Replaces everything with what the database holds. */
+  load(
+    apps: readonly StoredApp[],
+    replicas: readonly StoredReplica[],
+    generations: ReadonlyMap<string, number>,
+  ): void {
+    this.appsById.clear();
+    this.replicasById.clear();
+    this.byApp.clear();
+    this.byNode.clear();
+    this.generations.clear();
+    this.free.clear();
+    this.waiting.clear();
+    this.nodes = new Map();
+    for (const a of apps) this.appsById.set(a.id, a);
+    for (const r of replicas) this.index(r);
+    for (const [id, g] of generations) this.generations.set(id, g);
+    for (const a of apps)
+      if (a.state === 'QUEUED' || a.info.message.includes('waiting for capacity')) this.waiting.add(a.id);
+    this.capacityFreed = true;
+  }
+
+  app(id: string): StoredApp | undefined {
+    return this.appsById.get(id);
+  }
+
+  liveAppIds(): string[] {
+    const out: string[] = [];
+    for (const a of this.appsById.values()) if (a.state !== 'DELETED') out.push(a.id);
+    return out;
+  }
+
+  replica(id: string): StoredReplica | undefined {
+    return this.replicasById.get(id);
+  }
+
+  replicasOf(appId: string): StoredReplica[] {
+    return this.resolve(this.byApp.get(appId));
+  }
+
+  replicasOn(nodeId: string): StoredReplica[] {
+    return this.resolve(this.byNode.get(nodeId));
+  }
+
+  appIdsOn(nodeIds: Iterable<string>): Set<string> {
+    const out = new Set<string>();
+    for (const n of nodeIds) for (const r of this.replicasOn(n)) out.add(r.appId);
+    return out;
+  }
+
+  generation(nodeId: string): number {
+    return this.generations.get(nodeId) ?? 0;
+  }
+
+  /**
+   * Records a newer desired state; a new app starts QUEUED. False for a version already seen or an
+   * app already deleted (the event is then a replay).
+   */
+  saveDesired(d: AppDesired, ch: Changes): boolean {
+    const prev = this.appsById.get(d.appId);
+    if (prev && (prev.desiredVersion >= d.version || prev.state === 'DELETED')) return false;
+    const next: StoredApp = prev
+      ? { ...prev, desiredVersion: d.version, lifecycle: d.lifecycle, spec: d.spec, rate: d.rate }
+      : {
+          id: d.appId,
+          projectId: d.projectId,
+          desiredVersion: d.version,
+          lifecycle: d.lifecycle,
+          spec: d.spec,
+          rate: d.rate,
+          state: 'QUEUED',
+          info: { code: 'APP_QUEUED', message: 'waiting to be scheduled' },
+          history: [{ state: 'QUEUED', date: d.at }],
+          statusVersion: 1,
+          availableReplicas: 0,
+          allocatedUnits: 0,
+          lastTransitionDate: d.at,
+          routeVersion: 0,
+          routeDigest: '',
+        };
+    this.appsById.set(d.appId, next);
+    ch.apps.add(d.appId);
+    return true;
+  }
+
+  /**
+   * Records what a node said about a replica; returns its app. Undefined when the report is stale
+   * (older seq), from a node the replica is not on, or about a replica that no longer exists.
+   */
+  saveReport(r: ReplicaReport, ch: Changes): string | undefined {
+    const row = this.replicasById.get(r.replicaId);
+    if (!row || row.nodeId !== r.nodeId || r.seq <= row.reportSeq) return undefined;
+    if (r.phase === 'STOPPED' && row.desired === 'STOP') {
+      this.remove(row, ch);
+      return row.appId;
+    }
+    const next: StoredReplica = {
+      ...row,
+      phase: r.phase,
+      everReady: row.everReady || r.everReady || r.phase === 'READY',
+      restarts: r.restarts,
+      reportSeq: r.seq,
+    };
+    for (const k of ['exitCode', 'reason', 'message'] as const) delete next[k];
+    if (r.exitCode !== undefined) next.exitCode = r.exitCode;
+    if (r.reason) next.reason = r.reason;
+    if (r.message) next.message = r.message;
+    if (r.endpoint) next.endpoint = r.endpoint;
+    this.replicasById.set(next.id, next);
+    ch.replicas.add(next.id);
+    return row.appId;
+  }
+
+  /**
+   * Takes the nodes as the registry sees them now: health and flags for placement, free capacity
+   * recomputed where the capacity object changed (the registry keeps it while a node is unchanged). A node that appeared, grew or became usable frees capacity.
+   */
+  syncNodes(views: ReadonlyMap<string, NodeView>): void {
+    for (const [id, view] of views) {
+      const f = this.free.get(id);
+      const usable = view.health === 'READY' && view.schedulable;
+      if (!f || f.node.capacity !== view.capacity) {
+        const fresh = freeCapacity([view], this.replicasOn(id)).get(id);
+        if (fresh) this.free.set(id, fresh);
+        if (usable) this.capacityFreed = true;
+        continue;
+      }
+      if (usable && !(f.node.health === 'READY' && f.node.schedulable)) this.capacityFreed = true;
+      f.node = view;
+    }
+    for (const id of [...this.free.keys()]) if (!views.has(id)) this.forgetNode(id);
+    this.nodes = views;
+  }
+
+  /** Runs one convergence step for an app and records its outcome; false when it needs none. */
+  reconcile(appId: string, now: string, ch: Changes): boolean {
+    const app = this.appsById.get(appId);
+    if (!app || app.state === 'DELETED') return false;
+    const plan = reconcileApp({
+      app,
+      replicas: this.replicasOf(appId),
+      free: this.free,
+      nodes: this.nodes,
+      now,
+      newReplicaId: () => this.ids.replica(appId),
+    });
+    this.apply(app, plan, now, ch);
+    return true;
+  }
+
+  /** Writes the assignment list, under the next generation, of every node whose list changed. */
+  finish(now: string, ch: Changes): void {
+    for (const nodeId of ch.nodes) {
+      if (!this.nodes.has(nodeId)) continue;
+      const generation = this.generation(nodeId) + 1;
+      this.generations.set(nodeId, generation);
+      ch.generations.set(nodeId, generation);
+      const replicas = this.replicasOn(nodeId)
+        .filter((r) => r.desired === 'RUN')
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map((r) => r.assignment);
+      ch.outbox.push({
+        kind: 'kv-put',
+        bucket: 'assignments',
+        key: nodeId,
+        value: { nodeId, generation, updatedAt: now, replicas },
+      });
+    }
+    ch.nodes.clear();
+  }
+
+  /** Forgets a node removed by an operator: its generation and its assignment list. */
+  removeNode(nodeId: string, ch: Changes): void {
+    this.forgetNode(nodeId);
+    ch.deletedNodes.add(nodeId);
+    ch.outbox.push({ kind: 'kv-delete', bucket: 'assignments', key: nodeId });
+  }
+
+  private apply(prev: StoredApp, plan: ReconcilePlan, now: string, ch: Changes): void {
+    const appId = prev.id;
+    const changed =
+      plan.statusChanged ||
+      plan.create.length > 0 ||
+      plan.stop.length > 0 ||
+      plan.forget.length > 0 ||
+      plan.events.length > 0;
+    for (const id of plan.forget) {
+      const r = this.replicasById.get(id);
+      if (r) this.remove(r, ch);
+    }
+    for (const id of plan.stop) {
+      const r = this.replicasById.get(id);
+      if (!r) continue;
+      this.replicasById.set(id, { ...r, desired: 'STOP' });
+      ch.replicas.add(id);
+      ch.nodes.add(r.nodeId);
+    }
+    for (const r of plan.create) {
+      // Its resources were reserved in `free` when it was placed.
+      this.index({ ...r, assignment: assignmentFor(plan.app, r), createdAt: now });
+      ch.replicas.add(r.id);
+      ch.nodes.add(r.nodeId);
+    }
+    if (plan.blocked !== undefined) this.waiting.add(appId);
+    else this.waiting.delete(appId);
+
+    const next: StoredApp = { ...plan.app, routeVersion: prev.routeVersion, routeDigest: prev.routeDigest };
+    let routeChanged = false;
+    if (plan.deleted) {
+      this.waiting.delete(appId);
+      ch.outbox.push({ kind: 'kv-delete', bucket: 'routes', key: appId });
+    } else {
+      const route = routeFor(next, this.replicasOf(appId), this.nodes);
+      const digest = JSON.stringify(route);
+      if (digest !== prev.routeDigest) {
+        routeChanged = true;
+        next.routeVersion = prev.routeVersion + 1;
+        next.routeDigest = digest;
+        ch.outbox.push({
+          kind: 'kv-put',
+          bucket: 'routes',
+          key: appId,
+          value: { ...route, version: next.routeVersion, updatedAt: now },
+        });
+      }
+    }
+    this.appsById.set(appId, next);
+    if (changed || routeChanged) ch.apps.add(appId);
+    if (plan.statusChanged) {
+      ch.outbox.push({
+        kind: 'event',
+        subject: 'app.status.v1',
+        payload: {
+          id: `${appId}:status:${next.statusVersion}`,
+          appId,
+          projectId: next.projectId,
+          version: next.statusVersion,
+          at: now,
+          state: next.state,
+          info: next.info,
+          availableReplicas: next.availableReplicas,
+          allocatedUnits: next.allocatedUnits,
+          history: next.history,
+          lastTransitionDate: next.lastTransitionDate,
+          rate: next.rate,
+        },
+      });
+    }
+    for (const e of plan.events)
+      ch.outbox.push({
+        kind: 'event',
+        subject: 'app.event.v1',
+        payload: {
+          id: this.ids.event(),
+          appId,
+          projectId: next.projectId,
+          at: now,
+          source: 'scheduler',
+          ...e,
+          message: e.message.slice(0, 8192),
+        },
+      });
+  }
+
+  private index(r: StoredReplica): void {
+    this.replicasById.set(r.id, r);
+    addTo(this.byApp, r.appId, r.id);
+    addTo(this.byNode, r.nodeId, r.id);
+  }
+
+  /** Drops a replica and gives its resources back to its node. */
+  private remove(r: StoredReplica, ch: Changes): void {
+    this.replicasById.delete(r.id);
+    removeFrom(this.byApp, r.appId, r.id);
+    removeFrom(this.byNode, r.nodeId, r.id);
+    ch.replicas.delete(r.id);
+    ch.deletedReplicas.add(r.id);
+    if (r.desired === 'RUN') ch.nodes.add(r.nodeId);
+    const f = this.free.get(r.nodeId);
+    if (!f) return;
+    f.cpus += r.cpu;
+    f.memory += r.memory;
+    const back = new Set(r.gpus.map((g) => g.uuid));
+    if (back.size > 0)
+      f.gpus = [...f.gpus, ...f.node.capacity.gpus.filter((g) => back.has(g.uuid))].sort(
+        (a, b) => a.index - b.index,
+      );
+    const held = (f.appReplicas.get(r.appId) ?? 0) - 1;
+    if (held > 0) f.appReplicas.set(r.appId, held);
+    else f.appReplicas.delete(r.appId);
+    if (f.node.health === 'READY' && f.node.schedulable) this.capacityFreed = true;
+  }
+
+  private forgetNode(nodeId: string): void {
+    this.free.delete(nodeId);
+    this.generations.delete(nodeId);
+  }
+
+  private resolve(ids: Set<string> | undefined): StoredReplica[] {
+    const out: StoredReplica[] = [];
+    for (const id of ids ?? []) {
+      const r = this.replicasById.get(id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) index.delete(key);
+}
