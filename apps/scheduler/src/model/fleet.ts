@@ -4,10 +4,10 @@ import type { AppDesired, ReplicaAssignment, ReplicaReport } from '@gantry/contr
 import type { OutboxEntry } from '@gantry/database';
 
 import { assignmentFor } from './assignment.js';
-import { freeCapacity, type NodeFree } from './placement.js';
+import { freeCapacity, type NodeFree, type PlacementResult,placeReplica } from './placement.js';
 import { reconcileApp,type ReconcilePlan } from './reconcile.js';
 import { routeFor } from './route.js';
-import type { AppView, NodeView, ReplicaView } from './types.js';
+import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
 /** An app as stored: its view plus the version and digest of the last route published for it. */
 export interface StoredApp extends AppView {
@@ -76,6 +76,12 @@ export class Fleet {
   readonly waiting = new Set<string>();
   /** Resources were given back or a node became usable: the waiting apps may fit now. */
   capacityFreed = false;
+  /**
+   * Refusals by request shape. Between two gifts of capacity (a removal, a node change) free
+   * capacity only shrinks, so a shape refused once is refused again, for the same reason: a fleet
+   * that is full answers the requests queued behind it without looking at every node each time.
+   */
+  private readonly refusals = new Map<string, string>();
 
   constructor(private readonly ids: FleetIds = randomIds) {}
 
@@ -92,6 +98,7 @@ export class Fleet {
     this.generations.clear();
     this.free.clear();
     this.waiting.clear();
+    this.refusals.clear();
     this.nodes = new Map();
     for (const a of apps) this.appsById.set(a.id, a);
     for (const r of replicas) this.index(r);
@@ -211,6 +218,8 @@ export class Fleet {
     }
     for (const id of [...this.free.keys()]) if (!views.has(id)) this.forgetNode(id);
     this.nodes = views;
+    // Health, flags or capacity may have changed anywhere: what was refused may fit now.
+    this.refusals.clear();
   }
 
   /** Runs one convergence step for an app and records its outcome; false when it needs none. */
@@ -224,6 +233,7 @@ export class Fleet {
       nodes: this.nodes,
       now,
       newReplicaId: () => this.ids.replica(appId),
+      place: (req) => this.place(req),
     });
     this.apply(app, plan, now, ch);
     return true;
@@ -255,6 +265,15 @@ export class Fleet {
     this.forgetNode(nodeId);
     ch.deletedNodes.add(nodeId);
     ch.outbox.push({ kind: 'kv-delete', bucket: 'assignments', key: nodeId });
+  }
+
+  private place(req: ReplicaRequest): PlacementResult {
+    const shape = `${req.gpus}|${req.cpu}|${req.memory}|${req.gpuModel ?? ''}`;
+    const refused = this.refusals.get(shape);
+    if (refused !== undefined) return { ok: false, reason: refused };
+    const placed = placeReplica(req, this.free);
+    if (!placed.ok) this.refusals.set(shape, placed.reason);
+    return placed;
   }
 
   private apply(prev: StoredApp, plan: ReconcilePlan, now: string, ch: Changes): void {
@@ -369,6 +388,7 @@ export class Fleet {
     const held = (f.appReplicas.get(r.appId) ?? 0) - 1;
     if (held > 0) f.appReplicas.set(r.appId, held);
     else f.appReplicas.delete(r.appId);
+    this.refusals.clear();
     if (f.node.health === 'READY' && f.node.schedulable) this.capacityFreed = true;
   }
 

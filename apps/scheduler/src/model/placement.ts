@@ -60,10 +60,22 @@ function gpuMatches(model: string, wanted: string | undefined): boolean {
   return !wanted || lower(model).includes(lower(wanted));
 }
 
+/**
+ * Free GPUs of a wanted model, per free-GPU list: a node's list is replaced (never changed in place)
+ * whenever a GPU is taken or given back, so the count holds as long as the list does.
+ */
+const matchCounts = new WeakMap<NodeFree['gpus'], Map<string, number>>();
+
 function matchingGpus(f: NodeFree, model: string | undefined): number {
   if (!model) return f.gpus.length;
-  let n = 0;
-  for (const g of f.gpus) if (gpuMatches(g.model, model)) n++;
+  let counts = matchCounts.get(f.gpus);
+  if (!counts) matchCounts.set(f.gpus, (counts = new Map()));
+  let n = counts.get(model);
+  if (n === undefined) {
+    n = 0;
+    for (const g of f.gpus) if (gpuMatches(g.model, model)) n++;
+    counts.set(model, n);
+  }
   return n;
 }
 

@@ -8,7 +8,7 @@ import {
   transition,
 } from '@gantry/contracts';
 
-import { type NodeFree, placeReplica, reserve } from './placement.js';
+import { type NodeFree, type PlacementResult, placeReplica, reserve } from './placement.js';
 import { rolloutBounds, runtimeHash } from './rollout.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
@@ -23,6 +23,8 @@ export interface ReconcileInput {
   nodes: ReadonlyMap<string, NodeView>;
   now: string;
   newReplicaId: () => string;
+  /** Chooses a node for one replica (default: `placeReplica` on `free`); reservations stay here. */
+  place?: (req: ReplicaRequest) => PlacementResult;
 }
 
 export interface ReconcilePlan {
@@ -204,7 +206,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
           ? counted().length < rolloutCap && counted().filter((r) => !outdated(r)).length < want
           : counted().length < Math.min(want, target());
       while (needsMore()) {
-        const placed = placeReplica(req, input.free);
+        const placed = input.place ? input.place(req) : placeReplica(req, input.free);
         if (!placed.ok) {
           blocked = placed.reason;
           break;

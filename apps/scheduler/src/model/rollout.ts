@@ -30,12 +30,20 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** Hashes by spec object: the scheduler keeps an app's spec object until its desired state changes. */
+const hashes = new WeakMap<AppSpec, string>();
+
 /** A stable hash of the runtime part of a spec (see `runtimeOf`), recorded on each replica. */
 export function runtimeHash(spec: AppSpec): string {
-  return createHash('sha256')
-    .update(canonical(runtimeOf(spec)))
-    .digest('hex')
-    .slice(0, 32);
+  let hash = hashes.get(spec);
+  if (hash === undefined) {
+    hash = createHash('sha256')
+      .update(canonical(runtimeOf(spec)))
+      .digest('hex')
+      .slice(0, 32);
+    hashes.set(spec, hash);
+  }
+  return hash;
 }
 
 /** Resolves `"25%"` or `"2"` against a replica count, rounding percentages as told. */

@@ -1,0 +1,222 @@
+import type { AppDesired, NodeAssignments, ReplicaReport } from '@gantry/contracts';
+import { describe, expect, it } from '@jest/globals';
+
+import { appSpec, GiB } from '../__fixtures__/fleet.js';
+import { Changes, Fleet } from './fleet.js';
+import type { NodeView } from './types.js';
+
+const T0 = '2026-11-23T10:00:00.000Z';
+
+const gpuNode = (id: string, gpus = 2, over: Partial<NodeView> = {}): NodeView => ({
+  id,
+  address: '10.0.0.1',
+  health: 'READY',
+  schedulable: true,
+  draining: false,
+  simulatedGpus: true,
+  capacity: {
+    cpus: 32,
+    memory: 256 * GiB,
+    gpus: Array.from({ length: gpus }, (_, i) => ({
+      index: i,
+      uuid: `GPU-${id}-${i}`,
+      model: 'NVIDIA H100 80GB HBM3',
+      memory: 81559,
+    })),
+  },
+  ...over,
+});
+
+const desired = (
+  appId: string,
+  version = 1,
+  over: { replicas?: number; gpus?: number } = {},
+): AppDesired => ({
+  id: `${appId}:desired:${version}`,
+  appId,
+  projectId: 'p1',
+  version,
+  at: T0,
+  lifecycle: 'RUNNING',
+  spec: appSpec({ replicas: over.replicas ?? 1, gpus: over.gpus ?? 1 }),
+  rate: { flavor: 'h100-1-gpu', unitPriceMicros: 2_990_000, currency: 'EUR' },
+});
+
+const report = (
+  replicaId: string,
+  nodeId: string,
+  seq: number,
+  over: Partial<ReplicaReport> = {},
+): ReplicaReport => ({
+  id: `r${seq}`,
+  nodeId,
+  replicaId,
+  appId: 'a',
+  seq,
+  at: T0,
+  phase: 'READY',
+  restarts: 0,
+  everReady: true,
+  endpoint: { address: '10.0.0.1', ports: { '8080': 30000 + seq } },
+  ...over,
+});
+
+/** A fleet with deterministic ids, its nodes synced. */
+function fleetOf(...nodes: NodeView[]): { fleet: Fleet; views: Map<string, NodeView> } {
+  let n = 0;
+  const fleet = new Fleet({ replica: (appId) => `${appId}-r${++n}`, event: () => `e${++n}` });
+  fleet.load([], [], new Map());
+  const views = new Map(nodes.map((v) => [v.id, v]));
+  fleet.syncNodes(views);
+  return { fleet, views };
+}
+
+/** One pass: desired states in, apps reconciled, assignment lists written. */
+function pass(fleet: Fleet, work: (ch: Changes) => string[]): Changes {
+  const ch = new Changes();
+  const apps = work(ch);
+  for (const id of apps) fleet.reconcile(id, T0, ch);
+  fleet.finish(T0, ch);
+  return ch;
+}
+
+const assignments = (ch: Changes): NodeAssignments[] =>
+  ch.outbox.flatMap((e) => (e.kind === 'kv-put' && e.bucket === 'assignments' ? [e.value] : []));
+
+describe('Fleet', () => {
+  it('places a new app, reserving its GPUs, and records rows, generation and messages for one commit', () => {
+    const { fleet } = fleetOf(gpuNode('n1'));
+    const ch = pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    const [r] = fleet.replicasOf('a');
+    expect(r).toMatchObject({ nodeId: 'n1', gpus: [{ index: 0, uuid: 'GPU-n1-0' }], desired: 'RUN' });
+    expect(fleet.free.get('n1')?.gpus.map((g) => g.index)).toEqual([1]);
+    expect([...ch.apps]).toEqual(['a']);
+    expect([...ch.replicas]).toEqual([r?.id]);
+    expect(ch.generations).toEqual(new Map([['n1', 1]]));
+    expect(assignments(ch)).toEqual([
+      expect.objectContaining({
+        nodeId: 'n1',
+        generation: 1,
+        replicas: [expect.objectContaining({ replicaId: r?.id })],
+      }),
+    ]);
+    const subjects = ch.outbox.map((e) => (e.kind === 'event' ? e.subject : `${e.kind} ${e.bucket}`));
+    expect(subjects).toContain('app.status.v1');
+    expect(subjects).toContain('kv-put routes');
+    expect(fleet.app('a')).toMatchObject({ state: 'SCALING', routeVersion: 1 });
+  });
+
+  it('ignores a replayed or an older desired state', () => {
+    const { fleet } = fleetOf(gpuNode('n1'));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a', 2), c) ? ['a'] : []));
+    const ch = new Changes();
+    expect(fleet.saveDesired(desired('a', 2), ch)).toBe(false);
+    expect(fleet.saveDesired(desired('a', 1), ch)).toBe(false);
+    expect(ch.empty).toBe(true);
+  });
+
+  it('never gives a GPU twice, across apps placed in the same pass', () => {
+    const { fleet } = fleetOf(gpuNode('n1', 4), gpuNode('n2', 4));
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    pass(fleet, (c) => ids.filter((id) => fleet.saveDesired(desired(id, 1, { gpus: 2 }), c)));
+    const bound = ids.flatMap((id) => fleet.replicasOf(id).flatMap((r) => r.gpus.map((g) => g.uuid)));
+    expect(bound).toHaveLength(8);
+    expect(new Set(bound).size).toBe(8);
+    expect(fleet.waiting).toEqual(new Set(['e']));
+    expect(fleet.app('e')?.info.message).toMatch(/waiting for capacity: needs 2 × H100 GPUs on one host/);
+  });
+
+  it('a stale report or one from another node changes nothing; a newer one updates the replica and its route', () => {
+    const { fleet } = fleetOf(gpuNode('n1'));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    const id = fleet.replicasOf('a')[0]?.id ?? '';
+    const ch = new Changes();
+    expect(fleet.saveReport(report(id, 'n2', 5), ch)).toBeUndefined();
+    expect(fleet.saveReport(report(id, 'n1', 0), ch)).toBeUndefined();
+    expect(ch.empty).toBe(true);
+    const ready = pass(fleet, (c) => [fleet.saveReport(report(id, 'n1', 3), c) ?? '']);
+    expect(fleet.replica(id)).toMatchObject({ phase: 'READY', reportSeq: 3, everReady: true });
+    expect(fleet.app('a')).toMatchObject({ state: 'RUNNING', routeVersion: 2 });
+    expect(ready.outbox).toContainEqual(
+      expect.objectContaining({
+        kind: 'kv-put',
+        bucket: 'routes',
+        value: expect.objectContaining({ version: 2 }),
+      }),
+    );
+    // Reconciling again with nothing new writes nothing.
+    expect(pass(fleet, () => ['a']).empty).toBe(true);
+  });
+
+  it('keeps a stopped replica’s GPUs until its node reports it stopped, then wakes the apps waiting for them', () => {
+    const { fleet } = fleetOf(gpuNode('n1', 1));
+    pass(fleet, (c) => ['a', 'b'].filter((id) => fleet.saveDesired(desired(id), c)));
+    expect(fleet.waiting).toEqual(new Set(['b']));
+    const held = fleet.replicasOf('a')[0]?.id ?? '';
+    const stop: AppDesired = { ...desired('a', 2), lifecycle: 'STOPPED' };
+    const stopping = pass(fleet, (c) => (fleet.saveDesired(stop, c) ? ['a', 'b'] : []));
+    expect(fleet.replica(held)?.desired).toBe('STOP');
+    expect(assignments(stopping)).toEqual([expect.objectContaining({ generation: 2, replicas: [] })]);
+    expect(fleet.replicasOf('b')).toEqual([]);
+    fleet.capacityFreed = false;
+    const freed = pass(fleet, (c) => [
+      fleet.saveReport(report(held, 'n1', 9, { phase: 'STOPPED' }), c) ?? '',
+    ]);
+    expect([...freed.deletedReplicas]).toEqual([held]);
+    expect(fleet.free.get('n1')?.gpus.map((g) => g.uuid)).toEqual(['GPU-n1-0']);
+    expect(fleet.capacityFreed).toBe(true);
+    pass(fleet, () => [...fleet.waiting]);
+    expect(fleet.replicasOf('b')).toEqual([
+      expect.objectContaining({ gpus: [{ index: 0, uuid: 'GPU-n1-0' }] }),
+    ]);
+    expect(fleet.waiting.size).toBe(0);
+  });
+
+  it('forgets the replicas of a lost node, gives nothing back to it, and places them elsewhere', () => {
+    const { fleet, views } = fleetOf(gpuNode('n1'), gpuNode('n2', 2, { schedulable: false }));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    const lost = new Map(views);
+    lost.set('n1', { ...gpuNode('n1'), health: 'LOST' });
+    lost.set('n2', gpuNode('n2'));
+    fleet.syncNodes(lost);
+    const ch = pass(fleet, () => ['a']);
+    expect(fleet.replicasOf('a')).toEqual([expect.objectContaining({ nodeId: 'n2' })]);
+    expect(ch.deletedReplicas.size).toBe(1);
+    // n1's list is rewritten (empty) so that it stops the replica if it ever comes back.
+    expect(assignments(ch).map((a) => [a.nodeId, a.replicas.length])).toEqual(
+      expect.arrayContaining([
+        ['n1', 0],
+        ['n2', 1],
+      ]),
+    );
+  });
+
+  it('recomputes a node’s free capacity when its capacity changes, and forgets a removed node', () => {
+    const { fleet } = fleetOf(gpuNode('n1', 1));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    fleet.syncNodes(new Map([['n1', gpuNode('n1', 4)]]));
+    expect(fleet.free.get('n1')?.gpus.map((g) => g.index)).toEqual([1, 2, 3]);
+    const ch = new Changes();
+    fleet.removeNode('n1', ch);
+    fleet.syncNodes(new Map());
+    expect(fleet.free.has('n1')).toBe(false);
+    expect(fleet.generation('n1')).toBe(0);
+    expect(ch.outbox).toEqual([{ kind: 'kv-delete', bucket: 'assignments', key: 'n1' }]);
+  });
+
+  it('loads what the store holds, rebuilding free capacity from the replicas on each node', () => {
+    const { fleet } = fleetOf(gpuNode('n1', 2));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    const apps = fleet
+      .liveAppIds()
+      .map((id) => fleet.app(id))
+      .filter((a) => a !== undefined);
+    const replicas = fleet.replicasOf('a');
+    const again = new Fleet();
+    again.load(apps, replicas, new Map([['n1', 1]]));
+    again.syncNodes(new Map([['n1', gpuNode('n1', 2)]]));
+    expect(again.free.get('n1')?.gpus.map((g) => g.index)).toEqual([1]);
+    expect(again.generation('n1')).toBe(1);
+    expect(again.appIdsOn(['n1'])).toEqual(new Set(['a']));
+  });
+});
