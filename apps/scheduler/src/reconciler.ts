@@ -69,10 +69,13 @@ export class Reconciler implements OnApplicationShutdown {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     await this.running;
+    // Not taken by a pass: their messages are redelivered (to whoever leads next).
+    for (const q of this.queue.splice(0)) q.reject(new Error('the scheduler is shutting down'));
   }
 
   /** Runs `op` in the next pass and reconciles the apps it names; resolves once that pass committed. */
   submit<T>(op: FleetOp<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new Error('the scheduler is shutting down'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run: op, resolve: resolve as (v: unknown) => void, reject });
       this.kick();
@@ -164,6 +167,7 @@ export class Reconciler implements OnApplicationShutdown {
       for (const { q } of done) q.reject(error);
       return;
     }
+    fleet.compact(ch);
     for (const { q, result } of done) q.resolve(result);
     schedulerMetrics.pass.observe((performance.now() - started) / 1000);
     schedulerMetrics.passApps.observe(apps.size);
@@ -178,8 +182,8 @@ export class Reconciler implements OnApplicationShutdown {
   }
 
   private async reload(): Promise<void> {
-    const { apps, replicas, generations } = await this.store.load();
-    this.fleet.load(apps, replicas, generations);
+    const { apps, replicas, generations, deleted } = await this.store.load();
+    this.fleet.load(apps, replicas, generations, deleted);
     this.nodesVersion = -1;
     this.loaded = true;
     for (const id of this.fleet.liveAppIds()) this.backlog.add(id);

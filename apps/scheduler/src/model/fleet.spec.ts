@@ -115,6 +115,24 @@ describe('Fleet', () => {
     expect(ch.empty).toBe(true);
   });
 
+  it('keeps only the id of a deleted app once committed, and ignores its desired states thereafter', () => {
+    const { fleet } = fleetOf(gpuNode('n1'));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    const id = fleet.replicasOf('a')[0]?.id ?? '';
+    const gone: AppDesired = { ...desired('a', 2), lifecycle: 'DELETED' };
+    pass(fleet, (c) => (fleet.saveDesired(gone, c) ? ['a'] : []));
+    expect(fleet.app('a')?.state).toBe('STOPPING');
+    const ch = pass(fleet, (c) => [fleet.saveReport(report(id, 'n1', 7, { phase: 'STOPPED' }), c) ?? '']);
+    expect(fleet.app('a')?.state).toBe('DELETED');
+    expect(ch.outbox).toContainEqual({ kind: 'kv-delete', bucket: 'routes', key: 'a' });
+    fleet.compact(ch);
+    expect(fleet.app('a')).toBeUndefined();
+    expect(fleet.liveAppIds()).toEqual([]);
+    const later = new Changes();
+    expect(fleet.saveDesired(desired('a', 3), later)).toBe(false);
+    expect(later.empty).toBe(true);
+  });
+
   it('never gives a GPU twice, across apps placed in the same pass', () => {
     const { fleet } = fleetOf(gpuNode('n1', 4), gpuNode('n2', 4));
     const ids = ['a', 'b', 'c', 'd', 'e'];

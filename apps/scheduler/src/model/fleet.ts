@@ -4,8 +4,8 @@ import type { AppDesired, ReplicaAssignment, ReplicaReport } from '@gantry/contr
 import type { OutboxEntry } from '@gantry/database';
 
 import { assignmentFor } from './assignment.js';
-import { freeCapacity, type NodeFree, type PlacementResult,placeReplica } from './placement.js';
-import { reconcileApp,type ReconcilePlan } from './reconcile.js';
+import { freeCapacity, type NodeFree, type PlacementResult, placeReplica } from './placement.js';
+import { reconcileApp, type ReconcilePlan } from './reconcile.js';
 import { routeFor } from './route.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
@@ -65,6 +65,8 @@ const randomIds: FleetIds = {
  */
 export class Fleet {
   private readonly appsById = new Map<string, StoredApp>();
+  /** Deleted apps, by id: only what it takes to recognise a replay of their desired states. */
+  private readonly deleted = new Set<string>();
   private readonly replicasById = new Map<string, StoredReplica>();
   private readonly byApp = new Map<string, Set<string>>();
   private readonly byNode = new Map<string, Set<string>>();
@@ -85,13 +87,16 @@ export class Fleet {
 
   constructor(private readonly ids: FleetIds = randomIds) {}
 
-  /** Replaces everything with what the database holds. */
+  /** Replaces everything with what the database holds (deleted apps by id only). */
   load(
     apps: readonly StoredApp[],
     replicas: readonly StoredReplica[],
     generations: ReadonlyMap<string, number>,
+    deleted: Iterable<string> = [],
   ): void {
     this.appsById.clear();
+    this.deleted.clear();
+    for (const id of deleted) this.deleted.add(id);
     this.replicasById.clear();
     this.byApp.clear();
     this.byNode.clear();
@@ -145,6 +150,7 @@ export class Fleet {
    * app already deleted (the event is then a replay).
    */
   saveDesired(d: AppDesired, ch: Changes): boolean {
+    if (this.deleted.has(d.appId)) return false;
     const prev = this.appsById.get(d.appId);
     if (prev && (prev.desiredVersion >= d.version || prev.state === 'DELETED')) return false;
     const next: StoredApp = prev
@@ -237,6 +243,15 @@ export class Fleet {
     });
     this.apply(app, plan, now, ch);
     return true;
+  }
+
+  /** Once a pass is committed: deleted apps keep only their id (their rows stay in the database). */
+  compact(ch: Changes): void {
+    for (const id of ch.apps) {
+      if (this.appsById.get(id)?.state !== 'DELETED') continue;
+      this.appsById.delete(id);
+      this.deleted.add(id);
+    }
   }
 
   /** Writes the assignment list, under the next generation, of every node whose list changed. */

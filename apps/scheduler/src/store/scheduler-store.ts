@@ -2,7 +2,7 @@ import type { NodeHeartbeat } from '@gantry/contracts';
 import { Outbox } from '@gantry/database';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, Not } from 'typeorm';
 
 import type { Changes, Fleet, StoredApp, StoredReplica } from '../model/fleet.js';
 import { AppRow, NodeRow, ReplicaRow } from './entities.js';
@@ -54,16 +54,20 @@ export class SchedulerStore {
     apps: StoredApp[];
     replicas: StoredReplica[];
     generations: Map<string, number>;
+    deleted: string[];
   }> {
-    const [apps, replicas, nodes] = await Promise.all([
-      this.ds.getRepository(AppRow).find(),
+    const apps = this.ds.getRepository(AppRow);
+    const [live, deleted, replicas, nodes] = await Promise.all([
+      apps.find({ where: { state: Not('DELETED') } }),
+      apps.find({ select: { id: true }, where: { state: 'DELETED' } }),
       this.ds.getRepository(ReplicaRow).find(),
       this.ds.getRepository(NodeRow).find({ select: { id: true, generation: true } }),
     ]);
     return {
-      apps: apps.map(storedApp),
+      apps: live.map(storedApp),
       replicas: replicas.map(storedReplica),
       generations: new Map(nodes.map((n) => [n.id, n.generation])),
+      deleted: deleted.map((a) => a.id),
     };
   }
 
