@@ -27,6 +27,7 @@
 // PostgreSQL and NATS; its own event-loop delay is part of what is measured.
 //   npm run build && node bench/fleet-placement.mjs [nodes=1000] [requests=10000] [window=200] [limitSeconds=600] [seed=42]
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { wireSubject } from '@gantry/contracts';
@@ -201,6 +202,18 @@ function cpuSeconds(pid) {
   }
 }
 
+/** CPU seconds the whole machine has been busy (all cores), and how many cores it has. */
+function machineCpu() {
+  try {
+    const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
+    const t = cpu.split(/\s+/).slice(1).map(Number);
+    const idle = t[3] + t[4];
+    return { busy: (t.reduce((a, b) => a + b, 0) - idle) / 100, cores: availableParallelism() };
+  } catch {
+    return { busy: NaN, cores: availableParallelism() };
+  }
+}
+
 /** The scheduler's histograms (gantry_scheduler_*): cumulative bucket counts, sum and count. */
 async function schedulerHistograms(url) {
   const out = {};
@@ -335,7 +348,6 @@ async function run(db, ns, cleanups, pure) {
     for (let i = 0; i < agents.length; i += 100)
       await Promise.all(agents.slice(i, i + 100).map((a) => a.stop()));
   });
-  const benchCpu0 = process.cpuUsage();
   const tFleet = Date.now();
   for (let i = 0; i < NODES; i += 50) {
     await Promise.all(
@@ -436,6 +448,8 @@ async function run(db, ns, cleanups, pure) {
   const stream = apps();
   const metrics0 = await schedulerHistograms(sched.url);
   const cpu0 = cpuSeconds(pid);
+  const benchCpu1 = process.cpuUsage();
+  const machine0 = machineCpu();
   const t0 = performance.now();
   let sent = 0;
   let sentReplicas = 0;
@@ -473,7 +487,8 @@ async function run(db, ns, cleanups, pure) {
   const tEnd = performance.now();
   const seconds = (tEnd - t0) / 1000;
   const schedCpu = cpuSeconds(pid) - cpu0;
-  const benchCpu = process.cpuUsage(benchCpu0);
+  const machineBusy = machineCpu().busy - machine0.busy;
+  const benchCpu = process.cpuUsage(benchCpu1);
   const memEnd = memory(pid);
   await sleep(3000); // READY reports and their reconciles
   const refusedReplicas = [...refused.values()].reduce((a, b) => a + b, 0);
@@ -564,6 +579,11 @@ async function run(db, ns, cleanups, pure) {
   );
   console.log(
     `wall ${f(seconds, 1)} s; scheduler CPU ${f(schedCpu, 1)} s (${f((schedCpu / seconds) * 100, 0)} % of a core); this process (agents + watch) CPU ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s; ${statuses} status events`,
+  );
+  console.log(
+    `machine while measuring: ${f(machineBusy, 1)} CPU seconds = ${f(machineBusy / seconds, 2)} of its ${machine0.cores} cores busy ` +
+      `(scheduler ${f(schedCpu, 1)} s, agents + watch ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s, NATS + PostgreSQL + the rest ${f(machineBusy - schedCpu - (benchCpu.user + benchCpu.system) / 1e6, 1)} s): ` +
+      `${f((machineBusy / Math.max(1, real.decided)) * 1000, 2)} ms of CPU per decision`,
   );
   console.log(
     `scheduler database: ${held.n} replicas, ${held.gpus} GPUs bound (${percent(held.gpus / TOTAL_GPUS)}), ${held.ready} READY; agents run ${agentsReady} READY replicas; GPUs bound twice: ${dup.n}`,

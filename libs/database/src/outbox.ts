@@ -6,7 +6,7 @@ import {
   EVENTS,
   type EventSubject,
 } from '@gantry/contracts';
-import type { MessageBus } from '@gantry/messaging';
+import type { MessageBus, TypedKv } from '@gantry/messaging';
 import { Logger } from '@nestjs/common';
 import {
   Column,
@@ -14,7 +14,6 @@ import {
   type DataSource,
   Entity,
   type EntityManager,
-  In,
   PrimaryGeneratedColumn,
 } from 'typeorm';
 
@@ -168,45 +167,59 @@ export class Outbox {
 
   /**
    * Sends the oldest pending messages: all published at once (one connection keeps them in order),
-   * a KV key written several times only with its last value. What was sent is deleted up to the first
-   * failure, so that nothing is sent again after a newer write of the same key.
+   * a KV key written several times only with its last value, each payload as the JSON text stored
+   * (validated when written). What was sent is deleted up to the first failure, so that nothing is
+   * sent again after a newer write of the same key.
    */
   private async sendBatch(): Promise<boolean> {
-    const repo = this.ds.getRepository(OutboxMessage);
-    const batch = await repo.find({ order: { id: 'ASC' }, take: SEND_BATCH });
+    const table = quotePath(this.ds.getRepository(OutboxMessage).metadata.tablePath);
+    const batch: StoredRow[] = await this.ds.query(
+      `SELECT "id", "kind", "target", "key", "payload"::text AS "payload", "payload"->>'id' AS "msg_id"
+         FROM ${table} ORDER BY "id" LIMIT ${SEND_BATCH}`,
+    );
     if (batch.length === 0) return false;
     const lastWrite = new Map<string, string>();
-    for (const m of batch) if (m.kind !== 'event') lastWrite.set(`${m.target}/${m.key ?? ''}`, m.id);
+    const buckets = new Map<string, TypedKv<BucketName>>();
+    for (const m of batch) {
+      if (m.kind === 'event') continue;
+      lastWrite.set(`${m.target}/${m.key ?? ''}`, m.id);
+      if (!buckets.has(m.target)) buckets.set(m.target, await this.bus.kv(m.target as BucketName));
+    }
     const outcomes = await Promise.allSettled(
-      batch.map((m) =>
-        m.kind !== 'event' && lastWrite.get(`${m.target}/${m.key ?? ''}`) !== m.id
-          ? Promise.resolve()
-          : this.send(m),
-      ),
+      batch.map((m) => {
+        if (m.kind === 'event')
+          return this.bus.publishValidated(
+            m.target as EventSubject,
+            m.payload ?? 'null',
+            m.msg_id ?? undefined,
+          );
+        if (lastWrite.get(`${m.target}/${m.key ?? ''}`) !== m.id) return Promise.resolve();
+        const kv = buckets.get(m.target) as TypedKv<BucketName>;
+        return m.kind === 'kv-put'
+          ? kv.putValidated(m.key ?? '', m.payload ?? 'null')
+          : kv.delete(m.key ?? '');
+      }),
     );
     const failed = outcomes.findIndex((o) => o.status === 'rejected');
     const sentUpTo = failed === -1 ? batch.length : failed;
     // By id, not by range: a transaction that commits meanwhile may hold a lower id than these.
-    if (sentUpTo > 0) await repo.delete({ id: In(batch.slice(0, sentUpTo).map((m) => m.id)) });
+    if (sentUpTo > 0)
+      await this.ds.query(`DELETE FROM ${table} WHERE "id" = ANY($1::bigint[])`, [
+        batch.slice(0, sentUpTo).map((m) => m.id),
+      ]);
     if (failed !== -1) throw (outcomes[failed] as PromiseRejectedResult).reason;
     return batch.length === SEND_BATCH;
   }
+}
 
-  /** Sends one stored message; it was validated when written. */
-  private async send(m: OutboxMessage): Promise<void> {
-    const key = m.key ?? '';
-    switch (m.kind) {
-      case 'event':
-        await this.bus.publishValidated(m.target as EventSubject, m.payload);
-        return;
-      case 'kv-put':
-        await (await this.bus.kv(m.target as BucketName)).putValidated(key, m.payload);
-        return;
-      case 'kv-delete':
-        await (await this.bus.kv(m.target as BucketName)).delete(key);
-        return;
-    }
-  }
+/** An outbox row as the relay reads it: the payload as stored JSON text. */
+interface StoredRow {
+  id: string;
+  kind: OutboxMessage['kind'];
+  target: string;
+  key: string | null;
+  payload: string | null;
+  msg_id: string | null;
 }
 
 /** `schema.table` as a quoted SQL identifier. */

@@ -92,12 +92,12 @@ export class MessageBus {
   }
 
   /**
-   * Publishes an event already validated against the catalog (a relay of stored messages, such as
-   * the outbox, whose writer validated them).
+   * Publishes an event whose JSON was validated against the catalog when it was stored (a relay of
+   * stored messages, such as the outbox).
    */
-  async publishValidated(subject: EventSubject, payload: unknown, msgId?: string): Promise<void> {
-    await this.js.publish(wireSubject(this.namespace, subject), encodeJson(payload), {
-      msgID: msgId ?? (payload as { id?: string }).id,
+  async publishValidated(subject: EventSubject, json: string, msgId?: string): Promise<void> {
+    await this.js.publish(wireSubject(this.namespace, subject), json, {
+      ...(msgId ? { msgID: msgId } : {}),
       headers: headersWithTraceContext(),
     });
   }
@@ -180,9 +180,9 @@ export class TypedKv<B extends BucketName> {
     return this.raw.put(key, encodeJson(BUCKETS[this.bucket].schema.parse(value)));
   }
 
-  /** Writes a value already validated against the bucket's schema (see `publishValidated`). */
-  async putValidated(key: string, value: unknown): Promise<number> {
-    return this.raw.put(key, encodeJson(value));
+  /** Writes a value as JSON already validated against the bucket's schema (see `publishValidated`). */
+  async putValidated(key: string, json: string): Promise<number> {
+    return this.raw.put(key, json);
   }
 
   async delete(key: string): Promise<void> {
