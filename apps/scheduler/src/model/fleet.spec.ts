@@ -90,6 +90,7 @@ describe('Fleet', () => {
     const [r] = fleet.replicasOf('a');
     expect(r).toMatchObject({ nodeId: 'n1', gpus: [{ index: 0, uuid: 'GPU-n1-0' }], desired: 'RUN' });
     expect(fleet.free.get('n1')?.gpus.map((g) => g.index)).toEqual([1]);
+    expect([...ch.desired]).toEqual(['a']);
     expect([...ch.apps]).toEqual(['a']);
     expect([...ch.replicas]).toEqual([r?.id]);
     expect(ch.generations).toEqual(new Map([['n1', 1]]));

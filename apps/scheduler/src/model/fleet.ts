@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 import type { AppDesired, ReplicaAssignment, ReplicaReport } from '@gantry/contracts';
 import type { OutboxEntry } from '@gantry/database';
@@ -9,7 +9,7 @@ import { reconcileApp, type ReconcilePlan } from './reconcile.js';
 import { routeFor } from './route.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
-/** An app as stored: its view plus the version and digest of the last route published for it. */
+/** An app as stored: its view plus the version and digest (a hash) of the last route published for it. */
 export interface StoredApp extends AppView {
   routeVersion: number;
   routeDigest: string;
@@ -26,6 +26,9 @@ export interface StoredReplica extends ReplicaView {
  * the fleet's), node generations, nodes removed, and the messages to send once committed.
  */
 export class Changes {
+  /** Apps whose desired state (spec, lifecycle, version) changed: their whole row is written. */
+  readonly desired = new Set<string>();
+  /** Apps whose status or route changed: only those columns are written. */
   readonly apps = new Set<string>();
   readonly replicas = new Set<string>();
   readonly deletedReplicas = new Set<string>();
@@ -37,6 +40,7 @@ export class Changes {
 
   get empty(): boolean {
     return (
+      this.desired.size === 0 &&
       this.apps.size === 0 &&
       this.replicas.size === 0 &&
       this.deletedReplicas.size === 0 &&
@@ -173,7 +177,7 @@ export class Fleet {
           routeDigest: '',
         };
     this.appsById.set(d.appId, next);
-    ch.apps.add(d.appId);
+    ch.desired.add(d.appId);
     return true;
   }
 
@@ -247,7 +251,7 @@ export class Fleet {
 
   /** Once a pass is committed: deleted apps keep only their id (their rows stay in the database). */
   compact(ch: Changes): void {
-    for (const id of ch.apps) {
+    for (const id of [...ch.desired, ...ch.apps]) {
       if (this.appsById.get(id)?.state !== 'DELETED') continue;
       this.appsById.delete(id);
       this.deleted.add(id);
@@ -326,7 +330,7 @@ export class Fleet {
       ch.outbox.push({ kind: 'kv-delete', bucket: 'routes', key: appId });
     } else {
       const route = routeFor(next, this.replicasOf(appId), this.nodes);
-      const digest = JSON.stringify(route);
+      const digest = createHash('sha1').update(JSON.stringify(route)).digest('base64');
       if (digest !== prev.routeDigest) {
         routeChanged = true;
         next.routeVersion = prev.routeVersion + 1;

@@ -76,11 +76,17 @@ export class SchedulerStore {
    * generations, nodes removed, and the messages to send — those through the outbox.
    */
   async persist(ch: Changes, fleet: Fleet): Promise<void> {
-    const apps = [...ch.apps].map((id) => fleet.app(id)).filter((a) => a !== undefined);
+    const full = [...ch.desired].map((id) => fleet.app(id)).filter((a) => a !== undefined);
+    const status = [...ch.apps]
+      .filter((id) => !ch.desired.has(id))
+      .map((id) => fleet.app(id))
+      .filter((a) => a !== undefined);
     const replicas = [...ch.replicas].map((id) => fleet.replica(id)).filter((r) => r !== undefined);
     await this.ds.transaction(async (em) => {
-      for (let i = 0; i < apps.length; i += CHUNK)
-        await upsert(em, 'apps', APP_INSERT, APP_UPDATE, apps.slice(i, i + CHUNK).map(appRow));
+      for (let i = 0; i < full.length; i += CHUNK)
+        await upsert(em, 'apps', APP_INSERT, APP_UPDATE, full.slice(i, i + CHUNK).map(appRow));
+      for (let i = 0; i < status.length; i += CHUNK)
+        await updateStatus(em, status.slice(i, i + CHUNK).map(appRow));
       if (ch.deletedReplicas.size > 0)
         await em.query(`DELETE FROM "scheduler"."replicas" WHERE "id" = ANY($1::text[])`, [
           [...ch.deletedReplicas],
@@ -128,16 +134,20 @@ async function upsert(
   );
 }
 
+/** Writes the status columns of existing apps (their spec, unchanged, is not sent again). */
+async function updateStatus(em: EntityManager, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  await em.query(
+    `UPDATE "scheduler"."apps" a SET ${APP_STATUS.map((c) => `"${c}" = x."${c}"`).join(', ')}
+       FROM jsonb_populate_recordset(NULL::"scheduler"."apps", $1::jsonb) x WHERE a."id" = x."id"`,
+    [JSON.stringify(rows.map((r) => Object.fromEntries(['id', ...APP_STATUS].map((c) => [c, r[c]]))))],
+  );
+}
+
 /** Rows per INSERT (one JSON parameter). */
 const CHUNK = 2000;
 
-/** Columns written for an app (its creation time is the database's), and those a later write replaces. */
-const APP_UPDATE = [
-  'project_id',
-  'desired_version',
-  'lifecycle',
-  'spec',
-  'rate',
+/** An app's status columns; all its columns (its creation time is the database's) when its desired state changes. */
+const APP_STATUS = [
   'state',
   'info',
   'history',
@@ -149,6 +159,7 @@ const APP_UPDATE = [
   'route_digest',
   'updated_at',
 ];
+const APP_UPDATE = ['project_id', 'desired_version', 'lifecycle', 'spec', 'rate', ...APP_STATUS];
 const APP_INSERT = ['id', ...APP_UPDATE];
 /** A replica's placement never changes: a later write replaces only what its node reports and its fate. */
 const REPLICA_UPDATE = [
