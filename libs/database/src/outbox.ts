@@ -23,10 +23,8 @@ export type OutboxEntry =
   | { [B in BucketName]: { kind: 'kv-put'; bucket: B; key: string; value: BucketValue<B> } }[BucketName]
   | { kind: 'kv-delete'; bucket: BucketName; key: string };
 
-/** Rows per INSERT (one JSON parameter). */
-const INSERT_CHUNK = 5000;
 /** Rows sent per relay pass: published without waiting for each ack, in order. */
-const SEND_BATCH = 1000;
+const SEND_BATCH = 250;
 
 /** A message to send once the transaction that wrote it commits. */
 @Entity({ name: 'outbox' })
@@ -103,8 +101,13 @@ export class Outbox {
     await em.insert(OutboxMessage, { kind: 'kv-delete', target: bucket, key });
   }
 
-  /** Writes many messages, validated, in order, in one statement per few thousand. */
+  /** Writes many messages, validated, in order, in one statement. */
   async write(em: EntityManager, entries: readonly OutboxEntry[]): Promise<void> {
+    if (entries.length > 0) await em.query(this.insertSql('$1'), [this.encode(entries)]);
+  }
+
+  /** Validates messages and encodes them as the one JSON parameter of `insertSql`. */
+  encode(entries: readonly OutboxEntry[]): string {
     const rows = entries.map((e) => {
       switch (e.kind) {
         case 'event':
@@ -117,16 +120,20 @@ export class Outbox {
           return { kind: e.kind, target: e.bucket, key: e.key, payload: null };
       }
     });
-    const table = em.getRepository(OutboxMessage).metadata.tablePath;
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
-      await em.query(
-        `INSERT INTO ${quotePath(table)} ("kind", "target", "key", "payload")
-           SELECT x.kind, x.target, x.key, x.payload
-             FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (kind text, target text, key text, payload jsonb))
-                  WITH ORDINALITY AS x(kind, target, key, payload, n)
-            ORDER BY x.n`,
-        [JSON.stringify(rows.slice(i, i + INSERT_CHUNK))],
-      );
+    return JSON.stringify(rows);
+  }
+
+  /**
+   * The INSERT of the messages in parameter `param` (see `encode`), in their order: a statement of
+   * its own, or one part of a larger statement (a data-modifying WITH) that commits with the change.
+   */
+  insertSql(param: string): string {
+    const table = quotePath(this.ds.getRepository(OutboxMessage).metadata.tablePath);
+    return `INSERT INTO ${table} ("kind", "target", "key", "payload")
+      SELECT x.kind, x.target, x.key, x.payload
+        FROM ROWS FROM (jsonb_to_recordset(${param}::jsonb) AS (kind text, target text, key text, payload jsonb))
+             WITH ORDINALITY AS x(kind, target, key, payload, n)
+       ORDER BY x.n`;
   }
 
   /** Sends everything pending. Concurrent calls share one pass (and trigger one more if needed). */

@@ -2,7 +2,7 @@ import type { NodeHeartbeat } from '@gantry/contracts';
 import { Outbox } from '@gantry/database';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager, Not } from 'typeorm';
+import { DataSource, Not } from 'typeorm';
 
 import type { Changes, Fleet, StoredApp, StoredReplica } from '../model/fleet.js';
 import { AppRow, NodeRow, ReplicaRow } from './entities.js';
@@ -72,8 +72,9 @@ export class SchedulerStore {
   }
 
   /**
-   * Commits one pass atomically: the rows it changed (as the fleet now holds them), node
-   * generations, nodes removed, and the messages to send — those through the outbox.
+   * Commits one pass atomically — in one statement, so one round trip: the rows it changed (as the
+   * fleet now holds them, sent as JSON that PostgreSQL expands), node generations, nodes removed,
+   * and the messages to send, through the outbox.
    */
   async persist(ch: Changes, fleet: Fleet): Promise<void> {
     const full = [...ch.desired].map((id) => fleet.app(id)).filter((a) => a !== undefined);
@@ -82,69 +83,67 @@ export class SchedulerStore {
       .map((id) => fleet.app(id))
       .filter((a) => a !== undefined);
     const replicas = [...ch.replicas].map((id) => fleet.replica(id)).filter((r) => r !== undefined);
-    await this.ds.transaction(async (em) => {
-      for (let i = 0; i < full.length; i += CHUNK)
-        await upsert(em, 'apps', APP_INSERT, APP_UPDATE, full.slice(i, i + CHUNK).map(appRow));
-      for (let i = 0; i < status.length; i += CHUNK)
-        await updateStatus(em, status.slice(i, i + CHUNK).map(appRow));
-      if (ch.deletedReplicas.size > 0)
-        await em.query(`DELETE FROM "scheduler"."replicas" WHERE "id" = ANY($1::text[])`, [
-          [...ch.deletedReplicas],
-        ]);
-      for (let i = 0; i < replicas.length; i += CHUNK)
-        await upsert(
-          em,
+    const params: unknown[] = [];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    const parts: string[] = [];
+    if (full.length > 0)
+      parts.push(upsertSql('apps', APP_INSERT, APP_UPDATE, param(JSON.stringify(full.map(appRow)))));
+    if (status.length > 0) {
+      const rows = status
+        .map(appRow)
+        .map((r) => Object.fromEntries(['id', ...APP_STATUS].map((c) => [c, r[c]])));
+      parts.push(
+        `UPDATE "scheduler"."apps" a SET ${APP_STATUS.map((c) => `"${c}" = x."${c}"`).join(', ')}
+           FROM jsonb_populate_recordset(NULL::"scheduler"."apps", ${param(JSON.stringify(rows))}::jsonb) x
+          WHERE a."id" = x."id"`,
+      );
+    }
+    if (ch.deletedReplicas.size > 0)
+      parts.push(
+        `DELETE FROM "scheduler"."replicas" WHERE "id" = ANY(${param([...ch.deletedReplicas])}::text[])`,
+      );
+    if (replicas.length > 0)
+      parts.push(
+        upsertSql(
           'replicas',
           REPLICA_INSERT,
           REPLICA_UPDATE,
-          replicas.slice(i, i + CHUNK).map(replicaRow),
-        );
-      if (ch.generations.size > 0)
-        await em.query(
-          `UPDATE "scheduler"."nodes" n SET "generation" = u.g
-             FROM unnest($1::text[], $2::int[]) AS u(id, g) WHERE n."id" = u.id`,
-          [[...ch.generations.keys()], [...ch.generations.values()]],
-        );
-      if (ch.deletedNodes.size > 0)
-        await em.query(`DELETE FROM "scheduler"."nodes" WHERE "id" = ANY($1::text[])`, [
-          [...ch.deletedNodes],
-        ]);
-      await this.outbox.write(em, ch.outbox);
-    });
+          param(JSON.stringify(replicas.map(replicaRow))),
+        ),
+      );
+    if (ch.generations.size > 0)
+      parts.push(
+        `UPDATE "scheduler"."nodes" n SET "generation" = u.g
+           FROM unnest(${param([...ch.generations.keys()])}::text[], ${param([...ch.generations.values()])}::int[]) AS u(id, g)
+          WHERE n."id" = u.id`,
+      );
+    if (ch.deletedNodes.size > 0)
+      parts.push(`DELETE FROM "scheduler"."nodes" WHERE "id" = ANY(${param([...ch.deletedNodes])}::text[])`);
+    if (ch.outbox.length > 0) parts.push(this.outbox.insertSql(param(this.outbox.encode(ch.outbox))));
+    if (parts.length === 0) return;
+    // Parts touch different rows (a replica is either removed or written; an app either whole or
+    // by its status), as one statement may.
+    await this.ds.query(
+      parts.length === 1
+        ? parts[0]
+        : `WITH ${parts.map((sql, i) => `w${i} AS (${sql})`).join(', ')} SELECT 1`,
+      params,
+    );
   }
 }
 
-/**
- * Inserts or replaces rows given as objects keyed by column name, in one statement: PostgreSQL
- * expands the JSON (a multi-row INSERT built by the ORM costs more than the decision it records).
- */
-async function upsert(
-  em: EntityManager,
+/** Inserts or replaces rows given as JSON objects keyed by column name, expanded by PostgreSQL. */
+function upsertSql(
   table: 'apps' | 'replicas',
   insert: readonly string[],
   update: readonly string[],
-  rows: ReadonlyArray<Record<string, unknown>>,
-): Promise<void> {
+  json: string,
+): string {
   const cols = insert.map((c) => `"${c}"`).join(', ');
-  await em.query(
-    `INSERT INTO "scheduler"."${table}" (${cols})
-       SELECT ${cols} FROM jsonb_populate_recordset(NULL::"scheduler"."${table}", $1::jsonb)
-     ON CONFLICT ("id") DO UPDATE SET ${update.map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ')}`,
-    [JSON.stringify(rows)],
-  );
+  return `INSERT INTO "scheduler"."${table}" (${cols})
+      SELECT ${cols} FROM jsonb_populate_recordset(NULL::"scheduler"."${table}", ${json}::jsonb)
+    ON CONFLICT ("id") DO UPDATE SET ${update.map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ')}`;
 }
-
-/** Writes the status columns of existing apps (their spec, unchanged, is not sent again). */
-async function updateStatus(em: EntityManager, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
-  await em.query(
-    `UPDATE "scheduler"."apps" a SET ${APP_STATUS.map((c) => `"${c}" = x."${c}"`).join(', ')}
-       FROM jsonb_populate_recordset(NULL::"scheduler"."apps", $1::jsonb) x WHERE a."id" = x."id"`,
-    [JSON.stringify(rows.map((r) => Object.fromEntries(['id', ...APP_STATUS].map((c) => [c, r[c]]))))],
-  );
-}
-
-/** Rows per INSERT (one JSON parameter). */
-const CHUNK = 2000;
 
 /** An app's status columns; all its columns (its creation time is the database's) when its desired state changes. */
 const APP_STATUS = [
