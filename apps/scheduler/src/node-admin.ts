@@ -4,7 +4,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { Gauge, register } from 'prom-client';
 
 import { nodeRecord } from './model/node-record.js';
-import { NodeRegistry } from './node-registry.js';
+import { type Known, NodeRegistry } from './node-registry.js';
 import { Reconciler } from './reconciler.js';
 
 /** Operators' view of the fleet and their controls over it (cordon, uncordon, drain, delete). */
@@ -91,21 +91,29 @@ export class NodeAdmin implements OnModuleInit {
       case 'drain':
         await this.registry.setFlags(c.nodeId, { schedulable: false, draining: true });
         break;
-      case 'delete':
-        // Checked and done inside a pass, so that nothing is placed on the node in between.
-        await this.reconciler.submit((fleet, ch) => {
-          const held = fleet.replicasOn(c.nodeId);
-          const node = this.registry.details(c.nodeId);
-          if (!node) throw notFound('node', c.nodeId);
-          if (held.length > 0 && node.view.health !== 'LOST')
-            throw conflict(`node ${c.nodeId} still holds ${held.length} replica(s): drain it first`, {
-              replicas: held.map((r) => r.id),
-            });
-          this.registry.forget(c.nodeId);
-          fleet.removeNode(c.nodeId, ch);
-          return { apps: held.map((r) => r.appId), result: undefined };
-        });
+      case 'delete': {
+        // Checked and done inside a pass, so that nothing is placed on the node in between; taken
+        // back if that pass does not commit.
+        let forgotten: Known | undefined;
+        await this.reconciler
+          .submit((fleet, ch) => {
+            const held = fleet.replicasOn(c.nodeId);
+            const node = this.registry.details(c.nodeId);
+            if (!node) throw notFound('node', c.nodeId);
+            if (held.length > 0 && node.view.health !== 'LOST')
+              throw conflict(`node ${c.nodeId} still holds ${held.length} replica(s): drain it first`, {
+                replicas: held.map((r) => r.id),
+              });
+            forgotten = this.registry.forget(c.nodeId);
+            fleet.removeNode(c.nodeId, ch);
+            return { apps: held.map((r) => r.appId), result: undefined };
+          })
+          .catch((error: unknown) => {
+            if (forgotten) this.registry.restore(c.nodeId, forgotten);
+            throw error;
+          });
         return null;
+      }
     }
     await this.reconciler.reconcile(apps);
     return (await this.records(c.nodeId))[0] ?? null;

@@ -5,13 +5,15 @@ import { type HealthPolicy, nodeHealth } from './model/node-health.js';
 import type { NodeHealth, NodeView } from './model/types.js';
 import { SchedulerStore } from './store/scheduler-store.js';
 
-interface Known {
+export interface Known {
   view: Omit<NodeView, 'health'>;
   labels: Record<string, string>;
   lastHeartbeatMs: number;
   health: NodeHealth;
   persistedMs: number;
   digest: string;
+  /** The last assignment generation the node said it applied. */
+  appliedGeneration: number;
 }
 
 const PERSIST_EVERY_MS = 10_000;
@@ -54,6 +56,7 @@ export class NodeRegistry {
         health: 'READY',
         persistedMs: nowMs,
         digest: JSON.stringify(view),
+        appliedGeneration: 0,
       });
     }
   }
@@ -79,15 +82,19 @@ export class NodeRegistry {
       health: prev?.health ?? 'READY',
       persistedMs: prev?.persistedMs ?? 0,
       digest,
+      appliedGeneration: hb.appliedGeneration,
     };
+    if (prev) this.known.set(hb.nodeId, entry);
     if (changed || nowMs - entry.persistedMs > PERSIST_EVERY_MS) {
       entry.persistedMs = nowMs;
-      // A new node is placed on only once its row exists (its assignment generation lives there).
-      if (prev) this.known.set(hb.nodeId, entry);
       await this.store.saveHeartbeat({ ...hb, at: new Date(nowMs).toISOString() });
-      if (!prev) this.log.log(`node ${hb.nodeId} registered at ${hb.address}`);
-    }
-    this.known.set(hb.nodeId, entry);
+      // A new node is placed on only once its row exists (its assignment generation lives there);
+      // a known one that an operator removed meanwhile stays removed.
+      if (!prev) {
+        this.known.set(hb.nodeId, entry);
+        this.log.log(`node ${hb.nodeId} registered at ${hb.address}`);
+      }
+    } else if (!prev) this.known.set(hb.nodeId, entry);
     if (changed) this.version++;
     return changed;
   }
@@ -121,10 +128,24 @@ export class NodeRegistry {
     await this.store.setNodeFlags(id, flags);
   }
 
-  /** Forgets a node an operator removed (the store deletes its row with the pass that does this). */
-  forget(id: string): void {
+  /** Forgets a node an operator removes; returns what it knew, for `restore` if that fails. */
+  forget(id: string): Known | undefined {
+    const k = this.known.get(id);
     this.known.delete(id);
     this.version++;
+    return k;
+  }
+
+  /** Takes back a node whose removal did not commit. */
+  restore(id: string, known: Known): void {
+    if (this.known.has(id)) return;
+    this.known.set(id, known);
+    this.version++;
+  }
+
+  /** The last assignment generation a node said it applied (0 when unknown). */
+  appliedGeneration(id: string): number {
+    return this.known.get(id)?.appliedGeneration ?? 0;
   }
 
   /** Everything about a node but what runs on it, for node records. */

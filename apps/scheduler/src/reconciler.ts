@@ -19,6 +19,8 @@ interface Queued {
 const MAX_OPS_PER_PASS = 2000;
 /** Apps of a resync (or woken by freed capacity) reconciled per pass, so that events never wait long. */
 const MAX_BACKLOG_PER_PASS = 256;
+/** How long an app whose reconcile fails on its own is left alone. */
+const SET_ASIDE_MS = 60_000;
 
 /**
  * Runs the scheduler's decisions in passes, one at a time (so two placements never race for a GPU).
@@ -38,6 +40,10 @@ export class Reconciler implements OnApplicationShutdown {
   private readonly backlog = new Set<string>();
   private running: Promise<void> | undefined;
   private loaded = false;
+  /** Passes left that take one operation or app each (see `failed`). */
+  private solo = 0;
+  /** Apps whose reconcile failed on its own, and until when they are left alone. */
+  private readonly setAside = new Map<string, number>();
   /** The registry version the fleet last took its nodes from. */
   private nodesVersion = -1;
   private stopped = false;
@@ -131,9 +137,11 @@ export class Reconciler implements OnApplicationShutdown {
     const started = performance.now();
     const fleet = this.fleet;
     const ch = new Changes();
-    const ops = this.queue.splice(0, MAX_OPS_PER_PASS);
-    const apps = new Set<string>(this.urgent);
-    this.urgent.clear();
+    // After a failed pass, its parts go one per pass until each has committed or failed alone.
+    const solo = this.solo > 0;
+    if (solo) this.solo--;
+    const ops = this.queue.splice(0, solo ? 1 : MAX_OPS_PER_PASS);
+    const apps = new Set<string>();
     const done: Array<{ q: Queued; result: unknown }> = [];
     for (const q of ops) {
       try {
@@ -144,12 +152,26 @@ export class Reconciler implements OnApplicationShutdown {
         q.reject(error);
       }
     }
-    let slice = 0;
-    for (const id of this.backlog) {
-      if (slice++ >= MAX_BACKLOG_PER_PASS) break;
-      apps.add(id);
+    if (!solo) {
+      for (const id of this.urgent) apps.add(id);
+      this.urgent.clear();
+      let taken = 0;
+      for (const id of this.backlog) {
+        if (taken++ >= MAX_BACKLOG_PER_PASS) break;
+        apps.add(id);
+      }
+    } else if (ops.length === 0) {
+      const [next] = this.urgent.size > 0 ? this.urgent : this.backlog;
+      if (next !== undefined) {
+        apps.add(next);
+        this.urgent.delete(next);
+      }
     }
-    for (const id of apps) this.backlog.delete(id);
+    for (const id of apps) {
+      this.backlog.delete(id);
+      if ((this.setAside.get(id) ?? 0) > Date.now()) apps.delete(id);
+      else this.setAside.delete(id);
+    }
 
     const now = new Date().toISOString();
     try {
@@ -158,13 +180,17 @@ export class Reconciler implements OnApplicationShutdown {
         fleet.syncNodes(this.registry.views());
       }
       for (const id of apps) fleet.reconcile(id, now, ch);
-      fleet.finish(now, ch);
+      fleet.finish(now, ch, (id) => this.registry.appliedGeneration(id));
       if (!ch.empty) await this.store.persist(ch, fleet);
     } catch (error) {
       // Memory may now be ahead of the database: start again from the database.
       this.loaded = false;
-      this.log.error(`pass of ${apps.size} app(s) failed: ${(error as Error).message}`);
-      for (const { q } of done) q.reject(error);
+      await this.failed(
+        error,
+        done.map((d) => d.q),
+        apps,
+        solo,
+      );
       return;
     }
     fleet.compact(ch);
@@ -179,6 +205,39 @@ export class Reconciler implements OnApplicationShutdown {
       this.store
         .flushOutbox()
         .catch((error: unknown) => this.log.warn(`outbox flush failed: ${(error as Error).message}`));
+  }
+
+  /**
+   * A pass failed. Run alone, its one operation fails (its message is retried later, then
+   * dead-lettered) and its app is set aside for a while; run with others, its parts are retried one
+   * per pass, so that one bad operation or app never fails the rest.
+   */
+  private async failed(error: unknown, ops: Queued[], apps: Set<string>, solo: boolean): Promise<void> {
+    const why = (error as Error).message;
+    if (solo || ops.length + apps.size <= 1) {
+      for (const q of ops) q.reject(error);
+      // Only if the database answers: when it does not, nothing here is to blame.
+      const specific = await this.reload().then(
+        () => true,
+        () => false,
+      );
+      for (const id of apps) {
+        if (!specific) {
+          this.urgent.add(id);
+          continue;
+        }
+        this.setAside.set(id, Date.now() + SET_ASIDE_MS);
+        this.log.error(`app ${id} set aside for ${SET_ASIDE_MS / 1000} s: reconciling it fails: ${why}`);
+      }
+      if (apps.size === 0 || !specific) this.log.error(`a pass failed: ${why}`);
+      return;
+    }
+    this.log.error(
+      `pass of ${ops.length} operation(s) and ${apps.size} app(s) failed, retrying them one by one: ${why}`,
+    );
+    this.queue.unshift(...ops);
+    for (const id of apps) this.urgent.add(id);
+    this.solo = ops.length + apps.size;
   }
 
   private async reload(): Promise<void> {

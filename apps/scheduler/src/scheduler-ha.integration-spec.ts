@@ -109,4 +109,23 @@ describe('one active scheduler at a time', () => {
       (await replicasOf('app-3')).length === 1 ? true : undefined,
     );
   });
+
+  it('never writes over assignments another scheduler wrote meanwhile: its pass fails and is redone from the database', async () => {
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    // What a leader that has not yet noticed it lost the lease could leave behind.
+    const { rows } = await admin.query<{ generation: number }>(
+      `UPDATE scheduler.nodes SET generation = generation + 10 WHERE id = 'n1' RETURNING generation`,
+    );
+    await admin.end();
+    const written = rows[0]?.generation ?? 0;
+    expect(written).toBeGreaterThan(10);
+    await desire('app-4');
+    const list = await waitFor('app-4 placed under a generation above the foreign one', async () => {
+      const a: NodeAssignments | null = await (await ns.bus.kv('assignments')).get('n1');
+      return a?.replicas.some((r) => r.appId === 'app-4') ? a : undefined;
+    });
+    expect(list.generation).toBe(written + 1);
+    expect(list.replicas.map((r) => r.appId)).toEqual(expect.arrayContaining(['app-3', 'app-4']));
+  });
 });

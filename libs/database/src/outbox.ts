@@ -136,21 +136,40 @@ export class Outbox {
        ORDER BY x.n`;
   }
 
-  /** Sends everything pending. Concurrent calls share one pass (and trigger one more if needed). */
+  /**
+   * Sends everything pending. Concurrent calls share one pass (and trigger one more if needed). One
+   * relay at a time per outbox table, across processes (an advisory lock): two relays could
+   * otherwise send an older value of a KV key after a newer one. While another process relays, this
+   * one tries again shortly.
+   */
   flush(): Promise<void> {
     if (this.flushing) {
       this.again = true;
       return this.flushing;
     }
     this.flushing = (async () => {
+      const runner = this.ds.createQueryRunner();
       try {
-        do {
-          this.again = false;
-          while (await this.sendBatch()) {
-            /* until empty */
-          }
-        } while (this.again);
+        const lock = `gantry-outbox:${this.ds.getRepository(OutboxMessage).metadata.tablePath}`;
+        const [row] = (await runner.query('SELECT pg_try_advisory_lock(hashtext($1)) AS "locked"', [
+          lock,
+        ])) as [{ locked: boolean }];
+        if (!row?.locked) {
+          setTimeout(() => void this.flush().catch(() => undefined), 100).unref();
+          return;
+        }
+        try {
+          do {
+            this.again = false;
+            while (await this.sendBatch()) {
+              /* until empty */
+            }
+          } while (this.again);
+        } finally {
+          await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [lock]);
+        }
       } finally {
+        await runner.release();
         this.flushing = undefined;
       }
     })();
@@ -175,8 +194,8 @@ export class Outbox {
   /**
    * Sends the oldest pending messages: all published at once (one connection keeps them in order),
    * a KV key written several times only with its last value, each payload as the JSON text stored
-   * (validated when written). What was sent is deleted up to the first failure, so that nothing is
-   * sent again after a newer write of the same key.
+   * (validated when written). Deletes what was sent, and the writes of a key superseded by a later
+   * one (sent or kept for the next try); what failed stays, to be tried again first.
    */
   private async sendBatch(): Promise<boolean> {
     const table = quotePath(this.ds.getRepository(OutboxMessage).metadata.tablePath);
@@ -207,16 +226,21 @@ export class Outbox {
           : kv.delete(m.key ?? '');
       }),
     );
+    const done = batch.filter((_, i) => outcomes[i]?.status === 'fulfilled').map((m) => m.id);
+    if (done.length > 0) await this.ds.query(`DELETE FROM ${table} WHERE "id" = ANY($1::bigint[])`, [done]);
     const failed = outcomes.findIndex((o) => o.status === 'rejected');
-    const sentUpTo = failed === -1 ? batch.length : failed;
-    // By id, not by range: a transaction that commits meanwhile may hold a lower id than these.
-    if (sentUpTo > 0)
-      await this.ds.query(`DELETE FROM ${table} WHERE "id" = ANY($1::bigint[])`, [
-        batch.slice(0, sentUpTo).map((m) => m.id),
-      ]);
-    if (failed !== -1) throw (outcomes[failed] as PromiseRejectedResult).reason;
+    if (failed !== -1) {
+      const count = outcomes.length - done.length;
+      throw new Error(
+        `${count} outbox message(s) not sent, kept for the next try: ${describe((outcomes[failed] as PromiseRejectedResult).reason)}`,
+      );
+    }
     return batch.length === SEND_BATCH;
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** An outbox row as the relay reads it: the payload as stored JSON text. */

@@ -258,11 +258,15 @@ export class Fleet {
     }
   }
 
-  /** Writes the assignment list, under the next generation, of every node whose list changed. */
-  finish(now: string, ch: Changes): void {
+  /**
+   * Writes the assignment list, under the next generation, of every node whose list changed. The
+   * next generation is above what the node said it applied too: a node removed and back, or one a
+   * previous leader wrote to, never sees a generation it already has.
+   */
+  finish(now: string, ch: Changes, applied: (nodeId: string) => number = () => 0): void {
     for (const nodeId of ch.nodes) {
       if (!this.nodes.has(nodeId)) continue;
-      const generation = this.generation(nodeId) + 1;
+      const generation = Math.max(this.generation(nodeId), applied(nodeId)) + 1;
       this.generations.set(nodeId, generation);
       ch.generations.set(nodeId, generation);
       const replicas = this.replicasOn(nodeId)

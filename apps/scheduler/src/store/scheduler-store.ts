@@ -111,24 +111,29 @@ export class SchedulerStore {
           param(JSON.stringify(replicas.map(replicaRow))),
         ),
       );
-    if (ch.generations.size > 0)
+    // Generations only go up, and each one is written once: a node whose stored generation is not
+    // below the new one was written by someone else (a leader that has not yet noticed it lost the
+    // lease), so the whole pass fails and the fleet is reloaded.
+    let fence = 'SELECT 1';
+    if (ch.generations.size > 0) {
       parts.push(
         `UPDATE "scheduler"."nodes" n SET "generation" = u.g
            FROM unnest(${param([...ch.generations.keys()])}::text[], ${param([...ch.generations.values()])}::int[]) AS u(id, g)
-          WHERE n."id" = u.id`,
+          WHERE n."id" = u.id AND n."generation" < u.g
+          RETURNING 1`,
       );
+      // (The message depends on the count, so that it is never folded into a constant and raised.)
+      fence = `SELECT CASE WHEN g.n <> ${param(ch.generations.size)}::bigint
+                 THEN ('assignment generations were written by another scheduler: ' || g.n || ' of ' || ${param(ch.generations.size)}::bigint || ' nodes')::int END
+                 FROM (SELECT count(*) AS n FROM w${parts.length - 1}) g`;
+    }
     if (ch.deletedNodes.size > 0)
       parts.push(`DELETE FROM "scheduler"."nodes" WHERE "id" = ANY(${param([...ch.deletedNodes])}::text[])`);
     if (ch.outbox.length > 0) parts.push(this.outbox.insertSql(param(this.outbox.encode(ch.outbox))));
     if (parts.length === 0) return;
     // Parts touch different rows (a replica is either removed or written; an app either whole or
     // by its status), as one statement may.
-    await this.ds.query(
-      parts.length === 1
-        ? parts[0]
-        : `WITH ${parts.map((sql, i) => `w${i} AS (${sql})`).join(', ')} SELECT 1`,
-      params,
-    );
+    await this.ds.query(`WITH ${parts.map((sql, i) => `w${i} AS (${sql})`).join(', ')} ${fence}`, params);
   }
 }
 
