@@ -47,7 +47,8 @@ export class SchedulerModule {
           schema: 'scheduler',
           entities: SCHEDULER_ENTITIES,
           migrations: SCHEDULER_MIGRATIONS,
-          outbox: true,
+          // Relaying assignments, routes and events is as much work as deciding them.
+          outbox: { relayInWorker: true },
         }),
       ],
       controllers: [SchedulerController],

@@ -12,7 +12,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 
 import { createDataSource, type DatabaseOptions, prepareDatabase } from './datasource.js';
-import { Outbox, OutboxMessage } from './outbox.js';
+import { Outbox, OutboxMessage, type OutboxOptions } from './outbox.js';
 
 class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
@@ -35,8 +35,11 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
 }
 
 export interface DatabaseModuleOptions extends DatabaseOptions {
-  /** Provide the transactional `Outbox` (the schema must have its table: `outboxTableSql`). */
-  outbox?: boolean;
+  /**
+   * Provide the transactional `Outbox` (the schema must have its table: `outboxTableSql`), with its
+   * options (e.g. `{ relayInWorker: true }`).
+   */
+  outbox?: boolean | OutboxOptions;
 }
 
 /**
@@ -52,7 +55,8 @@ export class DatabaseModule {
       ? [
           {
             provide: Outbox,
-            useFactory: (ds: DataSource, bus: MessageBus) => new Outbox(ds, bus),
+            useFactory: (ds: DataSource, bus: MessageBus) =>
+              new Outbox(ds, bus, typeof opts.outbox === 'object' ? opts.outbox : {}),
             inject: [DataSource, MessageBus],
           },
         ]

@@ -6,7 +6,7 @@ import {
   EVENTS,
   type EventSubject,
 } from '@gantry/contracts';
-import type { MessageBus, TypedKv } from '@gantry/messaging';
+import type { MessageBus } from '@gantry/messaging';
 import { Logger } from '@nestjs/common';
 import {
   Column,
@@ -17,14 +17,13 @@ import {
   PrimaryGeneratedColumn,
 } from 'typeorm';
 
+import { OutboxRelay, type Relay, type RelayWorkerData, WorkerRelay } from './outbox-relay.js';
+
 /** One message for `Outbox.write`: an event, or a KV write or delete. */
 export type OutboxEntry =
   | { [S in EventSubject]: { kind: 'event'; subject: S; payload: EventPayload<S> } }[EventSubject]
   | { [B in BucketName]: { kind: 'kv-put'; bucket: B; key: string; value: BucketValue<B> } }[BucketName]
   | { kind: 'kv-delete'; bucket: BucketName; key: string };
-
-/** Rows sent per relay pass: published without waiting for each ack, in order. */
-const SEND_BATCH = 250;
 
 /** A message to send once the transaction that wrote it commits. */
 @Entity({ name: 'outbox' })
@@ -61,6 +60,11 @@ export const outboxTableSql = (schema: string): string[] => [
     CONSTRAINT "PK_outbox" PRIMARY KEY ("id"))`,
 ];
 
+export interface OutboxOptions {
+  /** Relay from a worker thread, with its own database pool and NATS connection. */
+  relayInWorker?: boolean;
+}
+
 /**
  * The transactional outbox. Services write the events and KV changes a state change implies in the
  * same transaction as the change (`event`, `kvPut`, `kvDelete` with the transaction's manager); the
@@ -69,13 +73,13 @@ export const outboxTableSql = (schema: string): string[] => [
  */
 export class Outbox {
   private readonly log = new Logger('Outbox');
-  private flushing: Promise<void> | undefined;
-  private again = false;
   private timer: NodeJS.Timeout | undefined;
+  private relay: Relay | undefined;
 
   constructor(
     private readonly ds: DataSource,
     private readonly bus: MessageBus,
+    private readonly opts: OutboxOptions = {},
   ) {}
 
   async event<S extends EventSubject>(
@@ -137,43 +141,14 @@ export class Outbox {
   }
 
   /**
-   * Sends everything pending. Concurrent calls share one pass (and trigger one more if needed). One
-   * relay at a time per outbox table, across processes (an advisory lock): two relays could
-   * otherwise send an older value of a KV key after a newer one. While another process relays, this
-   * one tries again shortly.
+   * Sends everything pending (see OutboxRelay), in a worker thread when asked for (`relayInWorker`):
+   * relaying is as much work as deciding, and a service that decides fast should not do both on one
+   * thread. Concurrent calls share one pass.
    */
   flush(): Promise<void> {
-    if (this.flushing) {
-      this.again = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      const runner = this.ds.createQueryRunner();
-      try {
-        const lock = `gantry-outbox:${this.ds.getRepository(OutboxMessage).metadata.tablePath}`;
-        const [row] = (await runner.query('SELECT pg_try_advisory_lock(hashtext($1)) AS "locked"', [
-          lock,
-        ])) as [{ locked: boolean }];
-        if (!row?.locked) {
-          setTimeout(() => void this.flush().catch(() => undefined), 100).unref();
-          return;
-        }
-        try {
-          do {
-            this.again = false;
-            while (await this.sendBatch()) {
-              /* until empty */
-            }
-          } while (this.again);
-        } finally {
-          await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [lock]);
-        }
-      } finally {
-        await runner.release();
-        this.flushing = undefined;
-      }
-    })();
-    return this.flushing;
+    if (!this.relay)
+      this.relay = this.opts.relayInWorker ? new WorkerRelay(this.workerData()) : this.inline();
+    return this.relay.flush();
   }
 
   /** Flushes every `intervalMs` too, to pick up what a crashed pass left. */
@@ -188,69 +163,37 @@ export class Outbox {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.flushing?.catch(() => undefined);
+    await this.relay?.close();
   }
 
-  /**
-   * Sends the oldest pending messages: all published at once (one connection keeps them in order),
-   * a KV key written several times only with its last value, each payload as the JSON text stored
-   * (validated when written). Deletes what was sent, and the writes of a key superseded by a later
-   * one (sent or kept for the next try); what failed stays, to be tried again first.
-   */
-  private async sendBatch(): Promise<boolean> {
-    const table = quotePath(this.ds.getRepository(OutboxMessage).metadata.tablePath);
-    const batch: StoredRow[] = await this.ds.query(
-      `SELECT "id", "kind", "target", "key", "payload"::text AS "payload", "payload"->>'id' AS "msg_id"
-         FROM ${table} ORDER BY "id" LIMIT ${SEND_BATCH}`,
-    );
-    if (batch.length === 0) return false;
-    const lastWrite = new Map<string, string>();
-    const buckets = new Map<string, TypedKv<BucketName>>();
-    for (const m of batch) {
-      if (m.kind === 'event') continue;
-      lastWrite.set(`${m.target}/${m.key ?? ''}`, m.id);
-      if (!buckets.has(m.target)) buckets.set(m.target, await this.bus.kv(m.target as BucketName));
-    }
-    const outcomes = await Promise.allSettled(
-      batch.map((m) => {
-        if (m.kind === 'event')
-          return this.bus.publishValidated(
-            m.target as EventSubject,
-            m.payload ?? 'null',
-            m.msg_id ?? undefined,
-          );
-        if (lastWrite.get(`${m.target}/${m.key ?? ''}`) !== m.id) return Promise.resolve();
-        const kv = buckets.get(m.target) as TypedKv<BucketName>;
-        return m.kind === 'kv-put'
-          ? kv.putValidated(m.key ?? '', m.payload ?? 'null')
-          : kv.delete(m.key ?? '');
-      }),
-    );
-    const done = batch.filter((_, i) => outcomes[i]?.status === 'fulfilled').map((m) => m.id);
-    if (done.length > 0) await this.ds.query(`DELETE FROM ${table} WHERE "id" = ANY($1::bigint[])`, [done]);
-    const failed = outcomes.findIndex((o) => o.status === 'rejected');
-    if (failed !== -1) {
-      const count = outcomes.length - done.length;
-      throw new Error(
-        `${count} outbox message(s) not sent, kept for the next try: ${describe((outcomes[failed] as PromiseRejectedResult).reason)}`,
-      );
-    }
-    return batch.length === SEND_BATCH;
+  private table(): string {
+    return quotePath(this.ds.getRepository(OutboxMessage).metadata.tablePath);
   }
-}
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+  private inline(): OutboxRelay {
+    const ds = this.ds;
+    return new OutboxRelay(
+      {
+        query: (sql, params) => ds.query(sql, params),
+        session: async (fn) => {
+          const runner = ds.createQueryRunner();
+          try {
+            return await fn((sql, params) => runner.query(sql, params));
+          } finally {
+            await runner.release();
+          }
+        },
+      },
+      this.bus,
+      this.table(),
+    );
+  }
 
-/** An outbox row as the relay reads it: the payload as stored JSON text. */
-interface StoredRow {
-  id: string;
-  kind: OutboxMessage['kind'];
-  target: string;
-  key: string | null;
-  payload: string | null;
-  msg_id: string | null;
+  private workerData(): RelayWorkerData {
+    const url = (this.ds.options as { url?: string }).url;
+    if (!url) throw new Error('the outbox relay worker needs the data source to be configured by url');
+    return { databaseUrl: url, table: this.table(), messaging: this.bus.opts };
+  }
 }
 
 /** `schema.table` as a quoted SQL identifier. */
