@@ -59,7 +59,9 @@ export class OutboxRelay implements Relay {
           { locked: boolean } | undefined,
         ];
         if (!row?.locked) {
-          if (!this.closed) setTimeout(() => void this.flush().catch(() => undefined), 100).unref();
+          setTimeout(() => {
+            if (!this.closed) void this.flush().catch(() => undefined);
+          }, 100).unref();
           return;
         }
         try {
