@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { appSpec, GiB } from '../__fixtures__/fleet.js';
 import { freeCapacity } from './placement.js';
-import { reconcileApp, type ReconcilePlan } from './reconcile.js';
+import { HISTORY_LIMIT, reconcileApp, type ReconcilePlan } from './reconcile.js';
 import { rolloutBounds, runtimeHash } from './rollout.js';
 import type { AppView, NodeView, ReplicaView } from './types.js';
 
@@ -526,5 +526,23 @@ describe('reconcileApp rolling update', () => {
       replica('r1', { specHash: runtimeHash(s), phase: 'FAILED', reason: 'APP_CRASH_LOOP', message: 'boom' }),
     ]);
     expect(plan.app.state).toBe('FAILED');
+  });
+
+  it('keeps the last HISTORY_LIMIT transitions, newest last', () => {
+    const old = Array.from({ length: HISTORY_LIMIT }, (_, i) => ({
+      state: (i % 2 ? 'RUNNING' : 'SCALING') as AppView['state'],
+      date: new Date(Date.parse(T0) + i * 1000).toISOString(),
+    }));
+    const plan = reconcileApp({
+      app: app({ state: 'RUNNING', history: old, lifecycle: 'STOPPED' }),
+      replicas: [],
+      free: freeCapacity([node('n1')], []),
+      nodes: new Map([['n1', node('n1')]]),
+      now: T0,
+      newReplicaId: () => 'r-new',
+    });
+    expect(plan.app.history).toHaveLength(HISTORY_LIMIT);
+    expect(plan.app.history.at(-1)?.state).toBe('STOPPED');
+    expect(plan.app.history[0]).toEqual(old[2]);
   });
 });

@@ -44,6 +44,9 @@ export interface ReconcilePlan {
   blocked?: string;
 }
 
+/** Transitions an app's status keeps, newest last. */
+export const HISTORY_LIMIT = 100;
+
 const STATE_INFO: Record<AppState, InfoCode> = {
   QUEUED: 'APP_QUEUED',
   INITIALIZING: 'APP_INITIALIZING',
@@ -332,6 +335,8 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
     (r) => r.desired === 'RUN' && !stop.has(r.id) && r.phase === 'READY',
   ).length;
   const allocatedUnits = remaining.reduce((sum, r) => sum + r.units, 0);
+  // The oldest transitions go first: a long-lived app's status (and every event carrying it) stays small.
+  if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT);
   const next: AppView = {
     ...app,
     state,
