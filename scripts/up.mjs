@@ -178,8 +178,9 @@ async function main() {
     logDir: join(STATE, 'logs'),
     agents: [{ id: process.env.NODE_ID ?? 'local', cpus: 16, memory: 64 * 1024 ** 3 }],
   });
-  cleanups.push(() => platform.stop());
+  // Cleanups run last-first: the agent stops before its containers go, or it would start them again.
   cleanups.push(() => removeAppContainers());
+  cleanups.push(() => platform.stop());
 
   const api = `http://127.0.0.1:${ports.api}`;
   const call = async (method, path, body) => {
