@@ -1,4 +1,4 @@
-import type { NodeAssignments, RouteEntry } from '@gantry/contracts';
+import { type DeadLetter, type NodeAssignments, type RouteEntry, wireSubject } from '@gantry/contracts';
 import { createTestDatabase, createTestNamespace, type TestDatabase } from '@gantry/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
@@ -95,6 +95,32 @@ describe('outbox relay', () => {
     );
     expect((await (await ns.bus.kv('routes')).get('c'))?.version).toBe(1);
     expect(await pending()).toEqual(['no-stream.v1']);
+  });
+
+  it('dead-letters a message that can never be sent after 10 tries, with what it held', async () => {
+    await insert([{ kind: 'event', target: 'nowhere.v1', payload: { id: 'lost', note: 'poison' } }]);
+    const dead: DeadLetter[] = [];
+    const sub = ns.bus.nc.subscribe(wireSubject(ns.namespace, 'dlq.v1'), {
+      callback: (_e, m) => {
+        dead.push(m.json<DeadLetter>());
+      },
+    });
+    const relay = new OutboxRelay(relayDb, ns.bus, TABLE);
+    for (let i = 1; i < 10; i++) await expect(relay.flush()).rejects.toThrow(/not sent/);
+    expect(await pending()).toEqual(['nowhere.v1']);
+    await relay.flush();
+    expect(await pending()).toEqual([]);
+    await ns.bus.nc.flush();
+    sub.unsubscribe();
+    expect(dead).toEqual([
+      expect.objectContaining({
+        subject: 'nowhere.v1',
+        consumer: `outbox ${TABLE}`,
+        deliveries: 10,
+        data: expect.stringContaining('poison'),
+        reason: expect.stringMatching(/could not be sent 10 times/),
+      }),
+    ]);
   });
 
   it('lets one relay at a time work a table: another waits while the lock is held, then sends', async () => {

@@ -2,9 +2,12 @@ import { Worker } from 'node:worker_threads';
 
 import type { BucketName, EventSubject } from '@gantry/contracts';
 import type { MessageBus, MessagingOptions, TypedKv } from '@gantry/messaging';
+import { Logger } from '@nestjs/common';
 
 /** Rows sent per batch: published without waiting for each ack, in order. */
 const SEND_BATCH = 250;
+/** Failed sends of one message before it is dead-lettered. */
+const MAX_ATTEMPTS = 10;
 
 type Query = (sql: string, params?: unknown[]) => Promise<unknown[]>;
 
@@ -39,6 +42,9 @@ export class OutboxRelay implements Relay {
   private flushing: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  /** Failed sends per message id, while it stays in the table. */
+  private readonly attempts = new Map<string, number>();
+  private readonly log = new Logger('OutboxRelay');
 
   constructor(
     private readonly db: RelayDb,
@@ -81,6 +87,40 @@ export class OutboxRelay implements Relay {
     return this.flushing;
   }
 
+  /**
+   * Counts a message's failed sends; after MAX_ATTEMPTS, sends it to `dlq.v1` instead and says so
+   * (true: the row can go). When JetStream is what fails, the dead letter fails too and the message
+   * stays: only a message that cannot be sent on its own (too large, no stream for its subject)
+   * ever leaves this way.
+   */
+  private async deadLetter(m: StoredRow, reason: string): Promise<boolean> {
+    const attempts = (this.attempts.get(m.id) ?? 0) + 1;
+    this.attempts.set(m.id, attempts);
+    if (attempts < MAX_ATTEMPTS || !this.bus.isConnected()) return false;
+    const subject = m.kind === 'event' ? m.target : `${m.kind} ${m.target}/${m.key ?? ''}`;
+    try {
+      await this.bus.publish(
+        'dlq.v1',
+        {
+          subject,
+          consumer: `outbox ${this.table}`,
+          reason: `could not be sent ${attempts} times: ${reason}`.slice(0, 4000),
+          data: (m.payload ?? '').slice(0, 65_536),
+          deliveries: attempts,
+          at: new Date().toISOString(),
+        },
+        `outbox:${this.table}:${m.id}`,
+      );
+    } catch {
+      return false;
+    }
+    this.attempts.delete(m.id);
+    this.log.error(
+      `outbox message ${m.id} (${subject}) could not be sent ${attempts} times; dead-lettered: ${reason}`,
+    );
+    return true;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.flushing?.catch(() => undefined);
@@ -121,9 +161,17 @@ export class OutboxRelay implements Relay {
       }),
     );
     const done = batch.filter((_, i) => outcomes[i]?.status === 'fulfilled').map((m) => m.id);
+    for (const id of done) this.attempts.delete(id);
+    for (const [i, o] of outcomes.entries())
+      if (o.status === 'rejected') {
+        const m = batch[i] as StoredRow;
+        if (await this.deadLetter(m, describe(o.reason))) done.push(m.id);
+      }
     if (done.length > 0)
       await this.db.query(`DELETE FROM ${this.table} WHERE "id" = ANY($1::bigint[])`, [done]);
-    const failed = outcomes.findIndex((o) => o.status === 'rejected');
+    const failed = outcomes.findIndex(
+      (o, i) => o.status === 'rejected' && !done.includes(batch[i]?.id ?? ''),
+    );
     if (failed !== -1)
       throw new Error(
         `${outcomes.length - done.length} outbox message(s) not sent, kept for the next try: ${describe((outcomes[failed] as PromiseRejectedResult).reason)}`,
