@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import pg from 'pg';
 
 import { outboxTableSql } from './outbox.js';
-import { OutboxRelay, type RelayDb, WorkerRelay } from './outbox-relay.js';
+import { OutboxRelay, poolRelayDb, type RelayDb, WorkerRelay } from './outbox-relay.js';
 
 const TABLE = '"relay"."outbox"';
 
@@ -48,17 +48,7 @@ describe('outbox relay', () => {
     pool = new pg.Pool({ connectionString: db.url, max: 4 });
     await pool.query('CREATE SCHEMA "relay"');
     for (const sql of outboxTableSql('relay')) await pool.query(sql);
-    relayDb = {
-      query: async (sql, params) => (await pool.query(sql, params)).rows,
-      session: async (fn) => {
-        const client = await pool.connect();
-        try {
-          return await fn(async (sql, params) => (await client.query(sql, params)).rows);
-        } finally {
-          client.release();
-        }
-      },
-    };
+    relayDb = poolRelayDb(pool);
   });
 
   beforeEach(async () => {

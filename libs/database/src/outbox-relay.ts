@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { BucketName, EventSubject } from '@gantry/contracts';
 import type { MessageBus, MessagingOptions, TypedKv } from '@gantry/messaging';
 import { Logger } from '@nestjs/common';
+import type pg from 'pg';
 
 /** Rows sent per batch: published without waiting for each ack, in order. */
 const SEND_BATCH = 250;
@@ -15,6 +16,21 @@ type Query = (sql: string, params?: unknown[]) => Promise<unknown[]>;
 export interface RelayDb {
   query: Query;
   session<T>(fn: (query: Query) => Promise<T>): Promise<T>;
+}
+
+/** A RelayDb over a node-postgres pool. */
+export function poolRelayDb(pool: pg.Pool): RelayDb {
+  return {
+    query: async (sql, params) => (await pool.query(sql, params)).rows,
+    session: async (fn) => {
+      const client = await pool.connect();
+      try {
+        return await fn(async (sql, params) => (await client.query(sql, params)).rows);
+      } finally {
+        client.release();
+      }
+    },
+  };
 }
 
 export interface Relay {

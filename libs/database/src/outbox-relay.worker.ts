@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { connectNats, MessageBus } from '@gantry/messaging';
 import pg from 'pg';
 
-import { OutboxRelay, type RelayWorkerData } from './outbox-relay.js';
+import { OutboxRelay, poolRelayDb, type RelayWorkerData } from './outbox-relay.js';
 
 const data = workerData as RelayWorkerData;
 const port = parentPort;
@@ -18,21 +18,7 @@ async function main(): Promise<void> {
   pool.on('error', () => undefined); // an idle client that breaks is dropped; the next query reconnects
   const nc = await connectNats(data.messaging, ':outbox');
   const bus = new MessageBus(nc, data.messaging);
-  const relay = new OutboxRelay(
-    {
-      query: async (sql, params) => (await pool.query(sql, params)).rows,
-      session: async (fn) => {
-        const client = await pool.connect();
-        try {
-          return await fn(async (sql, params) => (await client.query(sql, params)).rows);
-        } finally {
-          client.release();
-        }
-      },
-    },
-    bus,
-    data.table,
-  );
+  const relay = new OutboxRelay(poolRelayDb(pool), bus, data.table);
   port.on('message', (m: { type: 'flush'; id: number } | { type: 'close' }) => {
     if (m.type === 'flush') {
       relay.flush().then(
