@@ -26,9 +26,9 @@ const SET_ASIDE_MS = 60_000;
  * Runs the scheduler's decisions in passes, one at a time (so two placements never race for a GPU).
  * A pass takes every operation that arrived since the last one (events, reports, operator commands),
  * applies them to the in-memory Fleet, reconciles the apps they concern plus a slice of the backlog,
- * and commits all of it in one transaction; the operations resolve (and their messages are acked)
- * once it is committed. A failed commit reloads the fleet from the database and fails the pass's
- * operations, which are then redelivered.
+ * and commits all of it at once (SchedulerStore.persist); the operations resolve (and their messages
+ * are acked) once it is committed. A failed commit reloads the fleet from the database and retries
+ * the pass's parts one per pass, so that only what fails on its own fails (see `failed`).
  */
 @Injectable()
 export class Reconciler implements OnApplicationShutdown {
