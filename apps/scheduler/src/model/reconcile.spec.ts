@@ -507,6 +507,41 @@ describe('reconcileApp rolling update', () => {
     expect(fixed.app.state).toBe('SCALING');
   });
 
+  it('a new replica still not ready progressDeadlineSeconds after it was placed fails the rollout, said once; the old one keeps serving', () => {
+    const s = withImage('demo:slow'); // progressDeadlineSeconds: 600
+    const r1 = ready('r-old');
+    const first = run(running(s), [r1], nodes());
+    const placedAt = (secondsBeforeNow: number) =>
+      after(first, [r1]).map((r) =>
+        r.id === 'r1'
+          ? {
+              ...r,
+              phase: 'STARTING' as const,
+              createdAt: new Date(
+                Date.parse('2026-11-23T10:00:05.000Z') - secondsBeforeNow * 1000,
+              ).toISOString(),
+            }
+          : r,
+      );
+    const inTime = run(first.app, placedAt(599), nodes());
+    expect(inTime.app.info.message).not.toContain('rollout failed');
+    const late = run(first.app, placedAt(601), nodes());
+    expect(late.app.state).toBe('SCALING');
+    expect(late.stop).toEqual([]);
+    expect(late.create).toEqual([]);
+    expect(late.app.info.message).toBe(
+      '1/1 replicas ready; rolling update (image changed to demo:slow): 0/1 updated; rollout failed: new replica r1 not ready 600 s after it was placed (progressDeadlineSeconds); the previous replicas keep serving',
+    );
+    expect(late.events).toEqual([
+      expect.objectContaining({
+        type: 'REPLICA_FAILED',
+        replicaId: 'r1',
+        reason: 'APP_PROGRESS_DEADLINE_EXCEEDED',
+      }),
+    ]);
+    expect(run(late.app, placedAt(700), nodes()).events).toEqual([]);
+  });
+
   it('with 3 replicas, a failing new replica leaves the 3 old ones serving', () => {
     const s = withImage('demo:404', 3);
     const olds = ['a', 'b', 'c'].map((id) => ready(id));

@@ -142,6 +142,21 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
       // A new replica that fails while old ones still serve stalls the rollout but fails nothing: it
       // stays (saying why) and holds its surge slot until the spec changes again.
       const stuck = failed && oldServing ? failed : undefined;
+      // A new replica neither ready nor failed `progressDeadlineSeconds` after it was placed: the
+      // rollout makes no progress. Reported, like a failed one; the previous replicas keep serving.
+      const deadlineS = app.spec.deploymentStrategy.progressDeadlineSeconds;
+      const late =
+        oldServing && !stuck
+          ? present().find(
+              (r) =>
+                r.desired === 'RUN' &&
+                !outdated(r) &&
+                r.phase !== 'READY' &&
+                r.phase !== 'FAILED' &&
+                r.createdAt !== undefined &&
+                Date.parse(now) - Date.parse(r.createdAt) > deadlineS * 1000,
+            )
+          : undefined;
       if (failed && !stuck) {
         go('userFailure', {
           code: failed.reason ?? 'APP_FAILED',
@@ -283,9 +298,12 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
           ? Math.min(rolloutCap - counted().length, want - counted().filter((r) => !outdated(r)).length)
           : want - counted().length - movers().length;
         const updated = live().filter((r) => !outdated(r) && r.phase === 'READY').length;
+        const lateWhy = late
+          ? `; rollout failed: new replica ${late.id} not ready ${deadlineS} s after it was placed (progressDeadlineSeconds); the previous replicas keep serving`
+          : '';
         const stuckWhy = stuck
           ? `; rollout stuck: new replica ${stuck.id} failed: ${stuck.message ?? stuck.reason ?? 'it failed'}; the previous replicas keep serving`
-          : '';
+          : lateWhy;
         info = {
           code: STATE_INFO[state],
           message:
@@ -301,6 +319,14 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
             message: `rolling update stuck (${why}): new replica ${stuck.id} failed: ${stuck.message ?? 'it failed'}; the previous replicas keep serving`,
             replicaId: stuck.id,
             nodeId: stuck.nodeId,
+          });
+        if (late && !app.info.message.includes(`rollout failed: new replica ${late.id}`))
+          events.push({
+            type: 'REPLICA_FAILED',
+            reason: 'APP_PROGRESS_DEADLINE_EXCEEDED',
+            message: `rolling update failed (${why}): new replica ${late.id} not ready ${deadlineS} s after it was placed (progressDeadlineSeconds); the previous replicas keep serving`,
+            replicaId: late.id,
+            nodeId: late.nodeId,
           });
       }
       break;

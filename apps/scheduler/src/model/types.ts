@@ -51,6 +51,8 @@ export interface ReplicaView {
   message?: string;
   endpoint?: { address: string; ports: Record<string, number> };
   reportSeq: number;
+  /** When it was placed (ISO 8601). */
+  createdAt?: string;
 }
 
 /** An app: what the user wants and what the scheduler last decided about it. */
