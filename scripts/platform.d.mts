@@ -3,7 +3,8 @@ import type { ChildProcess } from 'node:child_process';
 
 export const ROOT: string;
 export const SERVICES: readonly string[];
-export type PortName = 'api' | 'ingress' | 'scheduler' | 'agent' | 'billing' | 'logs' | 'ingressAdmin';
+export type PortName =
+  'api' | 'ingress' | 'ingressH2c' | 'scheduler' | 'agent' | 'billing' | 'logs' | 'ingressAdmin';
 export const DEFAULT_PORTS: Record<PortName, number>;
 
 export interface AgentOptions {

@@ -23,6 +23,7 @@ export const SERVICES = [
 export const DEFAULT_PORTS = {
   api: 8000,
   ingress: 8080,
+  ingressH2c: 8081,
   scheduler: 8101,
   agent: 8102,
   billing: 8103,
@@ -73,7 +74,13 @@ export function serviceEnvs(opts) {
     {
       name: 'ingress-router',
       port: p.ingressAdmin,
-      env: { ...common, HTTP_PORT: p.ingressAdmin, INGRESS_PORT: p.ingress, GANTRY_APPS_DOMAIN: domain },
+      env: {
+        ...common,
+        HTTP_PORT: p.ingressAdmin,
+        INGRESS_PORT: p.ingress,
+        INGRESS_H2C_PORT: p.ingressH2c,
+        GANTRY_APPS_DOMAIN: domain,
+      },
     },
   ];
   (opts.agents ?? [{ id: 'local' }]).forEach((a, i) => {

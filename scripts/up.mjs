@@ -228,6 +228,7 @@ async function main() {
   API          ${api}/v1        (logs of each service: ${join(STATE, 'logs')})
   Admin token  ${token}
   Demo app     ${url}
+  gRPC (h2c)   <appId>-<grpcPort>.app.localhost, port ${ports.ingressH2c}  (e.g. grpcurl -plaintext -authority …)
 
   Try:
     export GANTRY_TOKEN=${token}

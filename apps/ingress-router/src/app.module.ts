@@ -18,6 +18,7 @@ export class IngressRouterModule {
     const options: IngressOptions = {
       host: config.INGRESS_HOST,
       port: config.INGRESS_PORT,
+      h2cPort: config.INGRESS_H2C_PORT,
       domain: config.GANTRY_APPS_DOMAIN,
       upstreamTimeoutMs: config.INGRESS_UPSTREAM_TIMEOUT_MS,
       ejectMs: config.INGRESS_EJECT_MS,

@@ -9,6 +9,8 @@ export const IngressRouterConfigSchema = z.object({
   /** The proxy itself: what users' requests reach. 0 picks a free port (tests). */
   INGRESS_HOST: env.string('127.0.0.1'),
   INGRESS_PORT: env.port(8080),
+  /** HTTP/2 in cleartext (h2c, as gRPC clients speak it) on the same hosts. 0 picks a free port. */
+  INGRESS_H2C_PORT: env.port(8081),
   /** Apps answer at `<appId>.<domain>` and `<appId>-<port>.<domain>`. */
   GANTRY_APPS_DOMAIN: z
     .string()

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import { connect as h2connect, createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
 import { type AddressInfo, connect } from 'node:net';
 
 import { type RouteEntry, type TokenEntry, wireBucket } from '@gantry/contracts';
@@ -195,6 +196,7 @@ describe('ingress-router on real NATS', () => {
       GANTRY_NAMESPACE: ns.namespace,
       HTTP_PORT: '0',
       INGRESS_PORT: '0',
+      INGRESS_H2C_PORT: '0',
       GANTRY_APPS_DOMAIN: DOMAIN.toUpperCase(),
       INGRESS_UPSTREAM_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'warn',
@@ -524,6 +526,83 @@ describe('ingress-router on real NATS', () => {
     const deletedAt = Date.now();
     const at = await Promise.race([closed, sleep(2000).then(() => Infinity)]);
     expect(at - deletedAt).toBeLessThan(2000);
+  });
+
+  it('speaks h2c (gRPC) on its second port: routes by :authority, passes body and trailers, checks tokens', async () => {
+    // A gRPC-like replica: HTTP/2 in cleartext, status in trailers.
+    const upstream = createH2Server((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.writeHead(200, {
+          'content-type': 'application/grpc',
+          'x-saw-authority': String(req.headers[':authority']),
+        });
+        res.addTrailers({ 'grpc-status': '0', 'grpc-message': 'pong' });
+        res.end(Buffer.concat([Buffer.from('echo:'), ...chunks]));
+      });
+    });
+    const sessions = new Set<ServerHttp2Session>();
+    upstream.on('session', (session: ServerHttp2Session) => sessions.add(session));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const GRPC = id('grpc');
+    await routes.put(GRPC, route(GRPC, { grpcPort: 9000, endpoints: [ep('r-g', a.port, upstreamPort)] }));
+    const h2cPort = app.get(IngressServer).h2cPort() ?? 0;
+    const client = h2connect(`http://127.0.0.1:${h2cPort}`);
+    client.on('error', () => undefined);
+    const call2 = (authority: string, body: string, headers: Record<string, string> = {}) =>
+      new Promise<{
+        status: number;
+        headers: Record<string, unknown>;
+        body: string;
+        trailers: Record<string, unknown>;
+      }>((resolve, reject) => {
+        const stream = client.request({
+          ':method': 'POST',
+          ':path': '/demo.Echo/Say',
+          ':authority': authority,
+          'content-type': 'application/grpc',
+          ...headers,
+        });
+        let head: Record<string, unknown> = {};
+        let trailers: Record<string, unknown> = {};
+        const chunks: Buffer[] = [];
+        stream.on('response', (h) => (head = h));
+        stream.on('trailers', (t) => (trailers = t));
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () =>
+          resolve({
+            status: Number(head[':status']),
+            headers: head,
+            body: Buffer.concat(chunks).toString(),
+            trailers,
+          }),
+        );
+        stream.on('error', reject);
+        stream.end(body);
+      });
+    try {
+      const ok = await waitFor('the h2c route', async () => {
+        const r = await call2(`${GRPC}-9000.${DOMAIN}`, 'ping');
+        return r.status === 200 ? r : undefined;
+      });
+      expect(ok.body).toBe('echo:ping');
+      expect(ok.trailers).toMatchObject({ 'grpc-status': '0', 'grpc-message': 'pong' });
+      expect(ok.headers).toMatchObject({
+        'x-gantry-replica': 'r-g',
+        'x-saw-authority': `${GRPC}-9000.${DOMAIN}`,
+      });
+      const locked = await call2(`${SECURE}.${DOMAIN}`, 'ping');
+      expect(locked.status).toBe(401);
+      expect(JSON.parse(locked.body)).toMatchObject({ error: 'UNAUTHORIZED' });
+      const unknown = await call2(`nope.${DOMAIN}`, 'ping');
+      expect(unknown.status).toBe(404);
+    } finally {
+      client.close();
+      for (const session of sessions) session.destroy();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
   });
 
   it('exports request, latency and route metrics', async () => {

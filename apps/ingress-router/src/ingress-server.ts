@@ -7,6 +7,16 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
+import {
+  type ClientHttp2Session,
+  connect as h2connect,
+  constants as h2,
+  createServer as createH2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type IncomingHttpHeaders as H2Headers,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
@@ -44,6 +54,11 @@ export interface IngressOptions {
   upstreamTimeoutMs: number;
   /** How long an endpoint that refused a connection is tried last. */
   ejectMs: number;
+  /**
+   * A second listener for HTTP/2 in cleartext with prior knowledge (h2c), as gRPC clients speak it
+   * (`grpcurl -plaintext`); same hosts, routing and access control. 0 picks a free port; absent: none.
+   */
+  h2cPort?: number;
 }
 
 type ProxyServer = httpProxy<IncomingMessage, ServerResponse>;
@@ -75,6 +90,16 @@ const LOGIN_BODY_LIMIT = 8 * 1024;
 /** Metrics label for requests that named no existing app. */
 const NO_APP = '-';
 
+/** Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2), never forwarded either way. */
+const H2_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
+
 const header = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value[0] : value;
 
@@ -102,6 +127,8 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
   });
   private readonly proxy: ProxyServer;
   private server?: Server;
+  private h2server?: Http2Server;
+  private readonly h2sessions = new Map<string, ClientHttp2Session>();
   private listening = false;
   private readonly turns = new Map<string, number>();
   private readonly downUntil = new Map<string, number>();
@@ -188,8 +215,149 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       });
     });
     this.server = server;
+    if (this.opts.h2cPort !== undefined) {
+      const h2server = createH2Server();
+      h2server.on('request', (req, res) => this.onH2Request(req, res));
+      h2server.on('sessionError', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        h2server.once('error', reject);
+        h2server.listen(this.opts.h2cPort, this.opts.host, () => {
+          h2server.off('error', reject);
+          h2server.on('error', (err) => this.log.error(`h2c server error: ${err.message}`));
+          resolve();
+        });
+      });
+      this.h2server = h2server;
+      this.log.log(`ingress listening for h2c (gRPC) on ${this.opts.host}:${this.h2cPort()}`);
+    }
     this.listening = true;
     this.log.log(`ingress listening on http://${this.opts.host}:${this.port()} for *.${this.opts.domain}`);
+  }
+
+  /** The h2c port (useful when configured with 0); undefined without that listener. */
+  h2cPort(): number | undefined {
+    return (this.h2server?.address() as AddressInfo | null)?.port ?? this.opts.h2cPort;
+  }
+
+  /**
+   * An HTTP/2 request (h2c): admitted like any other, then sent over one HTTP/2 connection per
+   * replica, headers, body and trailers (gRPC's status travels in trailers) both ways. No retry: a
+   * gRPC call is not known to be idempotent.
+   */
+  private onH2Request(req: Http2ServerRequest, res: Http2ServerResponse): void {
+    let app = NO_APP;
+    res.once('close', () =>
+      ingressMetrics.requests.inc({
+        app,
+        status_class: res.writableFinished ? statusClass(res.statusCode) : 'aborted',
+      }),
+    );
+    const h2reply = (reply: Reply): void => {
+      if (res.headersSent) {
+        res.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+        return;
+      }
+      const text = JSON.stringify(reply.body);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(reply.headers ?? {})) headers[k.toLowerCase()] = String(v);
+      res.writeHead(reply.status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
+      res.end(text);
+    };
+    try {
+      const authority = header(req.headers[':authority']) ?? header(req.headers.host);
+      const asHttp1 = { url: req.url, method: req.method, headers: { ...req.headers, host: authority } };
+      const routed = this.admit(asHttp1 as unknown as IncomingMessage);
+      if ('reply' in routed) {
+        if (routed.app) app = routed.app;
+        h2reply(routed.reply);
+        return;
+      }
+      const { route, containerPort } = routed;
+      app = route.appId;
+      const access = this.access(asHttp1 as unknown as IncomingMessage, route);
+      if (!access.decision.allow) {
+        const d = access.decision;
+        h2reply({
+          status: d.status,
+          body: { error: d.code, message: d.message },
+          headers: d.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
+        });
+        return;
+      }
+      const where = serving(route, containerPort);
+      if (!where.ok) {
+        h2reply(unavailable(where));
+        return;
+      }
+      const upstream = this.order(route.appId, where.upstreams)[0] as Upstream;
+      const forwarded: H2Headers = {};
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (k.startsWith(':') || H2_HOP.has(k)) continue;
+        if (k === 'authorization' && access.stripAuthorization) continue;
+        forwarded[k] = v;
+      }
+      const flight: Flight = {
+        appId: app,
+        attempt: 0,
+        upstream,
+        startedAt: performance.now(),
+        timedOut: false,
+        upgraded: false,
+      };
+      const up = this.h2session(upstream).request({
+        ...forwarded,
+        ':method': req.method,
+        ':path': req.url,
+        ':authority': authority ?? `${upstream.address}:${upstream.port}`,
+        ':scheme': 'http',
+      });
+      up.setTimeout(this.opts.upstreamTimeoutMs, () => up.close(h2.NGHTTP2_CANCEL));
+      up.on('response', (headers) => {
+        this.observeUpstream(flight);
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(headers))
+          if (!k.startsWith(':') && !H2_HOP.has(k) && v !== undefined) out[k] = v;
+        out['x-gantry-replica'] = upstream.replicaId;
+        res.writeHead(Number(headers[':status'] ?? 502), out);
+      });
+      up.on('trailers', (trailers) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(trailers))
+          if (!k.startsWith(':') && (typeof v === 'string' || Array.isArray(v))) out[k] = v;
+        res.addTrailers(out);
+      });
+      up.on('error', (err: NodeJS.ErrnoException) => {
+        const code = err.code ?? 'EUNKNOWN';
+        ingressMetrics.upstreamErrors.inc({ app, code });
+        if (DOWN.has(code)) this.downUntil.set(upstreamKey(upstream), Date.now() + this.opts.ejectMs);
+        h2reply(badGateway(route.appId, upstream, code));
+      });
+      up.pipe(res);
+      req.pipe(up);
+      res.once('close', () => {
+        if (!up.closed) up.close(h2.NGHTTP2_CANCEL);
+      });
+    } catch (error) {
+      this.log.error(`h2c request failed: ${describe(error)}`);
+      h2reply({ status: 500, body: { error: 'INTERNAL', message: 'an internal error occurred' } });
+    }
+  }
+
+  /** One HTTP/2 connection per replica, opened on first use and forgotten when it ends. */
+  private h2session(u: Upstream): ClientHttp2Session {
+    const key = upstreamKey(u);
+    const open = this.h2sessions.get(key);
+    if (open && !open.closed && !open.destroyed) return open;
+    const session = h2connect(`http://${u.address}:${u.port}`);
+    session.on('error', () => undefined); // each stream reports its own failure
+    const forget = () => {
+      if (this.h2sessions.get(key) === session) this.h2sessions.delete(key);
+    };
+    session.once('close', forget);
+    session.once('goaway', forget);
+    session.unref();
+    this.h2sessions.set(key, session);
+    return session;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -207,6 +375,11 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       await closed;
       clearTimeout(timer);
     }
+    const h2server = this.h2server;
+    this.h2server = undefined;
+    for (const session of this.h2sessions.values()) session.destroy();
+    this.h2sessions.clear();
+    if (h2server) await new Promise<void>((resolve) => h2server.close(() => resolve()));
     this.proxy.close();
     this.agent.destroy();
   }
