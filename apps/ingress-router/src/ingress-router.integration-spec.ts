@@ -531,6 +531,11 @@ describe('ingress-router on real NATS', () => {
   it('speaks h2c (gRPC) on its second port: routes by :authority, passes body and trailers, checks tokens', async () => {
     // A gRPC-like replica: HTTP/2 in cleartext, status in trailers.
     const upstream = createH2Server((req, res) => {
+      if (req.url === '/demo.Echo/Hold') {
+        res.writeHead(200, { 'content-type': 'application/grpc' });
+        res.write('held'); // and never ends: a server stream
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -598,6 +603,38 @@ describe('ingress-router on real NATS', () => {
       expect(JSON.parse(locked.body)).toMatchObject({ error: 'UNAUTHORIZED' });
       const unknown = await call2(`nope.${DOMAIN}`, 'ping');
       expect(unknown.status).toBe(404);
+      // A protected gRPC app: a stream opened with a token ends when the token is deleted.
+      const HELD = id('held');
+      await routes.put(
+        HELD,
+        route(HELD, { unsecureHttp: false, grpcPort: 9000, endpoints: [ep('r-h', a.port, upstreamPort)] }),
+      );
+      const hash = sha256('gantry_grpc');
+      await tokens.put(hash, token({ tokenId: 'tok-grpc' }));
+      const held = await waitFor('a held stream', async () => {
+        const stream = client.request({
+          ':method': 'POST',
+          ':path': '/demo.Echo/Hold',
+          ':authority': `${HELD}-9000.${DOMAIN}`,
+          'content-type': 'application/grpc',
+          authorization: 'Bearer gantry_grpc',
+        });
+        stream.on('error', () => undefined);
+        const status = await new Promise<number>((resolve) => {
+          stream.on('response', (h) => resolve(Number(h[':status'])));
+          stream.on('close', () => resolve(0));
+        });
+        if (status === 200) return stream;
+        stream.close();
+        return undefined;
+      });
+      const closed = new Promise<number>((resolve) => held.on('close', () => resolve(Date.now())));
+      await sleep(100);
+      expect(held.closed).toBe(false);
+      await tokens.delete(hash);
+      const deletedAt = Date.now();
+      const at = await Promise.race([closed, sleep(2000).then(() => Infinity)]);
+      expect(at - deletedAt).toBeLessThan(2000);
     } finally {
       client.close();
       for (const session of sessions) session.destroy();

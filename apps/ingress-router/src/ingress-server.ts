@@ -16,6 +16,7 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type IncomingHttpHeaders as H2Headers,
+  type ServerHttp2Session,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -62,6 +63,12 @@ export interface IngressOptions {
 }
 
 type ProxyServer = httpProxy<IncomingMessage, ServerResponse>;
+
+/** What a revoked token closes: a tunnel's socket, or an HTTP/2 call. */
+interface Closable {
+  once(event: 'close', listener: () => void): unknown;
+  destroy(): void;
+}
 
 /** One request (or upgrade) on its way to a replica. */
 interface Flight {
@@ -129,12 +136,14 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
   private server?: Server;
   private h2server?: Http2Server;
   private readonly h2sessions = new Map<string, ClientHttp2Session>();
+  /** Callers' HTTP/2 connections, ended at shutdown (a gRPC stream may never end on its own). */
+  private readonly h2clients = new Set<ServerHttp2Session>();
   private listening = false;
   private readonly turns = new Map<string, number>();
   private readonly downUntil = new Map<string, number>();
   private readonly flights = new WeakMap<IncomingMessage, Flight>();
   /** Upgraded connections by the hash of the token that opened them: closed when it is revoked. */
-  private readonly tunnels = new Map<string, Set<Duplex>>();
+  private readonly tunnels = new Map<string, Set<Closable>>();
   /** Every upgraded connection: the HTTP server no longer tracks them, shutdown must close them. */
   private readonly upgrades = new Set<Duplex>();
 
@@ -219,6 +228,10 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       const h2server = createH2Server();
       h2server.on('request', (req, res) => this.onH2Request(req, res));
       h2server.on('sessionError', () => undefined);
+      h2server.on('session', (session: ServerHttp2Session) => {
+        this.h2clients.add(session);
+        session.once('close', () => this.h2clients.delete(session));
+      });
       await new Promise<void>((resolve, reject) => {
         h2server.once('error', reject);
         h2server.listen(this.opts.h2cPort, this.opts.host, () => {
@@ -334,6 +347,15 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       });
       up.pipe(res);
       req.pipe(up);
+      // A call open on a token (a gRPC stream may last) ends, both ways, when the token is deleted.
+      if (access.tokenHash)
+        this.track(access.tokenHash, {
+          once: (_event, listener) => res.stream.once('close', listener),
+          destroy: () => {
+            up.close(h2.NGHTTP2_CANCEL);
+            res.stream.close(h2.NGHTTP2_CANCEL);
+          },
+        });
       res.once('close', () => {
         if (!up.closed) up.close(h2.NGHTTP2_CANCEL);
       });
@@ -377,8 +399,9 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
     }
     const h2server = this.h2server;
     this.h2server = undefined;
-    for (const session of this.h2sessions.values()) session.destroy();
+    for (const session of [...this.h2sessions.values(), ...this.h2clients]) session.destroy();
     this.h2sessions.clear();
+    this.h2clients.clear();
     if (h2server) await new Promise<void>((resolve) => h2server.close(() => resolve()));
     this.proxy.close();
     this.agent.destroy();
@@ -737,7 +760,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
     );
   }
 
-  private track(hash: string, socket: Duplex): void {
+  private track(hash: string, socket: Closable): void {
     let set = this.tunnels.get(hash);
     if (!set) this.tunnels.set(hash, (set = new Set()));
     set.add(socket);
