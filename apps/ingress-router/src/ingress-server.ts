@@ -215,14 +215,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
         message: tooLarge ? 'the request headers are too large' : 'the request is not valid HTTP',
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        server.on('error', (err) => this.log.error(`ingress server error: ${err.message}`));
-        resolve();
-      });
-    });
+    await this.listen(server, this.opts.port, 'ingress');
     this.server = server;
     if (this.opts.h2cPort !== undefined) {
       const h2server = createH2Server();
@@ -232,19 +225,53 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
         this.h2clients.add(session);
         session.once('close', () => this.h2clients.delete(session));
       });
-      await new Promise<void>((resolve, reject) => {
-        h2server.once('error', reject);
-        h2server.listen(this.opts.h2cPort, this.opts.host, () => {
-          h2server.off('error', reject);
-          h2server.on('error', (err) => this.log.error(`h2c server error: ${err.message}`));
-          resolve();
-        });
-      });
+      await this.listen(h2server, this.opts.h2cPort, 'h2c');
       this.h2server = h2server;
       this.log.log(`ingress listening for h2c (gRPC) on ${this.opts.host}:${this.h2cPort()}`);
     }
     this.listening = true;
     this.log.log(`ingress listening on http://${this.opts.host}:${this.port()} for *.${this.opts.domain}`);
+  }
+
+  /** Listens, failing on a first error (the port is taken) and only logging later ones. */
+  private listen(server: Server | Http2Server, port: number, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.opts.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error(`${what} server error: ${err.message}`));
+        resolve();
+      });
+    });
+  }
+
+  /** Counts a request by app and outcome once its response is done. */
+  private countOnClose(res: ServerResponse | Http2ServerResponse, app: () => string): void {
+    res.once('close', () =>
+      ingressMetrics.requests.inc({
+        app: app(),
+        status_class: res.writableFinished ? statusClass(res.statusCode) : 'aborted',
+      }),
+    );
+  }
+
+  /**
+   * After routing, shared by requests, upgrades and HTTP/2 calls: the access decision, then the
+   * replicas that may take it — or why not.
+   */
+  private pass(
+    req: IncomingMessage,
+    route: RouteEntry,
+    containerPort: number,
+  ):
+    | { denied: Exclude<AccessDecision, { allow: true }>; viaCookie: boolean }
+    | { reply: Reply }
+    | { access: ReturnType<IngressServer['access']>; upstreams: Upstream[] } {
+    const access = this.access(req, route);
+    if (!access.decision.allow) return { denied: access.decision, viaCookie: access.viaCookie };
+    const where = serving(route, containerPort);
+    if (!where.ok) return { reply: unavailable(where) };
+    return { access, upstreams: where.upstreams };
   }
 
   /** The h2c port (useful when configured with 0); undefined without that listener. */
@@ -259,12 +286,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
    */
   private onH2Request(req: Http2ServerRequest, res: Http2ServerResponse): void {
     let app = NO_APP;
-    res.once('close', () =>
-      ingressMetrics.requests.inc({
-        app,
-        status_class: res.writableFinished ? statusClass(res.statusCode) : 'aborted',
-      }),
-    );
+    this.countOnClose(res, () => app);
     const h2reply = (reply: Reply): void => {
       if (res.headersSent) {
         res.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
@@ -287,22 +309,11 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       }
       const { route, containerPort } = routed;
       app = route.appId;
-      const access = this.access(asHttp1 as unknown as IncomingMessage, route);
-      if (!access.decision.allow) {
-        const d = access.decision;
-        h2reply({
-          status: d.status,
-          body: { error: d.code, message: d.message },
-          headers: d.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
-        });
-        return;
-      }
-      const where = serving(route, containerPort);
-      if (!where.ok) {
-        h2reply(unavailable(where));
-        return;
-      }
-      const upstream = this.order(route.appId, where.upstreams)[0] as Upstream;
+      const passed = this.pass(asHttp1 as unknown as IncomingMessage, route, containerPort);
+      if ('denied' in passed) return h2reply(deniedReply(passed.denied));
+      if ('reply' in passed) return h2reply(passed.reply);
+      const { access } = passed;
+      const upstream = this.order(route.appId, passed.upstreams)[0] as Upstream;
       const forwarded: H2Headers = {};
       for (const [k, v] of Object.entries(req.headers)) {
         if (k.startsWith(':') || H2_HOP.has(k)) continue;
@@ -414,12 +425,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     let app = NO_APP;
-    res.once('close', () =>
-      ingressMetrics.requests.inc({
-        app,
-        status_class: res.writableFinished ? statusClass(res.statusCode) : 'aborted',
-      }),
-    );
+    this.countOnClose(res, () => app);
     try {
       const routed = this.admit(req);
       if ('reply' in routed) {
@@ -435,21 +441,14 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
         else this.logout(req, res, route);
         return;
       }
-      const access = this.access(req, route);
-      if (!access.decision.allow) {
-        this.refuse(req, res, route, access.decision, access.viaCookie);
-        return;
-      }
-      const where = serving(route, containerPort);
-      if (!where.ok) {
-        this.reply(res, unavailable(where));
-        return;
-      }
+      const passed = this.pass(req, route, containerPort);
+      if ('denied' in passed) return this.refuse(req, res, route, passed.denied, passed.viaCookie);
+      if ('reply' in passed) return this.reply(res, passed.reply);
       req.headers = upstreamRequestHeaders(req.headers, {
-        stripAuthorization: access.stripAuthorization,
+        stripAuthorization: passed.access.stripAuthorization,
         upgrade: false,
       });
-      this.forward(req, res, route.appId, where.upstreams);
+      this.forward(req, res, route.appId, passed.upstreams);
     } catch (error) {
       this.log.error(`request to ${String(req.headers.host).slice(0, 100)} failed: ${describe(error)}`);
       if (!res.headersSent)
@@ -472,27 +471,16 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       }
       const { route, containerPort } = routed;
       app = route.appId;
-      const access = this.access(req, route);
-      if (!access.decision.allow) {
-        const d = access.decision;
-        this.rejectUpgrade(socket, app, {
-          status: d.status,
-          body: { error: d.code, message: d.message },
-          headers: d.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {},
-        });
-        return;
-      }
-      const where = serving(route, containerPort);
-      if (!where.ok) {
-        this.rejectUpgrade(socket, app, unavailable(where));
-        return;
-      }
+      const passed = this.pass(req, route, containerPort);
+      if ('denied' in passed) return this.rejectUpgrade(socket, app, deniedReply(passed.denied));
+      if ('reply' in passed) return this.rejectUpgrade(socket, app, passed.reply);
+      const { access, upstreams } = passed;
       req.headers = upstreamRequestHeaders(req.headers, {
         stripAuthorization: access.stripAuthorization,
         upgrade: true,
       });
       if (access.tokenHash) this.track(access.tokenHash, socket);
-      const upstream = this.order(route.appId, where.upstreams)[0] as Upstream;
+      const upstream = this.order(route.appId, upstreams)[0] as Upstream;
       const flight: Flight = {
         appId: app,
         attempt: 0,
@@ -815,6 +803,15 @@ const target = (u: Upstream): { protocol: string; host: string; port: number } =
   host: u.address,
   port: u.port,
 });
+
+/** A refused credential, as JSON (what a browser gets instead is the login page). */
+function deniedReply(d: Exclude<AccessDecision, { allow: true }>): Reply {
+  return {
+    status: d.status,
+    body: { error: d.code, message: d.message },
+    headers: d.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {},
+  };
+}
 
 function unavailable(where: { message: string; state: string; retryAfterSeconds?: number }): Reply {
   return {
