@@ -3,7 +3,7 @@ import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } f
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
-import { appSpec, GiB, heartbeat } from './__fixtures__/fleet.js';
+import { appSpec, desiredState, GiB, heartbeat } from './__fixtures__/fleet.js';
 import { startScheduler } from './bootstrap.js';
 import { SchedulerConfigSchema } from './config.js';
 
@@ -71,20 +71,7 @@ describe('GPU binding under concurrent requests', () => {
   });
 
   it('binds each of the 8 GPUs once when 12 one-GPU apps arrive together; the other 4 wait, saying why', async () => {
-    await Promise.all(
-      apps.map((appId) =>
-        ns.bus.publish('app.desired.v1', {
-          id: `${appId}:1`,
-          appId,
-          projectId: 'p',
-          version: 1,
-          at: new Date().toISOString(),
-          lifecycle: 'RUNNING',
-          spec: oneGpu,
-          rate: { flavor: 'h100-1-gpu', unitPriceMicros: 2_990_000, currency: 'EUR' },
-        }),
-      ),
-    );
+    await Promise.all(apps.map((appId) => ns.bus.publish('app.desired.v1', desiredState(appId, oneGpu))));
     const gpus = await waitFor('8 GPUs bound and 4 apps queued', async () => {
       const b = await bound(['g1', 'g2']);
       const queued = apps.filter((a) => statuses.get(a)?.state === 'QUEUED' && statuses.get(a)?.info.message);

@@ -3,7 +3,7 @@ import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } f
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
-import { appSpec, heartbeat } from './__fixtures__/fleet.js';
+import { appSpec, desiredState, heartbeat } from './__fixtures__/fleet.js';
 import { startScheduler } from './bootstrap.js';
 import { SchedulerConfigSchema } from './config.js';
 
@@ -61,16 +61,7 @@ describe('operator controls over nodes', () => {
   });
 
   it('shows each node, what is allocated, and which app holds which GPU', async () => {
-    await ns.bus.publish('app.desired.v1', {
-      id: 'g:1',
-      appId: 'gpu-app',
-      projectId: 'p',
-      version: 1,
-      at: new Date().toISOString(),
-      lifecycle: 'RUNNING',
-      spec: gpuSpec,
-      rate: { flavor: 'h100-1-gpu', unitPriceMicros: 2_990_000, currency: 'EUR' },
-    });
+    await ns.bus.publish('app.desired.v1', desiredState('gpu-app', gpuSpec));
     const node = await waitFor('the replica to be placed', async () => {
       const { nodes } = await ns.bus.request('query.nodes.v1', {});
       return nodes.find((n) => n.allocated.gpus === 2);

@@ -1,7 +1,7 @@
 import type { AppDesired } from '@gantry/contracts';
 import { afterEach, describe, expect, it } from '@jest/globals';
 
-import { appSpec } from './__fixtures__/fleet.js';
+import { appSpec, desiredState } from './__fixtures__/fleet.js';
 import { SchedulerConfigSchema } from './config.js';
 import type { Changes, Fleet, StoredApp } from './model/fleet.js';
 import type { NodeView } from './model/types.js';
@@ -9,16 +9,7 @@ import type { NodeRegistry } from './node-registry.js';
 import { Reconciler } from './reconciler.js';
 import type { SchedulerStore } from './store/scheduler-store.js';
 
-const desired = (appId: string): AppDesired => ({
-  id: `${appId}:desired:1`,
-  appId,
-  projectId: 'p1',
-  version: 1,
-  at: new Date().toISOString(),
-  lifecycle: 'RUNNING',
-  spec: appSpec(),
-  rate: { flavor: 'ai1-1-cpu', unitPriceMicros: 30_000, currency: 'EUR' },
-});
+const desired = (appId: string): AppDesired => desiredState(appId, appSpec());
 
 const node: NodeView = {
   id: 'n1',

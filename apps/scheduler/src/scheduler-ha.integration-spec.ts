@@ -3,7 +3,7 @@ import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } f
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 
-import { appSpec, GiB, heartbeat } from './__fixtures__/fleet.js';
+import { appSpec, desiredState, GiB, heartbeat } from './__fixtures__/fleet.js';
 import { startScheduler } from './bootstrap.js';
 import { type SchedulerConfig, SchedulerConfigSchema } from './config.js';
 
@@ -24,17 +24,7 @@ describe('one active scheduler at a time', () => {
   };
   const ready = async (s: Awaited<ReturnType<typeof startScheduler>>) =>
     (await fetch(`${await s.app.getUrl()}/readyz`)).status;
-  const desire = (appId: string) =>
-    ns.bus.publish('app.desired.v1', {
-      id: `${appId}:1`,
-      appId,
-      projectId: 'p',
-      version: 1,
-      at: new Date().toISOString(),
-      lifecycle: 'RUNNING',
-      spec,
-      rate: { flavor: 'ai1-1-cpu', unitPriceMicros: 1, currency: 'EUR' },
-    });
+  const desire = (appId: string) => ns.bus.publish('app.desired.v1', desiredState(appId, spec));
   const replicasOf = async (appId: string) => {
     const a: NodeAssignments | null = await (await ns.bus.kv('assignments')).get('n1');
     return (a?.replicas ?? []).filter((r) => r.appId === appId);

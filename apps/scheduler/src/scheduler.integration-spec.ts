@@ -13,7 +13,7 @@ import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } f
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
-import { appSpec, GiB, heartbeat } from './__fixtures__/fleet.js';
+import { appSpec, desiredState, GiB, heartbeat } from './__fixtures__/fleet.js';
 import { SCHEDULER_ENTITIES, SCHEDULER_MIGRATIONS } from './app.module.js';
 import { startScheduler } from './bootstrap.js';
 import { SchedulerConfigSchema } from './config.js';
@@ -41,16 +41,7 @@ describe('scheduler on real PostgreSQL and NATS', () => {
   };
   const stopBeating = (nodeId: string) => clearInterval(beating.get(nodeId));
   const desire = (appId: string, version: number, lifecycle: AppDesired['lifecycle'], s = spec()) =>
-    ns.bus.publish('app.desired.v1', {
-      id: `${appId}:${version}`,
-      appId,
-      projectId: 'p1',
-      version,
-      at: new Date().toISOString(),
-      lifecycle,
-      spec: s,
-      rate: { flavor: 'ai1-1-cpu', unitPriceMicros: 30_000, currency: 'EUR' },
-    });
+    ns.bus.publish('app.desired.v1', desiredState(appId, s, { version, lifecycle }));
   const report = (
     r: Omit<ReplicaReport, 'id' | 'seq' | 'at' | 'restarts' | 'everReady'> & Partial<ReplicaReport>,
   ) =>

@@ -1,4 +1,4 @@
-import type { AppSpec, NodeHeartbeat } from '@gantry/contracts';
+import type { AppDesired, AppSpec, NodeHeartbeat } from '@gantry/contracts';
 
 /** Test fixtures of the scheduler's specs: app specs and node heartbeats. Not part of the build. */
 export const GiB = 1024 ** 3;
@@ -59,5 +59,21 @@ export function heartbeat(
     labels,
     appliedGeneration: 0,
     replicas: [],
+  };
+}
+
+/** An app's desired state as the gateway publishes it: version 1, RUNNING, project p1, now. */
+export function desiredState(appId: string, spec: AppSpec, over: Partial<AppDesired> = {}): AppDesired {
+  const version = over.version ?? 1;
+  return {
+    id: `${appId}:desired:${version}`,
+    appId,
+    projectId: 'p1',
+    version,
+    at: new Date().toISOString(),
+    lifecycle: 'RUNNING',
+    spec,
+    rate: { flavor: spec.resources.flavor, unitPriceMicros: 30_000, currency: 'EUR' },
+    ...over,
   };
 }

@@ -1,7 +1,7 @@
 import type { AppDesired, NodeAssignments, ReplicaReport } from '@gantry/contracts';
 import { describe, expect, it } from '@jest/globals';
 
-import { appSpec, GiB } from '../__fixtures__/fleet.js';
+import { appSpec, desiredState, GiB } from '../__fixtures__/fleet.js';
 import { Changes, Fleet } from './fleet.js';
 import type { NodeView } from './types.js';
 
@@ -27,20 +27,8 @@ const gpuNode = (id: string, gpus = 2, over: Partial<NodeView> = {}): NodeView =
   ...over,
 });
 
-const desired = (
-  appId: string,
-  version = 1,
-  over: { replicas?: number; gpus?: number } = {},
-): AppDesired => ({
-  id: `${appId}:desired:${version}`,
-  appId,
-  projectId: 'p1',
-  version,
-  at: T0,
-  lifecycle: 'RUNNING',
-  spec: appSpec({ replicas: over.replicas ?? 1, gpus: over.gpus ?? 1 }),
-  rate: { flavor: 'h100-1-gpu', unitPriceMicros: 2_990_000, currency: 'EUR' },
-});
+const desired = (appId: string, version = 1, over: { replicas?: number; gpus?: number } = {}): AppDesired =>
+  desiredState(appId, appSpec({ replicas: over.replicas ?? 1, gpus: over.gpus ?? 1 }), { version, at: T0 });
 
 const report = (
   replicaId: string,
