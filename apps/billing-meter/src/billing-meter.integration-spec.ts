@@ -3,8 +3,8 @@ import {
   type AppStatusChanged,
   type DeadLetter,
   durableName,
-  type InfoCode,
   type Rate,
+  STATE_INFO_CODE,
   type UsageQuery,
   type UsageRecord,
   type UsageResult,
@@ -42,14 +42,6 @@ const GPU_1 = EUR('ai1-1-gpu', 1_000_000); // 1 €/h per GPU (the troubleshooti
 const V100S = EUR('ai1-1-gpu-v100s', 1_930_000); // 1.93 €/h per GPU (the autoscaling example)
 const CPU = EUR('ai1-1-cpu', 30_000); // 0.03 €/h per CPU
 
-const INFO: Partial<Record<AppState, InfoCode>> = {
-  QUEUED: 'APP_QUEUED',
-  INITIALIZING: 'APP_INITIALIZING',
-  SCALING: 'APP_SCALING',
-  RUNNING: 'APP_RUNNING',
-  STOPPING: 'APP_STOPPING',
-  STOPPED: 'APP_STOPPED',
-};
 
 /**
  * The meter's clock, under the test's control: it runs in real time from the instant it was last
@@ -133,7 +125,7 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
       version,
       at: date,
       state,
-      info: { code: INFO[state] ?? 'APP_RUNNING', message: `app is ${state.toLowerCase()}` },
+      info: { code: STATE_INFO_CODE[state], message: `app is ${state.toLowerCase()}` },
       availableReplicas: state === 'RUNNING' ? units / unitsPerReplica : 0,
       allocatedUnits: units,
       history: [{ state, date }],

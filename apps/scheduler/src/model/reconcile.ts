@@ -4,7 +4,7 @@ import {
   type AppState,
   type AppTrigger,
   type Info,
-  type InfoCode,
+  STATE_INFO_CODE,
   transition,
 } from '@gantry/contracts';
 
@@ -47,18 +47,6 @@ export interface ReconcilePlan {
 /** Transitions an app's status keeps, newest last. */
 export const HISTORY_LIMIT = 100;
 
-const STATE_INFO: Record<AppState, InfoCode> = {
-  QUEUED: 'APP_QUEUED',
-  INITIALIZING: 'APP_INITIALIZING',
-  SCALING: 'APP_SCALING',
-  RUNNING: 'APP_RUNNING',
-  STOPPING: 'APP_STOPPING',
-  STOPPED: 'APP_STOPPED',
-  FAILED: 'APP_FAILED',
-  ERROR: 'APP_ERROR',
-  DELETING: 'APP_DELETING',
-  DELETED: 'APP_DELETED',
-};
 
 /** What one replica of this app needs from a host. */
 export function replicaRequest(app: AppView): ReplicaRequest {
@@ -97,7 +85,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
     state = r.to;
     history.push({ state, date: now });
     lastTransitionDate = now;
-    info = why ?? { code: STATE_INFO[state], message: defaultMessage(state) };
+    info = why ?? { code: STATE_INFO_CODE[state], message: defaultMessage(state) };
     events.push({ type: 'STATE_CHANGED', reason: info.code, message: `${state}: ${info.message}` });
     return true;
   };
@@ -305,7 +293,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
           ? `; rollout stuck: new replica ${stuck.id} failed: ${stuck.message ?? stuck.reason ?? 'it failed'}; the previous replicas keep serving`
           : lateWhy;
         info = {
-          code: STATE_INFO[state],
+          code: STATE_INFO_CODE[state],
           message:
             `${ready}/${want} replicas ready` +
             (stillOutdated ? `; rolling update (${why}): ${updated}/${want} updated` : '') +

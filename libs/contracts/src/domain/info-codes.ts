@@ -1,3 +1,5 @@
+import type { AppState } from './app-state.js';
+
 /**
  * Reason codes for `status.info.code` and app events. The reference's `InfoCodeEnum` vocabulary
  * (ai-deploy-spec.md §1.2) plus the codes Gantry needs for its own decisions.
@@ -28,3 +30,17 @@ export const INFO_CODES = [
   'COMPATIBILITY',
 ] as const;
 export type InfoCode = (typeof INFO_CODES)[number];
+
+/** The code an app's status carries in each state unless a decision names a more precise one. */
+export const STATE_INFO_CODE: Record<AppState, InfoCode> = {
+  QUEUED: 'APP_QUEUED',
+  INITIALIZING: 'APP_INITIALIZING',
+  SCALING: 'APP_SCALING',
+  RUNNING: 'APP_RUNNING',
+  STOPPING: 'APP_STOPPING',
+  STOPPED: 'APP_STOPPED',
+  FAILED: 'APP_FAILED',
+  ERROR: 'APP_ERROR',
+  DELETING: 'APP_DELETING',
+  DELETED: 'APP_DELETED',
+};
