@@ -105,11 +105,6 @@ export class Outbox {
     await em.insert(OutboxMessage, { kind: 'kv-delete', target: bucket, key });
   }
 
-  /** Writes many messages, validated, in order, in one statement. */
-  async write(em: EntityManager, entries: readonly OutboxEntry[]): Promise<void> {
-    if (entries.length > 0) await em.query(this.insertSql('$1'), [this.encode(entries)]);
-  }
-
   /** Validates messages and encodes them as the one JSON parameter of `insertSql`. */
   encode(entries: readonly OutboxEntry[]): string {
     const rows = entries.map((e) => {
@@ -128,12 +123,12 @@ export class Outbox {
   }
 
   /**
-   * The INSERT of the messages in parameter `param` (see `encode`), in their order: a statement of
-   * its own, or one part of a larger statement (a data-modifying WITH) that commits with the change.
+   * The INSERT of the messages in parameter `param` (see `encode`), in their order, for a statement
+   * that writes many at once: on its own, or as one part of a data-modifying WITH that commits them
+   * with the change they announce.
    */
   insertSql(param: string): string {
-    const table = quotePath(this.ds.getRepository(OutboxMessage).metadata.tablePath);
-    return `INSERT INTO ${table} ("kind", "target", "key", "payload")
+    return `INSERT INTO ${this.table()} ("kind", "target", "key", "payload")
       SELECT x.kind, x.target, x.key, x.payload
         FROM ROWS FROM (jsonb_to_recordset(${param}::jsonb) AS (kind text, target text, key text, payload jsonb))
              WITH ORDINALITY AS x(kind, target, key, payload, n)
@@ -197,7 +192,7 @@ export class Outbox {
 }
 
 /** `schema.table` as a quoted SQL identifier. */
-export function quotePath(path: string): string {
+function quotePath(path: string): string {
   return path
     .split('.')
     .map((p) => `"${p.replaceAll('"', '""')}"`)

@@ -91,7 +91,7 @@ export class Fleet {
 
   constructor(private readonly ids: FleetIds = randomIds) {}
 
-  /** Replaces everything with what the database holds (deleted apps by id only). */
+  /** Replaces everything with what the database holds (deleted apps by id only); reconcile every app next. */
   load(
     apps: readonly StoredApp[],
     replicas: readonly StoredReplica[],
@@ -112,9 +112,8 @@ export class Fleet {
     for (const a of apps) this.appsById.set(a.id, a);
     for (const r of replicas) this.index(r);
     for (const [id, g] of generations) this.generations.set(id, g);
-    for (const a of apps)
-      if (a.state === 'QUEUED' || a.info.message.includes('waiting for capacity')) this.waiting.add(a.id);
-    this.capacityFreed = true;
+    // Which apps wait for room is learnt again as every app is reconciled after a load.
+    this.capacityFreed = false;
   }
 
   app(id: string): StoredApp | undefined {
