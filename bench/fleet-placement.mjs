@@ -26,12 +26,13 @@
 // Caveat: this process (N agents + the measuring watch) shares the 2 cores with the scheduler,
 // PostgreSQL and NATS; its own event-loop delay is part of what is measured.
 //   npm run build && node bench/fleet-placement.mjs [nodes=1000] [requests=10000] [window=200] [limitSeconds=600] [seed=42]
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { wireSubject } from '@gantry/contracts';
 import { MessageBus } from '@gantry/messaging';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { createTestDatabase, createTestNamespace } from '@gantry/testing';
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
@@ -200,6 +201,58 @@ function cpuSeconds(pid) {
   } catch {
     return NaN;
   }
+}
+
+/** CPU seconds per thread of a process, by thread id (`main` for the main thread). */
+function threadCpu(pid) {
+  const out = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : `thread ${tid}`;
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/** CPU seconds (user + system) used so far by every process whose command name is `comm`. */
+function commCpu(comm) {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== comm) continue;
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/**
+ * Messages published so far to the namespace's streams: per subject for event streams, per bucket
+ * for KV buckets (every put, from the stream's last sequence: a bucket keeps one value per key).
+ */
+async function publishedMessages(nc, ns) {
+  const jsm = await jetstreamManager(nc);
+  const out = {};
+  for await (const si of jsm.streams.list()) {
+    const name = si.config.name;
+    if (name.startsWith(`KV_${ns}_`)) {
+      out[`KV ${name.slice(`KV_${ns}_`.length)}`] = si.state.last_seq;
+    } else if (name.startsWith(`${ns.toUpperCase()}_`)) {
+      const info = await jsm.streams.info(name, { subjects_filter: '>' });
+      for (const [subject, n] of Object.entries(info.state.subjects ?? {}))
+        out[subject.slice(ns.length + 1)] = (out[subject.slice(ns.length + 1)] ?? 0) + n;
+    }
+  }
+  return out;
 }
 
 /** CPU seconds the whole machine has been busy (all cores), and how many cores it has. */
@@ -398,14 +451,17 @@ async function run(db, ns, cleanups, pure) {
   let firstRefusal; // {appId, at (scheduler clock), message}
   const decided = (appId) => (placedCount.get(appId) ?? 0) + (refused.get(appId) ?? 0) >= wanted.get(appId);
   const kv = await bus.kv('assignments');
+  const relayLag = []; // ms from the decision (the list's updatedAt) to this watch seeing it, per placed replica
   const watch = await kv.watch((_key, value) => {
     const now = performance.now();
+    const lag = value ? Date.now() - Date.parse(value.updatedAt) : NaN;
     for (const r of value?.replicas ?? []) {
       if (seenReplica.has(r.replicaId)) continue;
       seenReplica.add(r.replicaId);
       const t = published.get(r.appId);
       if (t === undefined) continue;
       placedLat.push(now - t);
+      relayLag.push(lag);
       placedAt.push(now);
       placedCount.set(r.appId, (placedCount.get(r.appId) ?? 0) + 1);
     }
@@ -448,6 +504,10 @@ async function run(db, ns, cleanups, pure) {
   const stream = apps();
   const metrics0 = await schedulerHistograms(sched.url);
   const cpu0 = cpuSeconds(pid);
+  const threads0 = threadCpu(pid);
+  const nats0 = commCpu('nats-server');
+  const postgres0 = commCpu('postgres');
+  const published0 = await publishedMessages(bus.nc, ns.namespace);
   const benchCpu1 = process.cpuUsage();
   const machine0 = machineCpu();
   const t0 = performance.now();
@@ -487,11 +547,15 @@ async function run(db, ns, cleanups, pure) {
   const tEnd = performance.now();
   const seconds = (tEnd - t0) / 1000;
   const schedCpu = cpuSeconds(pid) - cpu0;
+  const threads1 = threadCpu(pid);
+  const natsCpu = commCpu('nats-server') - nats0;
+  const postgresCpu = commCpu('postgres') - postgres0;
   const machineBusy = machineCpu().busy - machine0.busy;
   const benchCpu = process.cpuUsage(benchCpu1);
   const memEnd = memory(pid);
   await sleep(3000); // READY reports and their reconciles
   const refusedReplicas = [...refused.values()].reduce((a, b) => a + b, 0);
+  const published1 = await publishedMessages(bus.nc, ns.namespace);
 
   // From the scheduler's database: what it holds, and what it had allocated at the first refusal.
   const held = await one(
@@ -582,20 +646,40 @@ async function run(db, ns, cleanups, pure) {
   );
   console.log(
     `machine while measuring: ${f(machineBusy, 1)} CPU seconds = ${f(machineBusy / seconds, 2)} of its ${machine0.cores} cores busy ` +
-      `(scheduler ${f(schedCpu, 1)} s, agents + watch ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s, NATS + PostgreSQL + the rest ${f(machineBusy - schedCpu - (benchCpu.user + benchCpu.system) / 1e6, 1)} s): ` +
+      `(scheduler ${f(schedCpu, 1)} s, agents + watch ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s, NATS ${f(natsCpu, 1)} s, PostgreSQL ${f(postgresCpu, 1)} s, the rest ${f(machineBusy - schedCpu - natsCpu - postgresCpu - (benchCpu.user + benchCpu.system) / 1e6, 1)} s): ` +
       `${f((machineBusy / Math.max(1, real.decided)) * 1000, 2)} ms of CPU per decision`,
+  );
+  console.log(
+    `scheduler threads (CPU s; the outbox relay worker, GC and libuv threads are not named): ${Object.entries(
+      threads1,
+    )
+      .map(([k, v]) => [k, v - (threads0[k] ?? 0)])
+      .filter(([, v]) => v >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${f(v, 1)}`)
+      .join(', ')}`,
   );
   console.log(
     `scheduler database: ${held.n} replicas, ${held.gpus} GPUs bound (${percent(held.gpus / TOTAL_GPUS)}), ${held.ready} READY; agents run ${agentsReady} READY replicas; GPUs bound twice: ${dup.n}`,
   );
   if (firstRefusal) console.log(`first refusal: ${firstRefusal.appId}: ${firstRefusal.message}`);
+  const sentMessages = Object.entries(published1)
+    .map(([k, n]) => [k, n - (published0[k] ?? 0)])
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const totalMessages = sentMessages.reduce((a, [, n]) => a + n, 0);
+  console.log(
+    `messages stored in JetStream while measuring: ${totalMessages} (${f(totalMessages / Math.max(1, real.placed), 1)} per placed replica): ` +
+      sentMessages.map(([k, n]) => `${k} ${n}`).join(', '),
+  );
   console.log(
     `scheduler's own view (gantry_scheduler_decision_seconds: desired state stored in JetStream → decision committed): ` +
       `${decision.count} decisions, p50 ${f(histogramPct(decision, 50) * 1000, 1)} ms, p99 ${f(histogramPct(decision, 99) * 1000, 1)} ms ` +
       `(p99 < 50 ms: ${met(histogramPct(decision, 99) < 0.05)}); ${passes.count} passes, mean ${f((passes.sum / passes.count) * 1000, 1)} ms (p99 ${f(histogramPct(passes, 99) * 1000, 1)} ms) and ${f(passApps.sum / passApps.count, 1)} apps each`,
   );
   console.log(
-    `latency above (publish → the replica in its node's assignments KV entry) adds the outbox relay and the KV watch to that; ` +
+    `latency above (publish → the replica in its node's assignments KV entry) adds the outbox relay and the KV watch to that: ` +
+      `decided (the list's updatedAt) → seen by the watch p50 ${f(pct(relayLag, 50), 1)} ms, p99 ${f(pct(relayLag, 99), 1)} ms; ` +
       `${delta('apps', 'n_tup_upd')} app rows and ${delta('replicas', 'n_tup_ins')} replica rows written`,
   );
 }

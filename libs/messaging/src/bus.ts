@@ -17,12 +17,12 @@ import {
   wireSubject,
 } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { type KV, Kvm, KvWatchInclude } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 
 import { decodeWith, encodeJson } from './codec.js';
+import { JetStreamPublisher } from './js-publisher.js';
 import { ensureTopology } from './topology.js';
 import { headersWithTraceContext } from './tracing.js';
 
@@ -56,14 +56,14 @@ const ReplySchema = z.union([
  * the way out, as it is on the way in.
  */
 export class MessageBus {
-  private readonly js: JetStreamClient;
+  private readonly publisher: JetStreamPublisher;
   private readonly buckets = new Map<BucketName, Promise<TypedKv<BucketName>>>();
 
   constructor(
     readonly nc: NatsConnection,
     readonly opts: MessagingOptions,
   ) {
-    this.js = jetstream(nc);
+    this.publisher = new JetStreamPublisher(nc);
   }
 
   /** Connects and makes sure every stream and bucket of the namespace exists (idempotent). */
@@ -84,22 +84,17 @@ export class MessageBus {
   /** Publishes an event to its stream. `msgId` (default: the payload's `id`) makes retries idempotent. */
   async publish<S extends EventSubject>(subject: S, payload: EventPayload<S>, msgId?: string): Promise<void> {
     const checked = EVENTS[subject].schema.parse(payload);
-    const id = msgId ?? (checked as { id?: string }).id;
-    await this.js.publish(wireSubject(this.namespace, subject), encodeJson(checked), {
-      msgID: id,
-      headers: headersWithTraceContext(),
-    });
+    await this.publishValidated(subject, encodeJson(checked), msgId ?? (checked as { id?: string }).id);
   }
 
   /**
    * Publishes an event whose JSON was validated against the catalog when it was stored (a relay of
    * stored messages, such as the outbox).
    */
-  async publishValidated(subject: EventSubject, json: string, msgId?: string): Promise<void> {
-    await this.js.publish(wireSubject(this.namespace, subject), json, {
-      ...(msgId ? { msgID: msgId } : {}),
-      headers: headersWithTraceContext(),
-    });
+  async publishValidated(subject: EventSubject, json: string | Uint8Array, msgId?: string): Promise<void> {
+    const headers = headersWithTraceContext();
+    if (msgId) headers.set('Nats-Msg-Id', msgId);
+    await this.publisher.publish(wireSubject(this.namespace, subject), json, headers);
   }
 
   /** Sends a signal on core NATS: fire and forget. */
@@ -144,9 +139,10 @@ export class MessageBus {
   kv<B extends BucketName>(bucket: B): Promise<TypedKv<B>> {
     let kv = this.buckets.get(bucket);
     if (!kv) {
+      const name = wireBucket(this.namespace, bucket);
       kv = new Kvm(this.nc)
-        .open(wireBucket(this.namespace, bucket))
-        .then((raw) => new TypedKv(raw, bucket) as TypedKv<BucketName>);
+        .open(name)
+        .then((raw) => new TypedKv(raw, bucket, this.publisher, `$KV.${name}.`) as TypedKv<BucketName>);
       this.buckets.set(bucket, kv);
     }
     return kv as Promise<TypedKv<B>>;
@@ -163,11 +159,21 @@ export interface KvWatch {
   stop(): void;
 }
 
-/** A KV bucket whose values are validated against the catalog, both ways. */
+/** What a KV key may be (as the NATS library checks it): a subject token path without wildcards. */
+const KV_KEY = /^[-/=.\w]+$/;
+
+/**
+ * A KV bucket whose values are validated against the catalog, both ways. Puts go through the lean
+ * publisher (a put is a publish to the key's subject in the bucket's stream); the rest through the
+ * library.
+ */
 export class TypedKv<B extends BucketName> {
   constructor(
     private readonly raw: KV,
     readonly bucket: B,
+    private readonly publisher: JetStreamPublisher,
+    /** `$KV.<bucket>.`: where the bucket's stream takes puts. */
+    private readonly subjectPrefix: string,
   ) {}
 
   async get(key: string): Promise<BucketValue<B> | null> {
@@ -177,12 +183,14 @@ export class TypedKv<B extends BucketName> {
   }
 
   async put(key: string, value: BucketValue<B>): Promise<number> {
-    return this.raw.put(key, encodeJson(BUCKETS[this.bucket].schema.parse(value)));
+    return this.putValidated(key, encodeJson(BUCKETS[this.bucket].schema.parse(value)));
   }
 
   /** Writes a value as JSON already validated against the bucket's schema (see `publishValidated`). */
-  async putValidated(key: string, json: string): Promise<number> {
-    return this.raw.put(key, json);
+  async putValidated(key: string, json: string | Uint8Array): Promise<number> {
+    if (key.startsWith('.') || key.endsWith('.') || !KV_KEY.test(key))
+      throw new Error(`invalid key for bucket ${this.bucket}: ${JSON.stringify(key)}`);
+    return (await this.publisher.publish(`${this.subjectPrefix}${key}`, json)).seq;
   }
 
   async delete(key: string): Promise<void> {
