@@ -6,7 +6,7 @@ import { Logger } from '@nestjs/common';
 import type pg from 'pg';
 
 /** Rows sent per batch: published without waiting for each ack, in order. */
-const SEND_BATCH = 250;
+const SEND_BATCH = 1000;
 /** Failed sends of one message before it is dead-lettered. */
 const MAX_ATTEMPTS = 10;
 

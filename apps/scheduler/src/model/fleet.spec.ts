@@ -72,6 +72,18 @@ const assignments = (ch: Changes): NodeAssignments[] =>
   ch.outbox.flatMap((e) => (e.kind === 'kv-put' && e.bucket === 'assignments' ? [e.value] : []));
 
 describe('Fleet', () => {
+  it("sends a pass's assignment lists ahead of its statuses and events", () => {
+    const { fleet } = fleetOf(gpuNode('n1'), gpuNode('n2'));
+    const ch = pass(fleet, (c) =>
+      ['a', 'b', 'c'].filter((id) => fleet.saveDesired(desired(id, 1, { gpus: 2 }), c)),
+    );
+    const kinds = ch.outbox.map((e) => (e.kind === 'event' ? e.subject : `${e.kind} ${e.bucket}`));
+    expect(kinds.slice(0, 2)).toEqual(['kv-put assignments', 'kv-put assignments']);
+    expect(kinds.slice(2)).not.toContain('kv-put assignments');
+    expect(kinds).toContain('app.status.v1');
+    expect(kinds).toContain('app.event.v1');
+  });
+
   it('places a new app, reserving its GPUs, and records rows, generation and messages for one commit', () => {
     const { fleet } = fleetOf(gpuNode('n1'));
     const ch = pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));

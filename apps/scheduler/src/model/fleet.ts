@@ -260,9 +260,12 @@ export class Fleet {
   /**
    * Writes the assignment list, under the next generation, of every node whose list changed. The
    * next generation is above what the node said it applied too: a node removed and back, or one a
-   * previous leader wrote to, never sees a generation it already has.
+   * previous leader wrote to, never sees a generation it already has. The lists go out first, ahead
+   * of the pass's statuses and events: what nodes must run is what the pass is for, and statuses
+   * and events say nothing a list depends on.
    */
   finish(now: string, ch: Changes, applied: (nodeId: string) => number = () => 0): void {
+    const lists: OutboxEntry[] = [];
     for (const nodeId of ch.nodes) {
       if (!this.nodes.has(nodeId)) continue;
       const generation = Math.max(this.generation(nodeId), applied(nodeId)) + 1;
@@ -272,13 +275,16 @@ export class Fleet {
         .filter((r) => r.desired === 'RUN')
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .map((r) => r.assignment);
-      ch.outbox.push({
+      lists.push({
         kind: 'kv-put',
         bucket: 'assignments',
         key: nodeId,
         value: { nodeId, generation, updatedAt: now, replicas },
       });
     }
+    // A node removed in this pass gets no list here (it is not in `nodes`): its delete and these
+    // puts never concern the same key, so moving the puts ahead of it changes nothing it says.
+    ch.outbox.splice(0, 0, ...lists);
     ch.nodes.clear();
   }
 
