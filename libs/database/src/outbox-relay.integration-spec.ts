@@ -75,6 +75,25 @@ describe('outbox relay', () => {
     expect(await pending()).toEqual([]);
   });
 
+  it('sends a backlog larger than a batch in order, the last write of each key winning, and deletes it all', async () => {
+    await pool.query(
+      `INSERT INTO ${TABLE} ("kind", "target", "key", "payload")
+         SELECT 'kv-put', 'routes', 'big-' || (n % 7), jsonb_build_object(
+                  'appId', 'big-' || (n % 7), 'projectId', 'p', 'state', 'RUNNING', 'unsecureHttp', true,
+                  'labels', '{}'::jsonb, 'httpPort', 8080, 'ports', jsonb_build_array(8080),
+                  'endpoints', '[]'::jsonb, 'version', n, 'updatedAt', now())
+           FROM generate_series(1, 2500) AS n`,
+    );
+    await new OutboxRelay(relayDb, ns.bus, TABLE).flush();
+    const kv = await ns.bus.kv('routes');
+    // The last write of each key wins: versions 2494..2500 are the last of the 7 keys.
+    const versions = await Promise.all(
+      Array.from({ length: 7 }, async (_, k) => (await kv.get(`big-${k}`))?.version),
+    );
+    expect(versions.sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([2494, 2495, 2496, 2497, 2498, 2499, 2500]);
+    expect(await pending()).toEqual([]);
+  });
+
   it('keeps what failed for the next try and still sends and deletes the rest', async () => {
     await insert([
       { kind: 'event', target: 'no-stream.v1', payload: { id: 'x' } },
