@@ -17,7 +17,7 @@ import {
   wireSubject,
 } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
-import { type KV, Kvm, KvWatchInclude } from '@nats-io/kv';
+import { Bucket, Kvm, KvWatchInclude } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 
@@ -139,10 +139,10 @@ export class MessageBus {
   kv<B extends BucketName>(bucket: B): Promise<TypedKv<B>> {
     let kv = this.buckets.get(bucket);
     if (!kv) {
-      const name = wireBucket(this.namespace, bucket);
-      kv = new Kvm(this.nc)
-        .open(name)
-        .then((raw) => new TypedKv(raw, bucket, this.publisher, `$KV.${name}.`) as TypedKv<BucketName>);
+      kv = new Kvm(this.nc).open(wireBucket(this.namespace, bucket)).then((raw) => {
+        if (!(raw instanceof Bucket)) throw new Error(`bucket ${bucket}: unexpected KV implementation`);
+        return new TypedKv(raw, bucket, this.publisher) as TypedKv<BucketName>;
+      });
       this.buckets.set(bucket, kv);
     }
     return kv as Promise<TypedKv<B>>;
@@ -159,21 +159,16 @@ export interface KvWatch {
   stop(): void;
 }
 
-/** What a KV key may be (as the NATS library checks it): a subject token path without wildcards. */
-const KV_KEY = /^[-/=.\w]+$/;
-
 /**
  * A KV bucket whose values are validated against the catalog, both ways. Puts go through the lean
- * publisher (a put is a publish to the key's subject in the bucket's stream); the rest through the
- * library.
+ * publisher (a put is a publish to the key's subject, which the library names and checks); the rest
+ * through the library.
  */
 export class TypedKv<B extends BucketName> {
   constructor(
-    private readonly raw: KV,
+    private readonly raw: Bucket,
     readonly bucket: B,
     private readonly publisher: JetStreamPublisher,
-    /** `$KV.<bucket>.`: where the bucket's stream takes puts. */
-    private readonly subjectPrefix: string,
   ) {}
 
   async get(key: string): Promise<BucketValue<B> | null> {
@@ -188,9 +183,9 @@ export class TypedKv<B extends BucketName> {
 
   /** Writes a value as JSON already validated against the bucket's schema (see `publishValidated`). */
   async putValidated(key: string, json: string | Uint8Array): Promise<number> {
-    if (key.startsWith('.') || key.endsWith('.') || !KV_KEY.test(key))
-      throw new Error(`invalid key for bucket ${this.bucket}: ${JSON.stringify(key)}`);
-    return (await this.publisher.publish(`${this.subjectPrefix}${key}`, json)).seq;
+    const encoded = this.raw.encodeKey(key);
+    this.raw.validateKey(encoded);
+    return (await this.publisher.publish(this.raw.subjectForKey(encoded, true), json)).seq;
   }
 
   async delete(key: string): Promise<void> {

@@ -205,6 +205,12 @@ describe('JetStreamTransport on the real NATS server', () => {
     await kv.delete('a1');
     await waitFor('the delete', () => seenRoutes.get('a1') === null);
     await expect(kv.put('a2', { appId: 'a2' } as never)).rejects.toThrow();
+    // Keys are checked as the NATS library checks them; revisions come from the bucket's stream.
+    await expect(kv.put('a.*', route('a3', 1))).rejects.toThrow(/invalid key/);
+    await expect(kv.put('.a3', route('a3', 1))).rejects.toThrow(/invalid key/);
+    const r1 = await kv.put('a3', route('a3', 1));
+    expect(await kv.put('a3', route('a3', 2))).toBe(r1 + 1);
+    expect((await kv.get('a3'))?.version).toBe(2);
     watch.stop();
   });
 });
