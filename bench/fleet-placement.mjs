@@ -26,11 +26,9 @@
 // Caveat: this process (N agents + the measuring watch) shares the 2 cores with the scheduler,
 // PostgreSQL and NATS; its own event-loop delay is part of what is measured.
 //   npm run build && node bench/fleet-placement.mjs [nodes=1000] [requests=10000] [window=200] [limitSeconds=600] [seed=42]
-import { readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
-import { wireSubject } from '@gantry/contracts';
+import { BUCKETS, STREAMS, wireBucket, wireStream, wireSubject } from '@gantry/contracts';
 import { MessageBus } from '@gantry/messaging';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createTestDatabase, createTestNamespace } from '@gantry/testing';
@@ -44,8 +42,8 @@ import { NodeAgent } from '../apps/node-agent/dist/agent/node-agent.js';
 import { NodeAgentConfigSchema } from '../apps/node-agent/dist/config.js';
 import { FakeDriver } from '../apps/node-agent/dist/driver/fake/fake-driver.js';
 import { freeCapacity, placeReplica, reserve } from '../apps/scheduler/dist/model/placement.js';
-import { freePort, ROOT, startService, waitReady } from '../scripts/platform.mjs';
-import { pct, rng, sleep } from './lib.mjs';
+import { freePort, ROOT, startService, stopService, waitReady } from '../scripts/platform.mjs';
+import { commCpu, machineCpu, memory, pct, processCpu, rng, sleep, threadCpu } from './lib.mjs';
 
 const [NODES = 1000, REQUESTS = 10_000, WINDOW = 200, LIMIT_S = 600, SEED = 42] = process.argv
   .slice(2)
@@ -183,58 +181,6 @@ function pureDecision() {
   return once();
 }
 
-function memory(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
-    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
-  } catch {
-    return { rssMiB: NaN, hwmMiB: NaN };
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-/** CPU seconds per thread of a process, by thread id (`main` for the main thread). */
-function threadCpu(pid) {
-  const out = {};
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = tid === String(pid) ? 'main' : `thread ${tid}`;
-      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
-    }
-  } catch {
-    // gone
-  }
-  return out;
-}
-
-/** CPU seconds (user + system) used so far by every process whose command name is `comm`. */
-function commCpu(comm) {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== comm) continue;
-      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) / 100;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
-
 /**
  * Messages published so far to the namespace's streams: per subject for event streams, per bucket
  * for KV buckets (every put, from the stream's last sequence: a bucket keeps one value per key).
@@ -242,29 +188,14 @@ function commCpu(comm) {
 async function publishedMessages(nc, ns) {
   const jsm = await jetstreamManager(nc);
   const out = {};
-  for await (const si of jsm.streams.list()) {
-    const name = si.config.name;
-    if (name.startsWith(`KV_${ns}_`)) {
-      out[`KV ${name.slice(`KV_${ns}_`.length)}`] = si.state.last_seq;
-    } else if (name.startsWith(`${ns.toUpperCase()}_`)) {
-      const info = await jsm.streams.info(name, { subjects_filter: '>' });
-      for (const [subject, n] of Object.entries(info.state.subjects ?? {}))
-        out[subject.slice(ns.length + 1)] = (out[subject.slice(ns.length + 1)] ?? 0) + n;
-    }
+  for (const bucket of Object.keys(BUCKETS))
+    out[`KV ${bucket}`] = (await jsm.streams.info(`KV_${wireBucket(ns, bucket)}`)).state.last_seq;
+  for (const stream of Object.keys(STREAMS)) {
+    const info = await jsm.streams.info(wireStream(ns, stream), { subjects_filter: '>' });
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {}))
+      out[subject.slice(ns.length + 1)] = (out[subject.slice(ns.length + 1)] ?? 0) + n;
   }
   return out;
-}
-
-/** CPU seconds the whole machine has been busy (all cores), and how many cores it has. */
-function machineCpu() {
-  try {
-    const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
-    const t = cpu.split(/\s+/).slice(1).map(Number);
-    const idle = t[3] + t[4];
-    return { busy: (t.reduce((a, b) => a + b, 0) - idle) / 100, cores: availableParallelism() };
-  } catch {
-    return { busy: NaN, cores: availableParallelism() };
-  }
 }
 
 /** The scheduler's histograms (gantry_scheduler_*): cumulative bucket counts, sum and count. */
@@ -366,18 +297,7 @@ async function run(db, ns, cleanups, pure) {
     },
     logDir,
   );
-  cleanups.push(
-    () =>
-      new Promise((res) => {
-        if (sched.proc.exitCode !== null || sched.proc.signalCode !== null) return res();
-        const kill = setTimeout(() => sched.proc.kill('SIGKILL'), 10_000);
-        sched.proc.once('exit', () => {
-          clearTimeout(kill);
-          res();
-        });
-        sched.proc.kill('SIGTERM');
-      }),
-  );
+  cleanups.push(() => stopService(sched));
   await waitReady(sched);
   const pid = sched.proc.pid;
   const memIdle = memory(pid);
@@ -503,7 +423,7 @@ async function run(db, ns, cleanups, pure) {
   // The requests: WINDOW apps in flight, the next one published as soon as one is decided.
   const stream = apps();
   const metrics0 = await schedulerHistograms(sched.url);
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = processCpu(pid);
   const threads0 = threadCpu(pid);
   const nats0 = commCpu('nats-server');
   const postgres0 = commCpu('postgres');
@@ -546,7 +466,7 @@ async function run(db, ns, cleanups, pure) {
   }
   const tEnd = performance.now();
   const seconds = (tEnd - t0) / 1000;
-  const schedCpu = cpuSeconds(pid) - cpu0;
+  const schedCpu = processCpu(pid) - cpu0;
   const threads1 = threadCpu(pid);
   const natsCpu = commCpu('nats-server') - nats0;
   const postgresCpu = commCpu('postgres') - postgres0;

@@ -5,31 +5,15 @@
 // Prints messages/s, client CPU per message and nats-server CPU per message, and the ratios.
 //   npm run build && node bench/js-publish.mjs [messages=20000] [rounds=3]
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 
 import { JetStreamPublisher } from '../libs/messaging/dist/js-publisher.js';
+import { commCpu } from './lib.mjs';
 
 const [N = 20_000, ROUNDS = 3] = process.argv.slice(2).map(Number);
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-
-/** CPU seconds used so far by every process named `comm`. */
-function commCpu(comm) {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== comm) continue;
-      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) / 100;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
 
 const nc = await connect({ servers: NATS_URL, noAsyncTraces: true });
 const jsm = await jetstreamManager(nc);

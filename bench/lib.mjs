@@ -1,5 +1,7 @@
 // Helpers shared by the benchmarks.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
@@ -108,4 +110,70 @@ export async function benchPlatform(name, agents) {
       await db.drop();
     },
   };
+}
+
+/** User + system CPU seconds in a /proc `stat` line (fields 14 and 15, counted after the command name). */
+function statCpu(stat) {
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** CPU seconds a process has used so far (NaN once it is gone). */
+export function processCpu(pid) {
+  try {
+    return statCpu(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds per thread of a process, by thread id (`main` for the main thread). */
+export function threadCpu(pid) {
+  const out = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      out[tid === String(pid) ? 'main' : `thread ${tid}`] = statCpu(
+        readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'),
+      );
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/** CPU seconds used so far by every process whose command name is `comm` (e.g. nats-server, postgres). */
+export function commCpu(comm) {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm) total += statCpu(stat);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/** CPU seconds the whole machine has been busy (all cores), and how many cores it has. */
+export function machineCpu() {
+  try {
+    const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
+    const t = cpu.split(/\s+/).slice(1).map(Number);
+    const idle = t[3] + t[4];
+    return { busy: (t.reduce((a, b) => a + b, 0) - idle) / 100, cores: availableParallelism() };
+  } catch {
+    return { busy: NaN, cores: availableParallelism() };
+  }
+}
+
+/** A process's resident memory now and at its peak, in MiB. */
+export function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+  } catch {
+    return { rssMiB: NaN, hwmMiB: NaN };
+  }
 }

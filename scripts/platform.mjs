@@ -129,20 +129,7 @@ export async function startPlatform(opts) {
   mkdirSync(logDir, { recursive: true });
   const started = [];
   const stop = async () => {
-    await Promise.all(
-      started.reverse().map(
-        (s) =>
-          new Promise((res) => {
-            if (s.proc.exitCode !== null || s.proc.signalCode !== null) return res();
-            const kill = setTimeout(() => s.proc.kill('SIGKILL'), 10_000);
-            s.proc.once('exit', () => {
-              clearTimeout(kill);
-              res();
-            });
-            s.proc.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all(started.reverse().map(stopService));
   };
   const svcs = serviceEnvs(opts);
   /** Starts a service again (after it was killed), in the same environment; resolves once ready. */
@@ -195,6 +182,19 @@ export function startService(svc, logDir) {
   proc.stdout.pipe(out);
   proc.stderr.pipe(out);
   return { name: svc.name, label, port: svc.port, url: `http://127.0.0.1:${svc.port}`, proc, logFile };
+}
+
+/** Stops a started service: SIGTERM, then SIGKILL after 10 s; resolves once it has exited. */
+export function stopService(s) {
+  return new Promise((res) => {
+    if (s.proc.exitCode !== null || s.proc.signalCode !== null) return res();
+    const kill = setTimeout(() => s.proc.kill('SIGKILL'), 10_000);
+    s.proc.once('exit', () => {
+      clearTimeout(kill);
+      res();
+    });
+    s.proc.kill('SIGTERM');
+  });
 }
 
 /** Resolves once `s` answers 200 on /readyz; rejects with its log's tail if it exits first or times out. */
