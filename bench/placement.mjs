@@ -5,7 +5,7 @@
 // Two workloads: "fill" (arrivals only) and "churn" (before each request, a random running replica
 // leaves with probability 0.3 — what fragments a real fleet).
 //   npm run build && node bench/placement.mjs [nodes=1000] [gpusPerNode=8] [requests=10000] [seed=42]
-import { freeCapacity, placeReplica, reserve } from '../apps/scheduler/dist/model/placement.js';
+import { freeCapacity, placeReplica, release, reserve } from '../apps/scheduler/dist/model/placement.js';
 import { rng } from './lib.mjs';
 
 const [NODES = 1000, GPUS = 8, REQUESTS = 10_000, SEED = 42] = process.argv.slice(2).map(Number);
@@ -54,16 +54,6 @@ function firstFit(req, free) {
   return { ok: false, reason: 'no fit' };
 }
 
-/** Gives a replica's resources back (the scheduler does this when its node reports it stopped). */
-function release(free, req, placed) {
-  const f = free.get(placed.nodeId);
-  f.cpus += req.cpu;
-  f.memory += req.memory;
-  const byUuid = new Map(f.node.capacity.gpus.map((g) => [g.uuid, g]));
-  f.gpus = [...f.gpus, ...placed.gpus.map((g) => byUuid.get(g.uuid))].sort((a, b) => a.index - b.index);
-  f.appReplicas.set(req.appId, (f.appReplicas.get(req.appId) ?? 1) - 1);
-}
-
 function run(name, decide, churn) {
   const free = freeCapacity(cluster(), []);
   const running = [];
@@ -80,7 +70,7 @@ function run(name, decide, churn) {
   for (const req of requests()) {
     if (churn && running.length && leave() < 0.3) {
       const [gone] = running.splice(Math.floor(leave() * running.length), 1);
-      release(free, gone.req, gone.res);
+      release(free, { ...gone.req, nodeId: gone.res.nodeId, gpus: gone.res.gpus });
       usedGpus -= gone.res.gpus.length;
       for (const g of gone.res.gpus) seen.delete(g.uuid);
     }

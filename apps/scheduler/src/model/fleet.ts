@@ -4,7 +4,7 @@ import type { AppDesired, ReplicaAssignment, ReplicaReport } from '@gantry/contr
 import type { OutboxEntry } from '@gantry/database';
 
 import { assignmentFor } from './assignment.js';
-import { freeCapacity, type NodeFree, type PlacementResult, placeReplica } from './placement.js';
+import { FreeCapacity, freeCapacity, type PlacementResult, placeReplica, release } from './placement.js';
 import { reconcileApp, type ReconcilePlan } from './reconcile.js';
 import { routeFor } from './route.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
@@ -76,7 +76,7 @@ export class Fleet {
   private readonly byNode = new Map<string, Set<string>>();
   private readonly generations = new Map<string, number>();
   /** Free capacity per known node; placements reserve in it, removals give back to it. */
-  readonly free = new Map<string, NodeFree>();
+  readonly free = new FreeCapacity();
   private nodes: ReadonlyMap<string, NodeView> = new Map();
   /** Apps with replicas that found no room the last time they were reconciled. */
   readonly waiting = new Set<string>();
@@ -404,18 +404,8 @@ export class Fleet {
     ch.replicas.delete(r.id);
     ch.deletedReplicas.add(r.id);
     if (r.desired === 'RUN') ch.nodes.add(r.nodeId);
-    const f = this.free.get(r.nodeId);
+    const f = release(this.free, r);
     if (!f) return;
-    f.cpus += r.cpu;
-    f.memory += r.memory;
-    const back = new Set(r.gpus.map((g) => g.uuid));
-    if (back.size > 0)
-      f.gpus = [...f.gpus, ...f.node.capacity.gpus.filter((g) => back.has(g.uuid))].sort(
-        (a, b) => a.index - b.index,
-      );
-    const held = (f.appReplicas.get(r.appId) ?? 0) - 1;
-    if (held > 0) f.appReplicas.set(r.appId, held);
-    else f.appReplicas.delete(r.appId);
     this.refusals.clear();
     if (f.node.health === 'READY' && f.node.schedulable) this.capacityFreed = true;
   }

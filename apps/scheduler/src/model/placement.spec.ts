@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { freeCapacity, placeReplica, reserve } from './placement.js';
+import {
+  type FreeCapacity,
+  freeCapacity,
+  type NodeFree,
+  placeReplica,
+  release,
+  reserve,
+} from './placement.js';
 import type { NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
 const GiB = 1024 ** 3;
@@ -152,5 +159,101 @@ describe('placement', () => {
   it('counts resources of replicas being stopped until they are gone', () => {
     const free = freeCapacity([node('n1', { cpus: 1 })], [replica('x', 'n1', { desired: 'STOP', cpu: 1 })]);
     expect(placeReplica(cpuReq(1), free).ok).toBe(false);
+  });
+
+  // The index (buckets by free GPU count) must choose exactly what looking at every node chooses:
+  // this scan is the definition, the index only a faster way to the same answer.
+  it('chooses exactly what a scan of every node chooses, on random fleets, through placements and releases', () => {
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+    const scan = (req: ReplicaRequest, free: FreeCapacity): string | undefined => {
+      let best: NodeFree | undefined;
+      let bestScore = -Infinity;
+      for (const f of free.values()) {
+        if (f.node.health !== 'READY' || !f.node.schedulable) continue;
+        const wanted = req.gpuModel?.toLowerCase();
+        const matching = f.gpus.filter((g) => !wanted || g.model.toLowerCase().includes(wanted)).length;
+        if (f.cpus + 1e-9 < req.cpu || f.memory < req.memory || matching < req.gpus) continue;
+        const leftover =
+          req.gpus > 0 ? matching - req.gpus : (f.cpus - req.cpu) / Math.max(1, f.node.capacity.cpus);
+        const s = -(f.appReplicas.get(req.appId) ?? 0) * 1_000_000 - leftover * 1000;
+        if (s > bestScore || (s === bestScore && best && f.node.id < best.node.id)) {
+          best = f;
+          bestScore = s;
+        }
+      }
+      return best?.node.id;
+    };
+    let decisions = 0;
+    let placed = 0;
+    for (let fleetNo = 0; fleetNo < 40; fleetNo++) {
+      const nodes = Array.from({ length: 1 + Math.floor(rnd() * 40) }, (_, i) => {
+        const id = `n${String(Math.floor(rnd() * 1000)).padStart(3, '0')}-${i}`;
+        const count = pick([0, 1, 2, 4, 8, 8, 8]);
+        // Mostly one model per host; some hosts mix two.
+        const models =
+          rnd() < 0.2
+            ? ['NVIDIA H100 80GB HBM3', 'Tesla V100S-PCIE-32GB']
+            : [pick(['NVIDIA H100 80GB HBM3', 'Tesla V100S-PCIE-32GB'])];
+        return node(id, {
+          health: rnd() < 0.1 ? pick(['NOT_READY', 'LOST'] as const) : 'READY',
+          schedulable: rnd() > 0.1,
+          cpus: pick([8, 32, 64]),
+          capacity: {
+            cpus: pick([8, 32, 64]),
+            memory: pick([64, 512]) * GiB,
+            gpus: Array.from({ length: count }, (_, g) => ({
+              index: g,
+              uuid: `GPU-${id}-${g}`,
+              model: models[g % models.length] as string,
+              memory: 80 * 1024,
+            })),
+          },
+        });
+      });
+      const free = freeCapacity(nodes, []);
+      const held: Array<{
+        nodeId: string;
+        req: ReplicaRequest;
+        gpus: Array<{ index: number; uuid: string }>;
+      }> = [];
+      for (let step = 0; step < 120; step++) {
+        if (held.length > 0 && rnd() < 0.25) {
+          // A replica goes away: its node gets its resources back.
+          const [gone] = held.splice(Math.floor(rnd() * held.length), 1);
+          if (!gone) continue;
+          release(free, {
+            appId: gone.req.appId,
+            nodeId: gone.nodeId,
+            cpu: gone.req.cpu,
+            memory: gone.req.memory,
+            gpus: gone.gpus,
+          });
+          continue;
+        }
+        const appId = pick(['a', 'b', 'c', 'd']);
+        const req =
+          rnd() < 0.15
+            ? cpuReq(pick([1, 2, 4]), appId)
+            : gpuReq(pick([1, 1, 2, 4, 8]), appId, pick(['H100', 'V100S', 'H100']));
+        const expected = scan(req, free);
+        const r = placeReplica(req, free);
+        decisions++;
+        expect(r.ok ? r.nodeId : undefined).toBe(expected);
+        if (!r.ok) continue;
+        placed++;
+        reserve(free, req, r);
+        held.push({ nodeId: r.nodeId, req, gpus: r.gpus });
+      }
+    }
+    // The walk must have exercised both outcomes many times.
+    expect(placed).toBeGreaterThan(500);
+    expect(decisions - placed).toBeGreaterThan(500);
   });
 });

@@ -8,7 +8,7 @@ import {
   transition,
 } from '@gantry/contracts';
 
-import { type NodeFree, type PlacementResult, placeReplica, reserve } from './placement.js';
+import { type FreeCapacity, type PlacementResult, placeReplica, reserve } from './placement.js';
 import { rolloutBounds, runtimeHash } from './rollout.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
@@ -19,7 +19,7 @@ export interface ReconcileInput {
   /** This app's replicas. */
   replicas: readonly ReplicaView[];
   /** Free capacity of the cluster; placements made here are reserved in it. */
-  free: Map<string, NodeFree>;
+  free: FreeCapacity;
   nodes: ReadonlyMap<string, NodeView>;
   now: string;
   newReplicaId: () => string;
@@ -46,7 +46,6 @@ export interface ReconcilePlan {
 
 /** Transitions an app's status keeps, newest last. */
 export const HISTORY_LIMIT = 100;
-
 
 /** What one replica of this app needs from a host. */
 export function replicaRequest(app: AppView): ReplicaRequest {
