@@ -6,6 +6,7 @@ import type { INestApplication } from '@nestjs/common';
 import { appSpec, desiredState, heartbeat } from './__fixtures__/fleet.js';
 import { startScheduler } from './bootstrap.js';
 import { SchedulerConfigSchema } from './config.js';
+import { SchedulerStore } from './store/scheduler-store.js';
 
 const gpuSpec = appSpec({ name: 'gpu-app', image: 'img:1', gpus: 2 });
 
@@ -140,5 +141,21 @@ describe('operator controls over nodes', () => {
     ).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
+  });
+
+  it('records heartbeat times of many nodes in one write, leaving unknown ids alone', async () => {
+    const store = app.get(SchedulerStore);
+    const [known] = await store.nodes(); // (the test above removed one of the two)
+    const id = known?.id ?? 'none';
+    const at = Date.parse('2031-01-02T03:04:05.678Z');
+    await store.touchHeartbeats(
+      new Map([
+        [id, at],
+        ['nobody', at],
+      ]),
+    );
+    const nodes = await store.nodes();
+    expect(nodes.find((n) => n.id === id)?.lastHeartbeatAt.toISOString()).toBe('2031-01-02T03:04:05.678Z');
+    expect(nodes.map((n) => n.id)).not.toContain('nobody');
   });
 });

@@ -1,5 +1,5 @@
 import type { NodeHeartbeat } from '@gantry/contracts';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 
 import { type HealthPolicy, nodeHealth } from './model/node-health.js';
 import type { NodeHealth, NodeView } from './model/types.js';
@@ -17,19 +17,26 @@ export interface Known {
 }
 
 const PERSIST_EVERY_MS = 10_000;
+/** How long heartbeat times wait to be written together. */
+const TOUCH_BATCH_MS = 1000;
 
 /**
  * Nodes as the scheduler knows them: registered by heartbeats, healthy while they keep coming.
- * Heartbeat times live in memory and reach the database when something changes or every 10 s.
+ * Heartbeat times live in memory. A node that is new or changed is written at once; an unchanged
+ * one's heartbeat time reaches the database every 10 s, with the others due in the same second in
+ * one statement (a fleet of 1,000 nodes would otherwise cost 100 writes a second).
  */
 @Injectable()
-export class NodeRegistry {
+export class NodeRegistry implements OnApplicationShutdown {
   private readonly known = new Map<string, Known>();
   private readonly log = new Logger('NodeRegistry');
   private policy: HealthPolicy = { notReadyAfterMs: 3000, lostAfterMs: 10_000 };
   private cached: { version: number; views: Map<string, NodeView> } | undefined;
   /** Changes whenever a node's view does (registered, capacity, address, health, flags, removed). */
   version = 0;
+  /** Heartbeat times of unchanged nodes waiting to be written, and the timer that writes them. */
+  private readonly seen = new Map<string, number>();
+  private touchTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly store: SchedulerStore) {}
 
@@ -85,7 +92,7 @@ export class NodeRegistry {
       appliedGeneration: hb.appliedGeneration,
     };
     if (prev) this.known.set(hb.nodeId, entry);
-    if (changed || nowMs - entry.persistedMs > PERSIST_EVERY_MS) {
+    if (changed) {
       entry.persistedMs = nowMs;
       await this.store.saveHeartbeat({ ...hb, at: new Date(nowMs).toISOString() });
       // A new node is placed on only once its row exists (its assignment generation lives there);
@@ -94,9 +101,31 @@ export class NodeRegistry {
         this.known.set(hb.nodeId, entry);
         this.log.log(`node ${hb.nodeId} registered at ${hb.address}`);
       }
-    } else if (!prev) this.known.set(hb.nodeId, entry);
+    } else if (nowMs - entry.persistedMs > PERSIST_EVERY_MS) {
+      entry.persistedMs = nowMs;
+      this.seen.set(hb.nodeId, nowMs);
+      this.touchTimer ??= setTimeout(() => void this.touch(), TOUCH_BATCH_MS).unref();
+    }
     if (changed) this.version++;
     return changed;
+  }
+
+  /** Writes the heartbeat times collected since the last write. */
+  async touch(): Promise<void> {
+    this.touchTimer = undefined;
+    const seen = new Map(this.seen);
+    this.seen.clear();
+    try {
+      await this.store.touchHeartbeats(seen);
+    } catch (error) {
+      this.log.warn(`cannot record ${seen.size} heartbeat time(s): ${(error as Error).message}`);
+    }
+  }
+
+  /** Times not yet written are dropped: whoever leads next gives every node a fresh grace period. */
+  onApplicationShutdown(): void {
+    if (this.touchTimer) clearTimeout(this.touchTimer);
+    this.seen.clear();
   }
 
   /** Re-derives health; returns the nodes whose health changed, with their new health. */

@@ -18,16 +18,23 @@ function runtimeOf(spec: AppSpec): unknown {
   };
 }
 
-/** JSON with object keys sorted, so that equal values always give equal text. */
+/** JSON with object keys sorted, so that equal values always give equal text (undefined members left out). */
 function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? '';
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + canonical(v[i]);
+    return `${out}]`;
   }
-  return JSON.stringify(v);
+  const o = v as Record<string, unknown>;
+  let out = '{';
+  let first = true;
+  for (const k of Object.keys(o).sort()) {
+    if (o[k] === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonical(o[k])}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /** Hashes by spec object: the scheduler keeps an app's spec object until its desired state changes. */

@@ -41,6 +41,17 @@ export class SchedulerStore {
       .execute();
   }
 
+  /** Records when each of these known nodes was last heard from, in one statement. */
+  async touchHeartbeats(seen: ReadonlyMap<string, number>): Promise<void> {
+    if (seen.size === 0) return;
+    await this.ds.query(
+      `UPDATE "scheduler"."nodes" n SET "last_heartbeat_at" = u.at
+         FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+        WHERE n."id" = u.id`,
+      [[...seen.keys()], [...seen.values()].map((ms) => new Date(ms).toISOString())],
+    );
+  }
+
   async setNodeHealth(id: string, health: string): Promise<void> {
     await this.ds.getRepository(NodeRow).update({ id }, { health });
   }
