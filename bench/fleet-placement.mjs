@@ -579,6 +579,16 @@ async function run(db, ns, cleanups, pure) {
       .map(([k, v]) => `${k} ${f(v, 1)}`)
       .join(', ')}`,
   );
+  // What limits the real path, from the CPU figures above: the scheduler's deciding thread, and the
+  // rest of this machine (simulated fleet, NATS, PostgreSQL, the scheduler's relay and GC threads).
+  const mainCpu = (threads1.main ?? 0) - (threads0.main ?? 0);
+  const perDecision = (cpu) => (cpu / Math.max(1, real.decided)) * 1000;
+  console.log(
+    `what bounds it: the scheduler's main thread used ${f(perDecision(mainCpu), 3)} ms of CPU per decision ` +
+      `(≈ ${f(1000 / perDecision(mainCpu), 0)} decisions/s if it had a core to itself); everything else on this machine used ` +
+      `${f(perDecision(machineBusy - mainCpu), 3)} ms per decision, so ${machine0.cores} cores allow at most ` +
+      `≈ ${f((machine0.cores * 1000) / perDecision(machineBusy - mainCpu), 0)} decisions/s here even if deciding cost nothing`,
+  );
   console.log(
     `scheduler database: ${held.n} replicas, ${held.gpus} GPUs bound (${percent(held.gpus / TOTAL_GPUS)}), ${held.ready} READY; agents run ${agentsReady} READY replicas; GPUs bound twice: ${dup.n}`,
   );

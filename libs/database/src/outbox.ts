@@ -105,21 +105,24 @@ export class Outbox {
     await em.insert(OutboxMessage, { kind: 'kv-delete', target: bucket, key });
   }
 
-  /** Validates messages and encodes them as the one JSON parameter of `insertSql`. */
-  encode(entries: readonly OutboxEntry[]): string {
-    const rows = entries.map((e) => {
-      switch (e.kind) {
-        case 'event':
-          EVENTS[e.subject].schema.parse(e.payload);
-          return { kind: e.kind, target: e.subject, key: null, payload: e.payload };
-        case 'kv-put':
-          BUCKETS[e.bucket].schema.parse(e.value);
-          return { kind: e.kind, target: e.bucket, key: e.key, payload: e.value };
-        case 'kv-delete':
-          return { kind: e.kind, target: e.bucket, key: e.key, payload: null };
-      }
-    });
-    return JSON.stringify(rows);
+  /**
+   * Encodes messages as the one JSON parameter of `insertSql`, validating each against its contract
+   * unless the caller says it need not (`validate: false`): a producer that builds its messages only
+   * from validated input, under the contract's types, and checks every kind it sends against the
+   * contract in its tests, may spare the copy a validation makes of each message (for the
+   * scheduler, a tenth of its deciding thread).
+   */
+  encode(entries: readonly OutboxEntry[], opts: { validate?: boolean } = {}): string {
+    if (opts.validate !== false) for (const e of entries) validateEntry(e);
+    return JSON.stringify(
+      entries.map((e) =>
+        e.kind === 'event'
+          ? { kind: e.kind, target: e.subject, key: null, payload: e.payload }
+          : e.kind === 'kv-put'
+            ? { kind: e.kind, target: e.bucket, key: e.key, payload: e.value }
+            : { kind: e.kind, target: e.bucket, key: e.key, payload: null },
+      ),
+    );
   }
 
   /**
@@ -189,6 +192,12 @@ export class Outbox {
     if (!url) throw new Error('the outbox relay worker needs the data source to be configured by url');
     return { databaseUrl: url, table: this.table(), messaging: this.bus.opts };
   }
+}
+
+/** Checks a message against its contract (the schema of its event subject or bucket); throws if it breaks it. */
+export function validateEntry(e: OutboxEntry): void {
+  if (e.kind === 'event') EVENTS[e.subject].schema.parse(e.payload);
+  else if (e.kind === 'kv-put') BUCKETS[e.bucket].schema.parse(e.value);
 }
 
 /** `schema.table` as a quoted SQL identifier. */

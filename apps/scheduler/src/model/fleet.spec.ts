@@ -1,5 +1,6 @@
 import type { AppDesired, NodeAssignments, ReplicaReport } from '@gantry/contracts';
-import { describe, expect, it } from '@jest/globals';
+import { validateEntry } from '@gantry/database';
+import { afterAll, describe, expect, it } from '@jest/globals';
 
 import { appSpec, desiredState, GiB } from '../__fixtures__/fleet.js';
 import { Changes, Fleet } from './fleet.js';
@@ -59,14 +60,32 @@ function fleetOf(...nodes: NodeView[]): { fleet: Fleet; views: Map<string, NodeV
   return { fleet, views };
 }
 
-/** One pass: desired states in, apps reconciled, assignment lists written. */
+/**
+ * Kinds of message the fleet sent in these tests, each checked against its contract: the store
+ * writes them without validating again (see SchedulerStore.persist), so this is where a message
+ * that breaks its contract is caught.
+ */
+const checked = new Set<string>();
+
+/** One pass: desired states in, apps reconciled, assignment lists written, every message checked. */
 function pass(fleet: Fleet, work: (ch: Changes) => string[]): Changes {
   const ch = new Changes();
   const apps = work(ch);
   for (const id of apps) fleet.reconcile(id, T0, ch);
   fleet.finish(T0, ch);
+  for (const e of ch.outbox) {
+    validateEntry(e);
+    checked.add(e.kind === 'event' ? e.subject : `${e.kind} ${e.bucket}`);
+  }
   return ch;
 }
+
+afterAll(() => {
+  // Every kind of message the fleet sends went through a check above.
+  expect([...checked].sort()).toEqual(
+    expect.arrayContaining(['app.event.v1', 'app.status.v1', 'kv-put assignments', 'kv-put routes']),
+  );
+});
 
 const assignments = (ch: Changes): NodeAssignments[] =>
   ch.outbox.flatMap((e) => (e.kind === 'kv-put' && e.bucket === 'assignments' ? [e.value] : []));
