@@ -102,7 +102,9 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
       });
     }
   }
-  const present = () => input.replicas.filter((r) => !forget.has(r.id));
+  // (Nothing is forgotten past this point: what is present is known once.)
+  const presentOnce = forget.size === 0 ? input.replicas : input.replicas.filter((r) => !forget.has(r.id));
+  const present = () => presentOnce;
   const live = () => [...present().filter((r) => r.desired === 'RUN' && !stop.has(r.id)), ...create];
   const stopAll = () => {
     for (const r of present()) if (r.desired === 'RUN') stop.add(r.id);

@@ -100,9 +100,7 @@ export class SchedulerStore {
     if (full.length > 0)
       parts.push(upsertSql('apps', APP_INSERT, APP_UPDATE, param(JSON.stringify(full.map(appRow)))));
     if (status.length > 0) {
-      const rows = status
-        .map(appRow)
-        .map((r) => Object.fromEntries(['id', ...APP_STATUS].map((c) => [c, r[c]])));
+      const rows = status.map(appStatusRow);
       parts.push(
         `UPDATE "scheduler"."apps" a SET ${APP_STATUS.map((c) => `"${c}" = x."${c}"`).join(', ')}
            FROM jsonb_populate_recordset(NULL::"scheduler"."apps", ${param(JSON.stringify(rows))}::jsonb) x
@@ -230,12 +228,19 @@ function storedApp(row: AppRow): StoredApp {
 /** An app as a row keyed by column name (see `upsert`). */
 function appRow(a: StoredApp): Record<string, unknown> {
   return {
-    id: a.id,
+    ...appStatusRow(a),
     project_id: a.projectId,
     desired_version: a.desiredVersion,
     lifecycle: a.lifecycle,
     spec: a.spec,
     rate: a.rate,
+  };
+}
+
+/** An app's id and status columns (APP_STATUS), keyed by column name. */
+function appStatusRow(a: StoredApp): Record<string, unknown> {
+  return {
+    id: a.id,
     state: a.state,
     info: a.info,
     history: a.history,
