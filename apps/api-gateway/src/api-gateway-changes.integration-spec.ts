@@ -2,6 +2,7 @@ import {
   type App,
   type AppDesired,
   type AppEvent,
+  type AppEventBatch,
   AppSchema,
   type AppState,
   type AppStatusChanged,
@@ -157,9 +158,9 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
           desired.push(m.json<AppDesired>());
         },
       }),
-      ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v1'), {
+      ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v2'), {
         callback: (_e, m) => {
-          events.push(m.json<AppEvent>());
+          events.push(...m.json<AppEventBatch>().events);
         },
       }),
     );

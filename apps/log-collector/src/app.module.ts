@@ -19,7 +19,11 @@ export class LogCollectorModule {
       module: LogCollectorModule,
       imports: [
         HealthModule,
-        MessagingModule.forRoot({ service: SERVICE, natsUrl: config.NATS_URL, namespace: config.GANTRY_NAMESPACE }),
+        MessagingModule.forRoot({
+          service: SERVICE,
+          natsUrl: config.NATS_URL,
+          namespace: config.GANTRY_NAMESPACE,
+        }),
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,
           schema: 'logs',
@@ -30,7 +34,11 @@ export class LogCollectorModule {
       controllers: [LogsController],
       providers: [
         LogStore,
-        { provide: Retention, useFactory: (store: LogStore) => new Retention(store, config.LOG_RETENTION_DAYS), inject: [LogStore] },
+        {
+          provide: Retention,
+          useFactory: (store: LogStore) => new Retention(store, config.LOG_RETENTION_DAYS),
+          inject: [LogStore],
+        },
       ],
     };
   }

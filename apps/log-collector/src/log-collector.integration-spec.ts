@@ -96,16 +96,41 @@ describe('log-collector on real PostgreSQL and NATS', () => {
   });
 
   it('keeps an app event log', async () => {
-    const base = { appId: 'app-2', projectId: 'p', source: 'scheduler' as const, type: 'STATE_CHANGED' as const };
-    await ns.bus.publish('app.event.v1', { ...base, id: 'ev-1', at: '2026-11-23T09:00:00Z', reason: 'APP_QUEUED', message: 'queued' });
-    await ns.bus.publish('app.event.v1', { ...base, id: 'ev-2', at: '2026-11-23T09:00:01Z', reason: 'APP_RUNNING', message: 'running' });
-    await ns.bus.publish('app.event.v1', { ...base, id: 'ev-1', at: '2026-11-23T09:00:00Z', reason: 'APP_QUEUED', message: 'queued' }, 'dup');
+    const base = {
+      appId: 'app-2',
+      projectId: 'p',
+      source: 'scheduler' as const,
+      type: 'STATE_CHANGED' as const,
+    };
+    const ev = (id: string, at: string, reason: 'APP_QUEUED' | 'APP_RUNNING', message: string) => ({
+      ...base,
+      id,
+      at,
+      reason,
+      message,
+    });
+    // Two messages; the second repeats the first event (a redelivery of an event in another batch).
+    await ns.bus.publish('app.event.v2', {
+      id: 'batch-1',
+      events: [ev('ev-1', '2026-11-23T09:00:00Z', 'APP_QUEUED', 'queued')],
+    });
+    await ns.bus.publish('app.event.v2', {
+      id: 'batch-2',
+      events: [
+        ev('ev-1', '2026-11-23T09:00:00Z', 'APP_QUEUED', 'queued'),
+        ev('ev-2', '2026-11-23T09:00:01Z', 'APP_RUNNING', 'running'),
+      ],
+    });
     const events = await waitFor('two events', async () => {
       const r = await ns.bus.request('query.events.v1', { appId: 'app-2' });
       return r.events.length >= 2 ? r.events : undefined;
     });
     expect(events.map((e) => e.id)).toEqual(['ev-1', 'ev-2']);
-    expect(events[1]).toMatchObject({ reason: 'APP_RUNNING', message: 'running', at: '2026-11-23T09:00:01.000Z' });
+    expect(events[1]).toMatchObject({
+      reason: 'APP_RUNNING',
+      message: 'running',
+      at: '2026-11-23T09:00:01.000Z',
+    });
   });
 
   it('is healthy and ready, with metrics', async () => {

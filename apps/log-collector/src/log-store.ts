@@ -28,11 +28,20 @@ export class LogStore {
       for (const l of batch.lines) {
         const ts = normalizeTimestamp(l.ts);
         if (!ts) {
-          this.log.warn(`dropping a line of replica ${batch.replicaId} with a malformed stamp ${JSON.stringify(l.ts)}`);
+          this.log.warn(
+            `dropping a line of replica ${batch.replicaId} with a malformed stamp ${JSON.stringify(l.ts)}`,
+          );
           continue;
         }
         // PostgreSQL text cannot hold NUL.
-        rows.push({ appId: batch.appId, replicaId: batch.replicaId, nodeId: batch.nodeId, ts, stream: l.stream, line: l.line.replaceAll('\0', '') });
+        rows.push({
+          appId: batch.appId,
+          replicaId: batch.replicaId,
+          nodeId: batch.nodeId,
+          ts,
+          stream: l.stream,
+          line: l.line.replaceAll('\0', ''),
+        });
       }
       if (rows.length) await em.insert(LogLineRow, rows);
       return { stored: rows.length };
@@ -59,23 +68,26 @@ export class LogStore {
     };
   }
 
-  async recordEvent(e: AppEvent): Promise<void> {
+  /** Records events, in one statement; an event already recorded (same id) is left as it is. */
+  async recordEvents(events: readonly AppEvent[]): Promise<void> {
     await this.ds
       .createQueryBuilder()
       .insert()
       .into(AppEventRow)
-      .values({
-        id: e.id,
-        appId: e.appId,
-        projectId: e.projectId,
-        at: new Date(e.at),
-        source: e.source,
-        type: e.type,
-        reason: e.reason,
-        message: e.message,
-        replicaId: e.replicaId ?? null,
-        nodeId: e.nodeId ?? null,
-      })
+      .values(
+        events.map((e) => ({
+          id: e.id,
+          appId: e.appId,
+          projectId: e.projectId,
+          at: new Date(e.at),
+          source: e.source,
+          type: e.type,
+          reason: e.reason,
+          message: e.message,
+          replicaId: e.replicaId ?? null,
+          nodeId: e.nodeId ?? null,
+        })),
+      )
       .orIgnore()
       .execute();
   }

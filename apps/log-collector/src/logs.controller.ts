@@ -1,4 +1,4 @@
-import type { AppEvent, LogBatch, QueryRequest, QueryResponse } from '@gantry/contracts';
+import type { AppEventBatch, LogBatch, QueryRequest, QueryResponse } from '@gantry/contracts';
 import { OnEvent, OnQuery } from '@gantry/messaging';
 import { Controller } from '@nestjs/common';
 
@@ -16,9 +16,9 @@ export class LogsController {
     await this.store.appendBatch(batch);
   }
 
-  @OnEvent('app.event.v1')
-  async onAppEvent(event: AppEvent): Promise<void> {
-    await this.store.recordEvent(event);
+  @OnEvent('app.event.v2')
+  async onAppEvents(batch: AppEventBatch): Promise<void> {
+    await this.store.recordEvents(batch.events);
   }
 
   @OnQuery('query.logs.v1')

@@ -1,6 +1,7 @@
 import {
   type AppDesired,
   type AppEvent,
+  type AppEventBatch,
   type AppSpec,
   type AppStatusChanged,
   type NodeAssignments,
@@ -69,9 +70,9 @@ describe('scheduler on real PostgreSQL and NATS', () => {
         statuses.push(m.json<AppStatusChanged>());
       },
     });
-    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v1'), {
+    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v2'), {
       callback: (_e, m) => {
-        events.push(m.json<AppEvent>());
+        events.push(...m.json<AppEventBatch>().events);
       },
     });
     const config = SchedulerConfigSchema.parse({

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import {
-  type AppEvent,
+  type AppEventBatch,
   type DeadLetter,
   type LogQueryResult,
   type NodeHeartbeat,
@@ -28,19 +28,20 @@ import {
 } from './index.js';
 import { JetStreamTransport } from './transport.js';
 
-const seen: AppEvent[] = [];
+const seen: AppEventBatch[] = [];
 const attempts = new Map<string, number>();
 const heartbeats: NodeHeartbeat[] = [];
 
 @Controller()
 class Handlers {
-  @OnEvent('app.event.v1')
-  async onEvent(@Payload() event: AppEvent, @Ctx() ctx: MessageContext): Promise<void> {
-    const n = (attempts.get(event.id) ?? 0) + 1;
-    attempts.set(event.id, n);
-    if (event.message === 'flaky' && ctx.deliveries < 2) throw new Error('database briefly unavailable');
-    if (event.message === 'poison') throw new GantryError('CONFLICT', 'this can never be applied');
-    seen.push(event);
+  @OnEvent('app.event.v2')
+  async onEvent(@Payload() batch: AppEventBatch, @Ctx() ctx: MessageContext): Promise<void> {
+    const n = (attempts.get(batch.id) ?? 0) + 1;
+    attempts.set(batch.id, n);
+    const message = batch.events[0]?.message;
+    if (message === 'flaky' && ctx.deliveries < 2) throw new Error('database briefly unavailable');
+    if (message === 'poison') throw new GantryError('CONFLICT', 'this can never be applied');
+    seen.push(batch);
   }
 
   @OnSignal('node.heartbeat.v1')
@@ -74,15 +75,21 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false, time
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const event = (id: string, message: string): AppEvent => ({
+/** An `app.event.v2` message of one event. */
+const event = (id: string, message: string): AppEventBatch => ({
   id,
-  appId: 'app1',
-  projectId: 'p1',
-  at: new Date().toISOString(),
-  source: 'scheduler',
-  type: 'STATE_CHANGED',
-  reason: 'APP_RUNNING',
-  message,
+  events: [
+    {
+      id,
+      appId: 'app1',
+      projectId: 'p1',
+      at: new Date().toISOString(),
+      source: 'scheduler',
+      type: 'STATE_CHANGED',
+      reason: 'APP_RUNNING',
+      message,
+    },
+  ],
 });
 
 describe('JetStreamTransport on the real NATS server', () => {
@@ -114,37 +121,37 @@ describe('JetStreamTransport on the real NATS server', () => {
   });
 
   it('delivers a valid event once, even when published twice with the same id', async () => {
-    await bus.publish('app.event.v1', event('e-once', 'hello'));
-    await bus.publish('app.event.v1', event('e-once', 'hello'));
+    await bus.publish('app.event.v2', event('e-once', 'hello'));
+    await bus.publish('app.event.v2', event('e-once', 'hello'));
     await waitFor('the event', () => seen.some((e) => e.id === 'e-once'));
     await sleep(300);
     expect(attempts.get('e-once')).toBe(1);
   });
 
   it('retries a handler that failed transiently, then acks', async () => {
-    await bus.publish('app.event.v1', event('e-flaky', 'flaky'));
+    await bus.publish('app.event.v2', event('e-flaky', 'flaky'));
     await waitFor('the retried event', () => seen.some((e) => e.id === 'e-flaky'), 5000);
     expect(attempts.get('e-flaky')).toBe(2);
   });
 
   it('dead-letters a permanent failure without retrying it', async () => {
-    await bus.publish('app.event.v1', event('e-poison', 'poison'));
+    await bus.publish('app.event.v2', event('e-poison', 'poison'));
     const dl = await waitFor('the dead letter', () => deadLetters.find((d) => d.data.includes('e-poison')));
     expect(dl.reason).toContain('this can never be applied');
-    expect(dl.consumer).toBe('test-svc--app_event_v1');
+    expect(dl.consumer).toBe('test-svc--app_event_v2');
     expect(attempts.get('e-poison')).toBe(1);
   });
 
   it('dead-letters an invalid payload and keeps consuming', async () => {
     const js = jetstream(bus.nc);
-    await js.publish(wireSubject(namespace, 'app.event.v1'), encodeJson({ id: 'bad', appId: 42 }));
-    await js.publish(wireSubject(namespace, 'app.event.v1'), new TextEncoder().encode('{not json'));
-    await bus.publish('app.event.v1', event('e-after', 'still alive'));
+    await js.publish(wireSubject(namespace, 'app.event.v2'), encodeJson({ id: 'bad', appId: 42 }));
+    await js.publish(wireSubject(namespace, 'app.event.v2'), new TextEncoder().encode('{not json'));
+    await bus.publish('app.event.v2', event('e-after', 'still alive'));
     await waitFor('the event after the bad ones', () => seen.some((e) => e.id === 'e-after'));
     const bad = await waitFor('dead letters of bad payloads', () =>
-      deadLetters.filter((d) => d.reason.includes('app.event.v1')).length >= 2 ? deadLetters : undefined,
+      deadLetters.filter((d) => d.reason.includes('app.event.v2')).length >= 2 ? deadLetters : undefined,
     );
-    expect(bad.some((d) => d.reason.includes('appId'))).toBe(true);
+    expect(bad.some((d) => d.reason.includes('events'))).toBe(true);
     expect(bad.some((d) => d.reason.includes('not JSON'))).toBe(true);
   });
 

@@ -1,4 +1,4 @@
-import type { AppDesired, AppEvent, AppSpec, InfoCode, Rate } from '@gantry/contracts';
+import type { AppDesired, AppEventBatch, AppSpec, InfoCode, Rate } from '@gantry/contracts';
 
 import type { Lifecycle } from './lifecycle.js';
 
@@ -32,23 +32,29 @@ export function desiredEvent(
   };
 }
 
-/** `app.event.v1` recording what a user asked for, for the app's event log. */
+/** `app.event.v2` recording what a user asked for, for the app's event log: one event. */
 export function userEvent(
   app: { id: string; projectId: string },
   version: number,
   at: Date,
   reason: InfoCode,
   message: string,
-): AppEvent {
+): AppEventBatch {
+  const id = `${app.id}:api:${version}`;
   return {
-    id: `${app.id}:api:${version}`,
-    appId: app.id,
-    projectId: app.projectId,
-    at: at.toISOString(),
-    source: 'api-gateway',
-    type: 'SPEC_CHANGED',
-    reason,
-    message: message.slice(0, 8192),
+    id,
+    events: [
+      {
+        id,
+        appId: app.id,
+        projectId: app.projectId,
+        at: at.toISOString(),
+        source: 'api-gateway',
+        type: 'SPEC_CHANGED',
+        reason,
+        message: message.slice(0, 8192),
+      },
+    ],
   };
 }
 

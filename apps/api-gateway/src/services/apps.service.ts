@@ -91,7 +91,7 @@ export class AppsService {
       await tx.insertApp(created);
       await tx.event('app.desired.v1', desiredEvent(created, 'RUNNING', 1, now));
       await tx.event(
-        'app.event.v1',
+        'app.event.v2',
         userEvent(created, 1, now, 'APP_QUEUED', `created by ${p.tokenName}: ${describeSpec(spec)}`),
       );
       return created;
@@ -155,7 +155,7 @@ export class AppsService {
       await tx.event('app.desired.v1', desiredEvent(app, decision.lifecycle, version, now));
       const { reason, verb } = ACTION_EVENT[action];
       await tx.event(
-        'app.event.v1',
+        'app.event.v2',
         userEvent(app, version, now, reason, `${verb}${force ? ' (force)' : ''} requested by ${p.tokenName}`),
       );
     });
@@ -194,7 +194,7 @@ export class AppsService {
       await tx.setSpec(app.id, spec, version, now);
       await tx.event('app.desired.v1', desiredEvent(changed, app.lifecycle, version, now));
       await tx.event(
-        'app.event.v1',
+        'app.event.v2',
         userEvent(
           app,
           version,

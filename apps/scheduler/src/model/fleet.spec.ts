@@ -1,9 +1,9 @@
-import type { AppDesired, NodeAssignments, ReplicaReport } from '@gantry/contracts';
+import type { AppDesired, AppEvent, NodeAssignments, ReplicaReport } from '@gantry/contracts';
 import { validateEntry } from '@gantry/database';
 import { afterAll, describe, expect, it } from '@jest/globals';
 
 import { appSpec, desiredState, GiB } from '../__fixtures__/fleet.js';
-import { Changes, Fleet } from './fleet.js';
+import { Changes, eventBatches, Fleet } from './fleet.js';
 import type { NodeView } from './types.js';
 
 const T0 = '2026-11-23T10:00:00.000Z';
@@ -83,7 +83,7 @@ function pass(fleet: Fleet, work: (ch: Changes) => string[]): Changes {
 afterAll(() => {
   // Every kind of message the fleet sends went through a check above.
   expect([...checked].sort()).toEqual(
-    expect.arrayContaining(['app.event.v1', 'app.status.v1', 'kv-put assignments', 'kv-put routes']),
+    expect.arrayContaining(['app.event.v2', 'app.status.v1', 'kv-put assignments', 'kv-put routes']),
   );
 });
 
@@ -100,7 +100,39 @@ describe('Fleet', () => {
     expect(kinds.slice(0, 2)).toEqual(['kv-put assignments', 'kv-put assignments']);
     expect(kinds.slice(2)).not.toContain('kv-put assignments');
     expect(kinds).toContain('app.status.v1');
-    expect(kinds).toContain('app.event.v1');
+    // The pass's app events travel together, in one message, last.
+    expect(kinds.filter((k) => k === 'app.event.v2')).toHaveLength(1);
+    expect(kinds.at(-1)).toBe('app.event.v2');
+    const last = ch.outbox.at(-1);
+    expect(
+      last?.kind === 'event' && last.subject === 'app.event.v2' && last.payload.events.map((e) => e.appId),
+    ).toEqual(expect.arrayContaining(['a', 'b', 'c']));
+  });
+
+  it('cuts a pass’s events into messages of at most 500 events and about 256 KiB, in order', () => {
+    const event = (n: number, message = 'x'): AppEvent => ({
+      id: `e${n}`,
+      appId: 'a',
+      projectId: 'p1',
+      at: T0,
+      source: 'scheduler',
+      type: 'STATE_CHANGED',
+      reason: 'APP_RUNNING',
+      message,
+    });
+    const many = Array.from({ length: 1200 }, (_, n) => event(n));
+    const batches = eventBatches(many);
+    expect(batches.map((b) => b.length)).toEqual([500, 500, 200]);
+    expect(batches.flat()).toEqual(many);
+    const big = Array.from({ length: 20 }, (_, n) => event(n, 'y'.repeat(8192)));
+    const cut = eventBatches(big);
+    expect(cut.length).toBeGreaterThan(3);
+    expect(cut.flat()).toEqual(big);
+    for (const b of [...batches, ...cut]) {
+      validateEntry({ kind: 'event', subject: 'app.event.v2', payload: { id: 'b', events: b } });
+      expect(JSON.stringify(b).length).toBeLessThan(512 * 1024);
+    }
+    expect(eventBatches([])).toEqual([]);
   });
 
   it('places a new app, reserving its GPUs, and records rows, generation and messages for one commit', () => {

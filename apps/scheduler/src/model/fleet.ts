@@ -1,6 +1,12 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
-import type { AppDesired, ReplicaAssignment, ReplicaReport } from '@gantry/contracts';
+import {
+  APP_EVENT_BATCH_MAX,
+  type AppDesired,
+  type AppEvent,
+  type ReplicaAssignment,
+  type ReplicaReport,
+} from '@gantry/contracts';
 import type { OutboxEntry } from '@gantry/database';
 
 import { assignmentFor } from './assignment.js';
@@ -37,6 +43,8 @@ export class Changes {
   readonly generations = new Map<string, number>();
   readonly deletedNodes = new Set<string>();
   readonly outbox: OutboxEntry[] = [];
+  /** App events of the pass; `Fleet.finish` sends them together (`app.event.v2`). */
+  readonly events: AppEvent[] = [];
 
   get empty(): boolean {
     return (
@@ -46,7 +54,8 @@ export class Changes {
       this.deletedReplicas.size === 0 &&
       this.generations.size === 0 &&
       this.deletedNodes.size === 0 &&
-      this.outbox.length === 0
+      this.outbox.length === 0 &&
+      this.events.length === 0
     );
   }
 }
@@ -262,7 +271,7 @@ export class Fleet {
    * next generation is above what the node said it applied too: a node removed and back, or one a
    * previous leader wrote to, never sees a generation it already has. The lists go out first, ahead
    * of the pass's statuses and events: what nodes must run is what the pass is for, and statuses
-   * and events say nothing a list depends on.
+   * and events say nothing a list depends on. The pass's app events go last, several per message.
    */
   finish(now: string, ch: Changes, applied: (nodeId: string) => number = () => 0): void {
     const lists: OutboxEntry[] = [];
@@ -286,6 +295,8 @@ export class Fleet {
     // puts never concern the same key, so moving the puts ahead of it changes nothing it says.
     ch.outbox.splice(0, 0, ...lists);
     ch.nodes.clear();
+    for (const events of eventBatches(ch.events.splice(0)))
+      ch.outbox.push({ kind: 'event', subject: 'app.event.v2', payload: { id: this.ids.event(), events } });
   }
 
   /** Forgets a node removed by an operator: its generation and its assignment list. */
@@ -375,18 +386,14 @@ export class Fleet {
       });
     }
     for (const e of plan.events)
-      ch.outbox.push({
-        kind: 'event',
-        subject: 'app.event.v1',
-        payload: {
-          id: this.ids.event(),
-          appId,
-          projectId: next.projectId,
-          at: now,
-          source: 'scheduler',
-          ...e,
-          message: e.message.slice(0, 8192),
-        },
+      ch.events.push({
+        id: this.ids.event(),
+        appId,
+        projectId: next.projectId,
+        at: now,
+        source: 'scheduler',
+        ...e,
+        message: e.message.slice(0, 8192),
       });
   }
 
@@ -423,6 +430,29 @@ export class Fleet {
     }
     return out;
   }
+}
+
+/** A message's worth of event text, at most (well under NATS's 1 MiB payload limit). */
+const EVENT_BATCH_BYTES = 256 * 1024;
+
+/** Events cut into messages of at most APP_EVENT_BATCH_MAX events and about EVENT_BATCH_BYTES, in order. */
+export function eventBatches(events: readonly AppEvent[]): AppEvent[][] {
+  const out: AppEvent[][] = [];
+  let batch: AppEvent[] = [];
+  let bytes = 0;
+  for (const e of events) {
+    // The message dominates (JSON may escape a character into six); ids, dates and names add a few hundred bytes.
+    const size = 6 * e.message.length + 512;
+    if (batch.length > 0 && (batch.length >= APP_EVENT_BATCH_MAX || bytes + size > EVENT_BATCH_BYTES)) {
+      out.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(e);
+    bytes += size;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
 }
 
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {

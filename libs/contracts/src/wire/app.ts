@@ -48,7 +48,7 @@ export const AppStatusChangedSchema = z.strictObject({
 });
 export type AppStatusChanged = z.infer<typeof AppStatusChangedSchema>;
 
-/** `app.event.v1` — every transition and platform decision about an app, with its reason. */
+/** An app event: a transition or platform decision about an app, with its reason (carried by `app.event.v2`). */
 export const AppEventSchema = z.strictObject({
   id: EventIdSchema,
   appId: IdSchema,
@@ -71,3 +71,18 @@ export const AppEventSchema = z.strictObject({
   nodeId: IdSchema.optional(),
 });
 export type AppEvent = z.infer<typeof AppEventSchema>;
+
+/** Most events one `app.event.v2` message carries. */
+export const APP_EVENT_BATCH_MAX = 500;
+
+/**
+ * `app.event.v2` — api-gateway, scheduler → log-collector. App events, several at once (the
+ * scheduler sends a pass's events together, the gateway one user action's): one message, one
+ * stored row of work, where v1 took one per event. `id` deduplicates the message; each event keeps
+ * its own id.
+ */
+export const AppEventBatchSchema = z.strictObject({
+  id: EventIdSchema,
+  events: z.array(AppEventSchema).min(1).max(APP_EVENT_BATCH_MAX),
+});
+export type AppEventBatch = z.infer<typeof AppEventBatchSchema>;

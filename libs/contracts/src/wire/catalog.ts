@@ -10,7 +10,7 @@
  */
 import type { z } from 'zod';
 
-import { AppDesiredSchema, AppEventSchema, AppStatusChangedSchema } from './app.js';
+import { AppDesiredSchema, AppEventBatchSchema, AppStatusChangedSchema } from './app.js';
 import { UsageQuerySchema, UsageRecordSchema, UsageResultSchema } from './billing.js';
 import { DeadLetterSchema } from './dead-letter.js';
 import {
@@ -52,7 +52,7 @@ export type StreamName = keyof typeof STREAMS;
 export const EVENTS = {
   'app.desired.v1': { stream: 'APPS', schema: AppDesiredSchema },
   'app.status.v1': { stream: 'APPS', schema: AppStatusChangedSchema },
-  'app.event.v1': { stream: 'APPS', schema: AppEventSchema },
+  'app.event.v2': { stream: 'APPS', schema: AppEventBatchSchema },
   'node.report.v1': { stream: 'NODES', schema: ReplicaReportSchema },
   'logs.batch.v1': { stream: 'LOGS', schema: LogBatchSchema },
   'billing.usage.v1': { stream: 'BILLING', schema: UsageRecordSchema },
@@ -101,6 +101,6 @@ export const CONSUMERS = [
   { service: 'scheduler', subject: 'node.report.v1' },
   { service: 'api-gateway', subject: 'app.status.v1' },
   { service: 'billing-meter', subject: 'app.status.v1' },
-  { service: 'log-collector', subject: 'app.event.v1' },
+  { service: 'log-collector', subject: 'app.event.v2' },
   { service: 'log-collector', subject: 'logs.batch.v1' },
 ] as const satisfies ReadonlyArray<{ service: string; subject: EventSubject }>;
