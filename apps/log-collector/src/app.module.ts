@@ -8,6 +8,7 @@ import { AppEventRow, LogBatchRow, LogLineRow } from './log.entities.js';
 import { LogStore } from './log-store.js';
 import { LogsController } from './logs.controller.js';
 import { Init1763900000000 } from './migrations/1763900000000-init.js';
+import { AppEventOrder1764100000000 } from './migrations/1764100000000-app-event-order.js';
 import { Retention } from './retention.js';
 
 export const SERVICE = 'log-collector';
@@ -28,7 +29,7 @@ export class LogCollectorModule {
           url: config.DATABASE_URL,
           schema: 'logs',
           entities: [LogLineRow, LogBatchRow, AppEventRow],
-          migrations: [Init1763900000000],
+          migrations: [Init1763900000000, AppEventOrder1764100000000],
         }),
       ],
       controllers: [LogsController],

@@ -8,6 +8,7 @@ import { LogCollectorModule, SERVICE } from './app.module.js';
 import { LogCollectorConfigSchema } from './config.js';
 import { AppEventRow, LogBatchRow, LogLineRow } from './log.entities.js';
 import { Init1763900000000 } from './migrations/1763900000000-init.js';
+import { AppEventOrder1764100000000 } from './migrations/1764100000000-app-event-order.js';
 
 describe('log-collector on real PostgreSQL and NATS', () => {
   let db: TestDatabase;
@@ -45,7 +46,7 @@ describe('log-collector on real PostgreSQL and NATS', () => {
       url: db.url,
       schema: 'logs',
       entities: [LogLineRow, LogBatchRow, AppEventRow],
-      migrations: [Init1763900000000],
+      migrations: [Init1763900000000, AppEventOrder1764100000000],
     });
     await prepareDatabase(ds);
     expect(await schemaDrift(ds)).toEqual([]);
@@ -131,6 +132,29 @@ describe('log-collector on real PostgreSQL and NATS', () => {
       message: 'running',
       at: '2026-11-23T09:00:01.000Z',
     });
+  });
+
+  it('returns events of the same instant in the order they were sent, whatever their ids', async () => {
+    const at = '2026-11-23T10:00:00.000Z';
+    const ids = ['zz', 'aa', 'mm', 'bb', 'yy'];
+    await ns.bus.publish('app.event.v2', {
+      id: 'batch-order',
+      events: ids.map((id, i) => ({
+        id: `order-${id}`,
+        appId: 'app-order',
+        projectId: 'p',
+        source: 'scheduler' as const,
+        type: 'STATE_CHANGED' as const,
+        at,
+        reason: 'APP_SCALING' as const,
+        message: `step ${i}`,
+      })),
+    });
+    const events = await waitFor('the batch', async () => {
+      const r = await ns.bus.request('query.events.v1', { appId: 'app-order' });
+      return r.events.length === ids.length ? r.events : undefined;
+    });
+    expect(events.map((e) => e.message)).toEqual(['step 0', 'step 1', 'step 2', 'step 3', 'step 4']);
   });
 
   it('is healthy and ready, with metrics', async () => {

@@ -96,7 +96,7 @@ export class LogStore {
   async events(appId: string, limit: number): Promise<AppEvent[]> {
     const rows = await this.ds
       .getRepository(AppEventRow)
-      .find({ where: { appId }, order: { at: 'DESC', id: 'DESC' }, take: limit });
+      .find({ where: { appId }, order: { at: 'DESC', seq: 'DESC' }, take: limit });
     return rows.reverse().map((r) => ({
       id: r.id,
       appId: r.appId,

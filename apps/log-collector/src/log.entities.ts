@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Generated, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 /** One line a replica wrote. `ts` is the normalised nanosecond stamp (sorts as text). */
 @Entity({ name: 'log_lines' })
@@ -69,4 +69,9 @@ export class AppEventRow {
 
   @Column({ type: 'text', name: 'node_id', nullable: true })
   nodeId!: string | null;
+
+  /** Arrival order: events of one pass share `at`, and are stored in the order they were sent. */
+  @Column({ type: 'bigint' })
+  @Generated('increment')
+  seq!: string;
 }
