@@ -143,17 +143,19 @@ describe('operator controls over nodes', () => {
     });
   });
 
-  it('records heartbeat times of many nodes in one write, leaving unknown ids alone', async () => {
+  it('records heartbeat times of many nodes in one write, never back in time, naming the nodes without a row', async () => {
     const store = app.get(SchedulerStore);
     const [known] = await store.nodes(); // (the test above removed one of the two)
     const id = known?.id ?? 'none';
     const at = Date.parse('2031-01-02T03:04:05.678Z');
-    await store.touchHeartbeats(
+    const gone = await store.touchHeartbeats(
       new Map([
         [id, at],
         ['nobody', at],
       ]),
     );
+    expect(gone).toEqual(['nobody']);
+    expect(await store.touchHeartbeats(new Map([[id, at - 60_000]]))).toEqual([]);
     const nodes = await store.nodes();
     expect(nodes.find((n) => n.id === id)?.lastHeartbeatAt.toISOString()).toBe('2031-01-02T03:04:05.678Z');
     expect(nodes.map((n) => n.id)).not.toContain('nobody');

@@ -7,11 +7,18 @@ import type { SchedulerStore } from './store/scheduler-store.js';
 
 /** What the registry asked of its store (the store's SQL is tested on PostgreSQL in node-admin.integration-spec). */
 function recordingStore() {
-  const calls = { saved: [] as string[], touched: [] as Array<Record<string, number>> };
+  const calls = {
+    saved: [] as string[],
+    touched: [] as Array<Record<string, number>>,
+    /** Nodes the next touch finds without a row. */
+    gone: [] as string[],
+  };
   const store = {
     saveHeartbeat: async (hb: NodeHeartbeat) => void calls.saved.push(hb.nodeId),
-    touchHeartbeats: async (seen: ReadonlyMap<string, number>) =>
-      void calls.touched.push(Object.fromEntries(seen)),
+    touchHeartbeats: async (seen: ReadonlyMap<string, number>) => {
+      calls.touched.push(Object.fromEntries(seen));
+      return calls.gone.splice(0);
+    },
   } as unknown as SchedulerStore;
   return { store, calls };
 }
@@ -58,10 +65,11 @@ describe('node registry: heartbeats', () => {
     let fail = true;
     const touched: string[][] = [];
     (
-      store as unknown as { touchHeartbeats: (m: ReadonlyMap<string, number>) => Promise<void> }
+      store as unknown as { touchHeartbeats: (m: ReadonlyMap<string, number>) => Promise<string[]> }
     ).touchHeartbeats = async (m) => {
       if (fail) throw new Error('database down');
       touched.push([...m.keys()]);
+      return [];
     };
     const registry = new NodeRegistry(store);
     await registry.observe(heartbeat('n1'), 0);
@@ -75,5 +83,25 @@ describe('node registry: heartbeats', () => {
     registry.onApplicationShutdown();
     await jest.advanceTimersByTimeAsync(2000);
     expect(touched).toEqual([['n1']]);
+  });
+
+  it('writes a node whole again when its row went away, and never a batched time older than a write', async () => {
+    jest.useFakeTimers();
+    const { store, calls } = recordingStore();
+    const registry = new NodeRegistry(store);
+    await registry.observe(heartbeat('n1'), 0);
+    // Its row was removed while a heartbeat was in flight: the batched touch finds none.
+    calls.gone.push('n1');
+    await registry.observe(heartbeat('n1'), 10_001);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(calls.touched).toEqual([{ n1: 10_001 }]);
+    expect(await registry.observe(heartbeat('n1'), 11_002)).toBe(true);
+    expect(calls.saved).toEqual(['n1', 'n1']);
+
+    // A time waiting in the batch is dropped when the node is written whole meanwhile.
+    await registry.observe(heartbeat('n1'), 21_003);
+    expect(await registry.observe(heartbeat('n1', { gpus: 1 }), 21_500)).toBe(true);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(calls.touched).toEqual([{ n1: 10_001 }]);
   });
 });

@@ -94,6 +94,7 @@ export class NodeRegistry implements OnApplicationShutdown {
     if (prev) this.known.set(hb.nodeId, entry);
     if (changed) {
       entry.persistedMs = nowMs;
+      this.seen.delete(hb.nodeId);
       await this.store.saveHeartbeat({ ...hb, at: new Date(nowMs).toISOString() });
       // A new node is placed on only once its row exists (its assignment generation lives there);
       // a known one that an operator removed meanwhile stays removed.
@@ -113,10 +114,16 @@ export class NodeRegistry implements OnApplicationShutdown {
   /** Writes the heartbeat times collected since the last write. */
   async touch(): Promise<void> {
     this.touchTimer = undefined;
+    if (this.seen.size === 0) return;
     const seen = new Map(this.seen);
     this.seen.clear();
     try {
-      await this.store.touchHeartbeats(seen);
+      // A node whose row went away meanwhile (removed by an operator while its heartbeat was in
+      // flight) is written whole at its next heartbeat, as a new one would be.
+      for (const id of await this.store.touchHeartbeats(seen)) {
+        const k = this.known.get(id);
+        if (k) k.digest = '';
+      }
     } catch (error) {
       this.log.warn(`cannot record ${seen.size} heartbeat time(s): ${(error as Error).message}`);
     }

@@ -88,8 +88,8 @@ export class MessageBus {
   }
 
   /**
-   * Publishes an event whose JSON was validated against the catalog when it was stored (a relay of
-   * stored messages, such as the outbox).
+   * Publishes an event whose JSON was checked against the catalog before it was stored (a relay of
+   * stored messages, such as the outbox, whose producers validate or test what they write).
    */
   async publishValidated(subject: EventSubject, json: string | Uint8Array, msgId?: string): Promise<void> {
     const headers = headersWithTraceContext();

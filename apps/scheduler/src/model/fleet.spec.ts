@@ -1,6 +1,6 @@
 import type { AppDesired, AppEvent, NodeAssignments, ReplicaReport } from '@gantry/contracts';
 import { validateEntry } from '@gantry/database';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 
 import { appSpec, desiredState, GiB } from '../__fixtures__/fleet.js';
 import { Changes, eventBatches, Fleet } from './fleet.js';
@@ -61,34 +61,23 @@ function fleetOf(...nodes: NodeView[]): { fleet: Fleet; views: Map<string, NodeV
 }
 
 /**
- * Kinds of message the fleet sent in these tests, each checked against its contract: the store
- * writes them without validating again (see SchedulerStore.persist), so this is where a message
- * that breaks its contract is caught.
+ * One pass: desired states in, apps reconciled, assignment lists written, every message checked
+ * against its contract (the store writes them without validating again, see SchedulerStore.persist).
  */
-const checked = new Set<string>();
-
-/** One pass: desired states in, apps reconciled, assignment lists written, every message checked. */
 function pass(fleet: Fleet, work: (ch: Changes) => string[]): Changes {
   const ch = new Changes();
   const apps = work(ch);
   for (const id of apps) fleet.reconcile(id, T0, ch);
   fleet.finish(T0, ch);
-  for (const e of ch.outbox) {
-    validateEntry(e);
-    checked.add(e.kind === 'event' ? e.subject : `${e.kind} ${e.bucket}`);
-  }
+  for (const e of ch.outbox) validateEntry(e);
   return ch;
 }
 
-afterAll(() => {
-  // Every kind of message the fleet sends went through a check above.
-  expect([...checked].sort()).toEqual(
-    expect.arrayContaining(['app.event.v2', 'app.status.v1', 'kv-put assignments', 'kv-put routes']),
-  );
-});
-
 const assignments = (ch: Changes): NodeAssignments[] =>
   ch.outbox.flatMap((e) => (e.kind === 'kv-put' && e.bucket === 'assignments' ? [e.value] : []));
+
+const kindOf = (e: Changes['outbox'][number]): string =>
+  e.kind === 'event' ? e.subject : `${e.kind} ${e.bucket}`;
 
 describe('Fleet', () => {
   it("sends a pass's assignment lists ahead of its statuses and events", () => {
@@ -96,7 +85,7 @@ describe('Fleet', () => {
     const ch = pass(fleet, (c) =>
       ['a', 'b', 'c'].filter((id) => fleet.saveDesired(desired(id, 1, { gpus: 2 }), c)),
     );
-    const kinds = ch.outbox.map((e) => (e.kind === 'event' ? e.subject : `${e.kind} ${e.bucket}`));
+    const kinds = ch.outbox.map(kindOf);
     expect(kinds.slice(0, 2)).toEqual(['kv-put assignments', 'kv-put assignments']);
     expect(kinds.slice(2)).not.toContain('kv-put assignments');
     expect(kinds).toContain('app.status.v1');
@@ -124,15 +113,37 @@ describe('Fleet', () => {
     const batches = eventBatches(many);
     expect(batches.map((b) => b.length)).toEqual([500, 500, 200]);
     expect(batches.flat()).toEqual(many);
-    const big = Array.from({ length: 20 }, (_, n) => event(n, 'y'.repeat(8192)));
+    // Characters JSON escapes into six (control characters), and multi-byte ones.
+    const big = Array.from({ length: 20 }, (_, n) => event(n, (n % 2 ? '\u0001' : 'é€').repeat(4096)));
     const cut = eventBatches(big);
     expect(cut.length).toBeGreaterThan(3);
     expect(cut.flat()).toEqual(big);
     for (const b of [...batches, ...cut]) {
       validateEntry({ kind: 'event', subject: 'app.event.v2', payload: { id: 'b', events: b } });
-      expect(JSON.stringify(b).length).toBeLessThan(512 * 1024);
+      expect(Buffer.byteLength(JSON.stringify(b))).toBeLessThan(512 * 1024);
     }
     expect(eventBatches([])).toEqual([]);
+  });
+
+  it('sends every kind of message within its contract: lists, routes, statuses, events, deletes', () => {
+    const { fleet } = fleetOf(gpuNode('n1'));
+    const kinds = new Set<string>();
+    const placed = pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    const id = fleet.replicasOf('a')[0]?.id ?? '';
+    const ready = pass(fleet, (c) => [fleet.saveReport(report(id, 'n1', 1), c) ?? '']);
+    // An app that waits for room (it needs more GPUs than any node has), then is deleted.
+    const waiting = pass(fleet, (c) => (fleet.saveDesired(desired('q', 1, { gpus: 4 }), c) ? ['q'] : []));
+    const gone = pass(fleet, (c) =>
+      fleet.saveDesired({ ...desired('q', 2, { gpus: 4 }), lifecycle: 'DELETED' }, c) ? ['q'] : [],
+    );
+    for (const ch of [placed, ready, waiting, gone]) for (const e of ch.outbox) kinds.add(kindOf(e));
+    expect([...kinds].sort()).toEqual([
+      'app.event.v2',
+      'app.status.v1',
+      'kv-delete routes',
+      'kv-put assignments',
+      'kv-put routes',
+    ]);
   });
 
   it('places a new app, reserving its GPUs, and records rows, generation and messages for one commit', () => {
@@ -152,7 +163,7 @@ describe('Fleet', () => {
         replicas: [expect.objectContaining({ replicaId: r?.id })],
       }),
     ]);
-    const subjects = ch.outbox.map((e) => (e.kind === 'event' ? e.subject : `${e.kind} ${e.bucket}`));
+    const subjects = ch.outbox.map(kindOf);
     expect(subjects).toContain('app.status.v1');
     expect(subjects).toContain('kv-put routes');
     expect(fleet.app('a')).toMatchObject({ state: 'SCALING', routeVersion: 1 });

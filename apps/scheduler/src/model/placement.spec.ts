@@ -238,10 +238,11 @@ describe('placement', () => {
           continue;
         }
         const appId = pick(['a', 'b', 'c', 'd']);
-        const req =
-          rnd() < 0.15
-            ? cpuReq(pick([1, 2, 4]), appId)
-            : gpuReq(pick([1, 1, 2, 4, 8]), appId, pick(['H100', 'V100S', 'H100']));
+        const kind = rnd();
+        const gpu = gpuReq(pick([1, 1, 2, 4, 8]), appId, pick(['H100', 'V100S', 'H100']));
+        // Some GPU requests take any model: every free GPU of a node counts, mixed or not.
+        const { gpuModel: _anyModel, ...anyModel } = gpu;
+        const req = kind < 0.15 ? cpuReq(pick([1, 2, 4]), appId) : kind < 0.3 ? anyModel : gpu;
         const expected = scan(req, free);
         const r = placeReplica(req, free);
         decisions++;

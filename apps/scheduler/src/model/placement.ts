@@ -29,6 +29,11 @@ export class FreeCapacity extends Map<string, NodeFree> {
   /** Nodes with GPUs of several models. */
   private readonly mixed = new Map<string, NodeFree>();
 
+  /** Empty: nodes come with `set` (Map's constructor would call it before the index exists). */
+  constructor() {
+    super();
+  }
+
   override set(id: string, f: NodeFree): this {
     this.unindex(id);
     super.set(id, f);

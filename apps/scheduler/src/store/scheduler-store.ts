@@ -1,5 +1,5 @@
 import type { NodeHeartbeat } from '@gantry/contracts';
-import { Outbox } from '@gantry/database';
+import { Outbox, validateEntry } from '@gantry/database';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Not } from 'typeorm';
@@ -41,15 +41,20 @@ export class SchedulerStore {
       .execute();
   }
 
-  /** Records when each of these known nodes was last heard from, in one statement. */
-  async touchHeartbeats(seen: ReadonlyMap<string, number>): Promise<void> {
-    if (seen.size === 0) return;
-    await this.ds.query(
-      `UPDATE "scheduler"."nodes" n SET "last_heartbeat_at" = u.at
-         FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-        WHERE n."id" = u.id`,
+  /**
+   * Records when each of these nodes was last heard from, in one statement, never moving a time
+   * back; returns the nodes that have no row (removed meanwhile).
+   */
+  async touchHeartbeats(seen: ReadonlyMap<string, number>): Promise<string[]> {
+    if (seen.size === 0) return [];
+    const rows: Array<{ id: string }> = await this.ds.query(
+      `WITH u AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)),
+            touched AS (UPDATE "scheduler"."nodes" n SET "last_heartbeat_at" = u.at FROM u
+                         WHERE n."id" = u.id AND n."last_heartbeat_at" < u.at)
+       SELECT u.id FROM u WHERE NOT EXISTS (SELECT 1 FROM "scheduler"."nodes" n WHERE n."id" = u.id)`,
       [[...seen.keys()], [...seen.values()].map((ms) => new Date(ms).toISOString())],
     );
+    return rows.map((r) => r.id);
   }
 
   async setNodeHealth(id: string, health: string): Promise<void> {
@@ -139,7 +144,10 @@ export class SchedulerStore {
     if (ch.deletedNodes.size > 0)
       parts.push(`DELETE FROM "scheduler"."nodes" WHERE "id" = ANY(${param([...ch.deletedNodes])}::text[])`);
     // Built by the Fleet from validated events and reports, under the contracts' types; fleet.spec
-    // checks every kind of message it sends against its contract.
+    // checks every kind of message it sends against its contract. Assignment lists are checked here
+    // too (a few per pass): a node refuses a whole list that breaks its contract, and a pass that
+    // would write one fails instead, set aside app by app.
+    for (const e of ch.outbox) if (e.kind === 'kv-put' && e.bucket === 'assignments') validateEntry(e);
     if (ch.outbox.length > 0)
       parts.push(this.outbox.insertSql(param(this.outbox.encode(ch.outbox, { validate: false }))));
     if (parts.length === 0) return;
