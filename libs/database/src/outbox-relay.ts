@@ -145,8 +145,9 @@ export class OutboxRelay implements Relay {
   /**
    * Sends the oldest pending messages: all published at once (one connection keeps them in order),
    * a KV key written several times only with its last value, each payload as the JSON text stored
-   * (checked against its contract when written, or by its producer's tests; see Outbox.encode). Deletes what was sent, and the writes of a key superseded by a later
-   * one (sent or kept for the next try); what failed stays, to be tried again first.
+   * (checked against its contract when written, or by its producer's tests: see Outbox.encode).
+   * Deletes what was sent, and the writes of a key superseded by a later one (sent or kept for the
+   * next try); what failed stays, to be tried again first.
    */
   private async sendBatch(): Promise<boolean> {
     const batch = (await this.db.query(

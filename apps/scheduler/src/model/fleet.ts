@@ -441,7 +441,8 @@ export function eventBatches(events: readonly AppEvent[]): AppEvent[][] {
   let batch: AppEvent[] = [];
   let bytes = 0;
   for (const e of events) {
-    // The message dominates (JSON may escape a character into six); ids, dates and names add a few hundred bytes.
+    // The message dominates (JSON may escape a character into six bytes); ids, dates and names
+    // add a few hundred.
     const size = 6 * e.message.length + 512;
     if (batch.length > 0 && (batch.length >= APP_EVENT_BATCH_MAX || bytes + size > EVENT_BATCH_BYTES)) {
       out.push(batch);
