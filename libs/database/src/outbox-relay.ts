@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 
 import type { BucketName, EventSubject } from '@gantry/contracts';
+import { errorMessage } from '@gantry/errors';
 import type { MessageBus, MessagingOptions, TypedKv } from '@gantry/messaging';
 import { Logger } from '@nestjs/common';
 import type pg from 'pg';
@@ -182,7 +183,7 @@ export class OutboxRelay implements Relay {
     for (const [i, o] of outcomes.entries())
       if (o.status === 'rejected') {
         const m = batch[i] as StoredRow;
-        if (await this.deadLetter(m, describe(o.reason))) done.push(m.id);
+        if (await this.deadLetter(m, errorMessage(o.reason))) done.push(m.id);
       }
     if (done.length > 0)
       await this.db.query(`DELETE FROM ${this.table} WHERE "id" = ANY($1::bigint[])`, [done]);
@@ -191,7 +192,7 @@ export class OutboxRelay implements Relay {
     );
     if (failed !== -1)
       throw new Error(
-        `${outcomes.length - done.length} outbox message(s) not sent, kept for the next try: ${describe((outcomes[failed] as PromiseRejectedResult).reason)}`,
+        `${outcomes.length - done.length} outbox message(s) not sent, kept for the next try: ${errorMessage((outcomes[failed] as PromiseRejectedResult).reason)}`,
       );
     return batch.length === SEND_BATCH;
   }
@@ -272,8 +273,4 @@ function workerFile(): URL {
   return here.pathname.endsWith('.ts')
     ? new URL('../dist/outbox-relay.worker.js', here)
     : new URL('./outbox-relay.worker.js', here);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -75,3 +75,13 @@ export function fieldErrors(
   }
   return out;
 }
+
+/** What went wrong, in one line for a log or a dead letter: an error's message, or the thrown value. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}

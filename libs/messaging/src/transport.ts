@@ -10,7 +10,7 @@ import {
   wireStream,
   wireSubject,
 } from '@gantry/contracts';
-import { GantryError } from '@gantry/errors';
+import { errorMessage, GantryError } from '@gantry/errors';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { type Msg, nanos, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Logger } from '@nestjs/common';
@@ -147,7 +147,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         const inFlight = new Set<Promise<void>>();
         for await (const msg of messages) {
           const handled: Promise<void> = this.handleEvent$(subject, durable, handler, msg)
-            .catch((error: unknown) => this.log.error(`${durable}: ${describe(error)}`))
+            .catch((error: unknown) => this.log.error(`${durable}: ${errorMessage(error)}`))
             .finally(() => inFlight.delete(handled));
           inFlight.add(handled);
           if (inFlight.size >= concurrency) await Promise.race(inFlight);
@@ -187,14 +187,14 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     } catch (error) {
       const permanent = error instanceof GantryError && !error.retryable;
       if (permanent || deliveries >= this.maxDeliver) {
-        const reason = `${permanent ? 'permanent failure' : `failed ${deliveries} times`}: ${describe(error)}`;
+        const reason = `${permanent ? 'permanent failure' : `failed ${deliveries} times`}: ${errorMessage(error)}`;
         this.log.error(`${durable}: ${reason}`);
         await this.deadLetter(subject, durable, msg, reason);
         stopTimer({ outcome: 'dead-lettered' });
       } else {
         const delay = Math.min(30_000, 250 * 2 ** (deliveries - 1));
         this.log.warn(
-          `${durable}: delivery ${deliveries} failed, retrying in ${delay} ms: ${describe(error)}`,
+          `${durable}: delivery ${deliveries} failed, retrying in ${delay} ms: ${errorMessage(error)}`,
         );
         msg.nak(delay);
         stopTimer({ outcome: 'retry' });
@@ -225,7 +225,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       msg.term();
     } catch (error) {
       // Could not record it: leave it for redelivery rather than lose it.
-      this.log.error(`dead-letter publish failed: ${describe(error)}`);
+      this.log.error(`dead-letter publish failed: ${errorMessage(error)}`);
       msg.nak(5000);
     }
   }
@@ -239,14 +239,14 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
           payload = decodeWith(SIGNALS[subject].schema, msg.data, subject);
         } catch (error) {
           messageMetrics.handled.inc({ subject, outcome: 'invalid' });
-          this.log.warn(`dropping invalid ${subject}: ${describe(error)}`);
+          this.log.warn(`dropping invalid ${subject}: ${errorMessage(error)}`);
           return;
         }
         this.invoke(handler, payload, new MessageContext([subject, 1])).then(
           () => messageMetrics.handled.inc({ subject, outcome: 'ok' }),
           (error: unknown) => {
             messageMetrics.handled.inc({ subject, outcome: 'error' });
-            this.log.warn(`${subject} handler failed: ${describe(error)}`);
+            this.log.warn(`${subject} handler failed: ${errorMessage(error)}`);
           },
         );
       },
@@ -278,20 +278,11 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     } catch (error) {
       if (error instanceof GantryError) reply = { ok: false, error: error.toBody() };
       else {
-        this.log.error(`${subject} handler failed: ${describe(error)}`);
+        this.log.error(`${subject} handler failed: ${errorMessage(error)}`);
         reply = { ok: false, error: { error: 'INTERNAL', message: `${def.owner} failed to answer` } };
       }
       stopTimer({ outcome: 'error' });
     }
     if (msg.reply) msg.respond(encodeJson(reply));
-  }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  try {
-    return JSON.stringify(error);
-  } catch {
-    return String(error);
   }
 }
