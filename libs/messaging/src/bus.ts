@@ -17,6 +17,7 @@ import {
   wireSubject,
 } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
+import { PubHeaders } from '@nats-io/jetstream';
 import { Bucket, Kvm, KvWatchInclude } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
@@ -93,7 +94,7 @@ export class MessageBus {
    */
   async publishValidated(subject: EventSubject, json: string | Uint8Array, msgId?: string): Promise<void> {
     const headers = headersWithTraceContext();
-    if (msgId) headers.set('Nats-Msg-Id', msgId);
+    if (msgId) headers.set(PubHeaders.MsgIdHdr, msgId);
     await this.publisher.publish(wireSubject(this.namespace, subject), json, headers);
   }
 
