@@ -1,5 +1,5 @@
 import type { NodeHeartbeat } from '@gantry/contracts';
-import { Outbox, validateEntry } from '@gantry/database';
+import { Outbox, type OutboxEntry } from '@gantry/database';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Not } from 'typeorm';
@@ -144,18 +144,19 @@ export class SchedulerStore {
     if (ch.deletedNodes.size > 0)
       parts.push(`DELETE FROM "scheduler"."nodes" WHERE "id" = ANY(${param([...ch.deletedNodes])}::text[])`);
     // Built by the Fleet from validated events and reports, under the contracts' types; fleet.spec
-    // checks every kind of message it sends against its contract. Assignment lists are checked here
-    // too (a few per pass): a node refuses a whole list that breaks its contract, and a pass that
+    // checks every kind of message it sends against its contract. Only assignment lists are checked
+    // here (a few per pass): a node refuses a whole list that breaks its contract, and a pass that
     // would write one fails instead, set aside app by app.
-    for (const e of ch.outbox) if (e.kind === 'kv-put' && e.bucket === 'assignments') validateEntry(e);
     if (ch.outbox.length > 0)
-      parts.push(this.outbox.insertSql(param(this.outbox.encode(ch.outbox, { validate: false }))));
+      parts.push(this.outbox.insertSql(param(this.outbox.encode(ch.outbox, isAssignmentList))));
     if (parts.length === 0) return;
     // Parts touch different rows (a replica is either removed or written; an app either whole or
     // by its status), as one statement may.
     await this.ds.query(`WITH ${parts.map((sql, i) => `w${i} AS (${sql})`).join(', ')} ${fence}`, params);
   }
 }
+
+const isAssignmentList = (e: OutboxEntry): boolean => e.kind === 'kv-put' && e.bucket === 'assignments';
 
 /** Inserts or replaces rows given as JSON objects keyed by column name, expanded by PostgreSQL. */
 function upsertSql(
