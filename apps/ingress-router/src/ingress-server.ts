@@ -80,6 +80,18 @@ interface Flight {
   upgraded: boolean;
 }
 
+/** A flight's first attempt; with its replica already chosen, it is under way from now. */
+function newFlight(appId: string, upstream?: Upstream): Flight {
+  return {
+    appId,
+    attempt: 0,
+    ...(upstream ? { upstream } : {}),
+    startedAt: upstream ? performance.now() : 0,
+    timedOut: false,
+    upgraded: false,
+  };
+}
+
 /** Requests that may be sent again to another replica when the first one could not be reached. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Failures that mean the replica was never reached (or dropped a reused connection): safe to retry. */
@@ -320,14 +332,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
         if (k === 'authorization' && access.stripAuthorization) continue;
         forwarded[k] = v;
       }
-      const flight: Flight = {
-        appId: app,
-        attempt: 0,
-        upstream,
-        startedAt: performance.now(),
-        timedOut: false,
-        upgraded: false,
-      };
+      const flight = newFlight(app, upstream);
       const up = this.h2session(upstream).request({
         ...forwarded,
         ':method': req.method,
@@ -481,14 +486,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       });
       if (access.tokenHash) this.track(access.tokenHash, socket);
       const upstream = this.order(route.appId, upstreams)[0] as Upstream;
-      const flight: Flight = {
-        appId: app,
-        attempt: 0,
-        upstream,
-        startedAt: performance.now(),
-        timedOut: false,
-        upgraded: false,
-      };
+      const flight = newFlight(app, upstream);
       this.flights.set(req, flight);
       this.proxy.ws(req, socket, head, { target: target(upstream) }, (err) => {
         const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
@@ -692,7 +690,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
     const bodiless = !req.headers['transfer-encoding'] && Number(req.headers['content-length'] ?? '0') === 0;
     const retryable = IDEMPOTENT.has(req.method ?? '') && bodiless && order.length > 1;
     if (retryable) req.resume();
-    const flight: Flight = { appId, attempt: 0, startedAt: 0, timedOut: false, upgraded: false };
+    const flight = newFlight(appId);
     this.flights.set(req, flight);
     const attempt = (i: number): void => {
       const upstream = order[i] as Upstream;
