@@ -19,7 +19,7 @@
 // is published as soon as one is decided (a closed loop with WINDOW concurrent users). Measured per replica:
 //   - decision latency: publish → the replica appears in its node's `assignments` KV entry (seen by
 //     a watch in this process);
-//   - a refusal: the app's `app.status.v1` says "waiting for capacity" (QUEUED, or SCALING with
+//   - a refusal: the app's status (in an `app.status.v2` batch) says "waiting for capacity" (QUEUED, or SCALING with
 //     replicas waiting); GPU utilisation at the first refusal = GPUs of the replicas the scheduler
 //     had created before that decision (from its database, by creation time) / GPUs of the fleet;
 //   - scheduler RSS (/proc/<pid>/status) when idle, with the fleet registered, and at the end.
@@ -387,27 +387,27 @@ async function run(db, ns, cleanups, pure) {
     }
   });
   cleanups.push(async () => watch.stop());
-  const statusSub = bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v1'));
+  const statusSub = bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v2'));
   cleanups.push(async () => statusSub.unsubscribe());
   let statuses = 0;
   void (async () => {
-    for await (const m of statusSub) {
-      statuses++;
-      const s = m.json();
-      const waiting = /(\d+) waiting for capacity/.exec(s.info.message);
-      const n =
-        s.state === 'QUEUED' && s.info.message.startsWith('waiting for capacity')
-          ? wanted.get(s.appId)
-          : waiting
-            ? Number(waiting[1])
-            : 0;
-      if (!n || refused.has(s.appId)) continue;
-      refused.set(s.appId, n);
-      if (!firstRefusal) {
-        firstRefusal = { appId: s.appId, at: s.at, message: s.info.message, seenAt: performance.now() };
-        log(`first refusal: ${s.appId}: ${s.info.message}`);
+    for await (const m of statusSub)
+      for (const s of m.json().statuses) {
+        statuses++;
+        const waiting = /(\d+) waiting for capacity/.exec(s.info.message);
+        const n =
+          s.state === 'QUEUED' && s.info.message.startsWith('waiting for capacity')
+            ? wanted.get(s.appId)
+            : waiting
+              ? Number(waiting[1])
+              : 0;
+        if (!n || refused.has(s.appId)) continue;
+        refused.set(s.appId, n);
+        if (!firstRefusal) {
+          firstRefusal = { appId: s.appId, at: s.at, message: s.info.message, seenAt: performance.now() };
+          log(`first refusal: ${s.appId}: ${s.info.message}`);
+        }
       }
-    }
   })();
 
   const tableStats = async () =>

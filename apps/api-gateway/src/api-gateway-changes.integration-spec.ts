@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import {
   type App,
   type AppDesired,
@@ -111,7 +113,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
     );
 
   let statusVersion = 10;
-  /** Publishes an `app.status.v1` as the scheduler would, and waits for the gateway to show it. */
+  /** Publishes a status as the scheduler would, and waits for the gateway to show it. */
   async function report(a: App, state: AppState, replicas = 0): Promise<void> {
     const version = ++statusVersion;
     const at = new Date().toISOString();
@@ -129,7 +131,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
       lastTransitionDate: at,
       rate: { flavor: a.spec.resources.flavor, unitPriceMicros: 1, currency: 'EUR' },
     };
-    await ns.bus.publish('app.status.v1', status);
+    await ns.bus.publish('app.status.v2', { id: randomUUID(), statuses: [status] });
     await waitFor(`${a.id} ${state}`, async () =>
       (await api<App>('GET', `/v1/app/${a.id}`)).body.status.state === state ? true : undefined,
     );

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import {
   type App,
   type AppDesired,
@@ -64,12 +66,12 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
     );
 
   let statusVersion = 10;
-  /** Publishes an `app.status.v1` as the scheduler would. */
-  async function report(
+  /** A status as the scheduler reports it. */
+  function statusOf(
     a: App,
     state: AppState,
     opts: { version?: number; replicas?: number; message?: string } = {},
-  ) {
+  ): AppStatusChanged {
     const version = opts.version ?? ++statusVersion;
     const at = new Date().toISOString();
     const status: AppStatusChanged = {
@@ -86,7 +88,17 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       lastTransitionDate: at,
       rate: { flavor: a.spec.resources.flavor, unitPriceMicros: 30_000, currency: 'EUR' },
     };
-    await ns.bus.publish('app.status.v1', status);
+    return status;
+  }
+
+  /** Publishes statuses in one `app.status.v2` message, as a scheduler pass does. */
+  const publishStatuses = (...statuses: AppStatusChanged[]) =>
+    ns.bus.publish('app.status.v2', { id: randomUUID(), statuses });
+
+  /** Publishes a status as the scheduler would. */
+  async function report(...args: Parameters<typeof statusOf>): Promise<AppStatusChanged> {
+    const status = statusOf(...args);
+    await publishStatuses(status);
     return status;
   }
 
@@ -273,7 +285,7 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       expect(page.items.map((x) => x.id)).toEqual([a.id]);
     });
 
-    it('follows app.status.v1: newer versions apply, stale and duplicate ones are ignored', async () => {
+    it('follows app.status.v2: newer versions apply, stale and duplicate ones are ignored', async () => {
       const running = await report(a, 'RUNNING', { version: 5, replicas: 1, message: 'serving' });
       await waitForState(a.id, 'RUNNING');
       const got = (await call<App>('GET', `/v1/app/${a.id}`)).body;
@@ -296,6 +308,28 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       expect(await stateOf(a.id)).toBe('RUNNING');
       // An unknown app is ignored too.
       await report({ ...marker, id: '00000000-0000-4000-8000-000000000001' }, 'RUNNING', { version: 9 });
+
+      // Several statuses of one app in one message, newest first: the newest wins.
+      await publishStatuses(
+        statusOf(marker, 'RUNNING', { version: 4, replicas: 2 }),
+        statusOf(marker, 'SCALING', { version: 3, replicas: 1 }),
+        statusOf(marker, 'INITIALIZING', { version: 2 }),
+      );
+      await waitForState(marker.id, 'RUNNING');
+      expect((await call<App>('GET', `/v1/app/${marker.id}`)).body.status.availableReplicas).toBe(2);
+
+      // A status PostgreSQL cannot store (NUL in its text) is skipped; the rest of its message applies.
+      const other = await createApp({ image: 'gantry-test/web:1', name: 'other' });
+      await publishStatuses(
+        statusOf(marker, 'SCALING', { version: 5, message: 'bad \u0000 text' }),
+        statusOf(other, 'RUNNING', { version: 1, replicas: 1 }),
+      );
+      await waitForState(other.id, 'RUNNING');
+      expect(await stateOf(marker.id)).toBe('RUNNING');
+
+      // A status from a scheduler before `app.status.v2` still applies.
+      await ns.bus.publish('app.status.v1', statusOf(other, 'SCALING', { version: 2 }));
+      await waitForState(other.id, 'SCALING');
     });
 
     it('stop → desired STOPPED v2 (204); refused once STOPPED (409 naming the state)', async () => {

@@ -5,7 +5,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 
 import { BillingController } from './billing.controller.js';
 import { Clock } from './clock.js';
-import type { BillingMeterConfig } from './config.js';
+import { type BillingMeterConfig, SERVICE } from './config.js';
 import { Ledger } from './ledger.js';
 import { Init1764000000000 } from './migrations/1764000000000-init.js';
 import { StatusFeed } from './status-feed.js';
@@ -13,9 +13,8 @@ import { BillingStore } from './store/billing-store.js';
 import { BILLING_ENTITIES } from './store/entities.js';
 import { UsageReports } from './usage-reports.js';
 
-export const SERVICE = 'billing-meter';
 export const BILLING_SCHEMA = 'billing';
-export { BILLING_ENTITIES };
+export { BILLING_ENTITIES, SERVICE };
 export const BILLING_MIGRATIONS = [Init1764000000000];
 
 @Module({})

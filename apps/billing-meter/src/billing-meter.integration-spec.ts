@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import {
   type AppState,
   type AppStatusChanged,
@@ -42,7 +44,6 @@ const GPU_1 = EUR('ai1-1-gpu', 1_000_000); // 1 €/h per GPU (the troubleshooti
 const V100S = EUR('ai1-1-gpu-v100s', 1_930_000); // 1.93 €/h per GPU (the autoscaling example)
 const CPU = EUR('ai1-1-cpu', 30_000); // 0.03 €/h per CPU
 
-
 /**
  * The meter's clock, under the test's control: it runs in real time from the instant it was last
  * set, so that the ledger's watermark can settle, while every scenario stays within one period of
@@ -71,7 +72,8 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
   const versions = new Map<string, number>();
 
   const appsStream = () => wireStream(ns.namespace, 'APPS');
-  const durable = durableName(SERVICE, 'app.status.v1');
+  const durable = durableName(SERVICE, 'app.status.v2');
+  const durableV1 = durableName(SERVICE, 'app.status.v1');
 
   async function startMeter(): Promise<INestApplication> {
     const config = BillingMeterConfigSchema.parse({
@@ -134,17 +136,16 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
     };
   }
 
+  /** Status events in one `app.status.v2` message, as a scheduler pass sends them. */
   async function publish(...events: AppStatusChanged[]): Promise<void> {
-    for (const e of events) {
-      await ns.bus.publish('app.status.v1', e);
-      published.push(e);
-    }
+    await ns.bus.publish('app.status.v2', { id: randomUUID(), statuses: events });
+    published.push(...events);
   }
 
   /** Raw bytes on the status subject, as a hostile or broken producer would send them. */
   async function publishRaw(data: Uint8Array | string, msgID: string): Promise<void> {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    await jetstream(ns.bus.nc).publish(wireSubject(ns.namespace, 'app.status.v1'), bytes, { msgID });
+    await jetstream(ns.bus.nc).publish(wireSubject(ns.namespace, 'app.status.v2'), bytes, { msgID });
   }
 
   const usage = (q: UsageQuery): Promise<UsageResult> => ns.bus.request('query.usage.v1', q);
@@ -438,9 +439,12 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
       const before = await projectTotals();
       const rows = await ledgerRows();
       const records = (await usageRecords()).length;
-      // Same message ids: JetStream drops them. Other message ids: the meter sees every one again.
+      // Same message ids: JetStream drops them. Other message ids: the meter sees every one again,
+      // in batches (several of one app, out of order) and one by one on `app.status.v1`, as a
+      // scheduler from before the upgrade sent them.
       for (const e of published.slice(0, 11)) await ns.bus.publish('app.status.v1', e);
       for (const e of published) await ns.bus.publish('app.status.v1', e, `again-${e.id}`);
+      await publish(...[...published].reverse());
       // The same event id with other content: the first one stored is kept.
       const autoscaleStart = published.find((e) => e.id === 'autoscale-v1');
       if (!autoscaleStart) throw new Error('autoscale-v1 was not published');
@@ -449,6 +453,7 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
         { ...autoscaleStart, allocatedUnits: 99 },
         'conflicting-autoscale-v1',
       );
+      await publish({ ...autoscaleStart, allocatedUnits: 98 });
       await closeThrough(T0 + 7 * H + 40 * M);
       expect(await projectTotals()).toEqual(before);
       expect(await ledgerRows()).toEqual(rows);
@@ -475,7 +480,8 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
         status('mid-run', 'p-mid', T1 + 40 * M, 'SCALING', 2, GPU_1),
         status('mid-run', 'p-mid', T1 + 41 * M, 'RUNNING', 2, GPU_1),
       );
-      await (await jetstreamManager(ns.bus.nc)).consumers.delete(appsStream(), durable);
+      const jsm = await jetstreamManager(ns.bus.nc);
+      for (const d of [durable, durableV1]) await jsm.consumers.delete(appsStream(), d);
       clock.set(T1 + 50 * M);
       app = await startMeter();
       await closeThrough(T1 + 60 * M);
@@ -585,43 +591,55 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
     it('dead-letters status payloads it cannot bill, and keeps metering', async () => {
       clock.set(T2 - M);
       const valid = status('hostile', 'p-hostile', T2, 'RUNNING', 1, CPU);
-      const hostile: Array<[string, Uint8Array | string]> = [
+      const batch = (...statuses: unknown[]) => JSON.stringify({ id: randomUUID(), statuses });
+      // Whole messages its contract refuses: dead-lettered as they came.
+      const invalid: Array<[string, Uint8Array | string]> = [
         ['garbage', new Uint8Array([0xff, 0xfe, 0x00, 0x13, 0x37])],
-        ['truncated', '{"id":"x","appId":'],
+        ['truncated', '{"id":"x","statuses":['],
         ['not-an-event', '{"hello":"world"}'],
         ['json-null', 'null'],
-        ['unknown-state', JSON.stringify({ ...valid, id: 'h-1', state: 'EXPLODED' })],
-        ['negative-units', JSON.stringify({ ...valid, id: 'h-2', allocatedUnits: -4 })],
-        ['extra-field', JSON.stringify({ ...valid, id: 'h-3', discount: 100 })],
-        // Valid by the schema, refused by billing's own bounds:
-        ['before-2000', JSON.stringify({ ...valid, id: 'h-4', at: '1999-12-31T23:59:59Z' })],
-        ['far-future', JSON.stringify({ ...valid, id: 'h-5', at: new Date(T2 + 30 * 24 * H).toISOString() })],
-        ['huge-units', JSON.stringify({ ...valid, id: 'h-6', allocatedUnits: 1_000_000_000 })],
-        ['lowercase-currency', JSON.stringify({ ...valid, id: 'h-7', rate: { ...CPU, currency: 'eur' } })],
-        ['empty-flavor', JSON.stringify({ ...valid, id: 'h-8', rate: { ...CPU, flavor: '' } })],
-        ['nul-in-id', JSON.stringify({ ...valid, id: 'h-9\u0000' })],
-        ['huge-price', JSON.stringify({ ...valid, id: 'h-10', rate: { ...CPU, unitPriceMicros: 2 ** 52 } })],
-        ['huge-version', JSON.stringify({ ...valid, id: 'h-11', version: 2 ** 40 })],
+        ['bare-status', JSON.stringify(valid)],
+        ['empty-batch', batch()],
+        ['extra-batch-field', JSON.stringify({ id: 'b-1', statuses: [valid], discount: 100 })],
+        ['unknown-state', batch({ ...valid, id: 'h-1', state: 'EXPLODED' })],
+        ['negative-units', batch({ ...valid, id: 'h-2', allocatedUnits: -4 })],
+        ['extra-field', batch({ ...valid, id: 'h-3', discount: 100 })],
       ];
-      for (const [name, data] of hostile) await publishRaw(data, `hostile-${name}`);
-      // An app already billed must not be touched by a refused event about it.
-      await publishRaw(
-        JSON.stringify({ ...status('ts-gpu', 'p-ref', T2, 'RUNNING', 100_001, GPU_1), id: 'h-12' }),
-        'hostile-too-many-units',
-      );
-      await publish(valid, status('hostile', 'p-hostile', T2 + 90 * S, 'STOPPED', 0, CPU));
+      for (const [name, data] of invalid) await publishRaw(data, `hostile-${name}`);
+      // Statuses valid by the contract, refused by billing's own bounds, in one message with a valid
+      // one: each refused one is dead-lettered on its own, the valid one is billed.
+      const refused: AppStatusChanged[] = [
+        { ...valid, id: 'h-4', at: '1999-12-31T23:59:59Z' },
+        { ...valid, id: 'h-5', at: new Date(T2 + 30 * 24 * H).toISOString() },
+        { ...valid, id: 'h-6', allocatedUnits: 1_000_000_000 },
+        { ...valid, id: 'h-7', rate: { ...CPU, currency: 'eur' } },
+        { ...valid, id: 'h-8', rate: { ...CPU, flavor: '' } },
+        { ...valid, id: 'h-9\u0000' },
+        { ...valid, id: 'h-10', rate: { ...CPU, unitPriceMicros: 2 ** 52 } },
+        { ...valid, id: 'h-11', version: 2 ** 40 },
+        // An app already billed must not be touched by a refused event about it.
+        { ...status('ts-gpu', 'p-ref', T2, 'RUNNING', 100_001, GPU_1), id: 'h-12' },
+      ];
+      await publish(...refused.slice(0, 5), valid, ...refused.slice(5));
+      await publish(status('hostile', 'p-hostile', T2 + 90 * S, 'STOPPED', 0, CPU));
       clock.set(T2 + 10 * M);
 
       const dead = await waitFor('the dead letters', async () => {
         const letters = (await readStream<DeadLetter>('DLQ')).filter((d) => d.consumer === durable);
-        if (letters.length < hostile.length + 1) throw new Error(`${letters.length} dead letters`);
+        if (letters.length < invalid.length + refused.length)
+          throw new Error(`${letters.length} dead letters`);
         return letters;
       });
-      expect(dead).toHaveLength(hostile.length + 1);
+      expect(dead).toHaveLength(invalid.length + refused.length);
       for (const d of dead) {
-        expect(d.subject).toBe('app.status.v1');
+        expect(d.subject).toBe('app.status.v2');
         expect(d.reason).not.toBe('');
       }
+      // Each refused status is a dead letter of its own, with its own data.
+      const single = dead.filter((d) => d.reason.startsWith('status event '));
+      expect(single.map((d) => (JSON.parse(d.data) as AppStatusChanged).id).sort()).toEqual(
+        refused.map((e) => e.id).sort(),
+      );
       const reasons = dead.map((d) => d.reason).join('\n');
       expect(reasons).toContain('is not JSON');
       expect(reasons).toContain('is before 2000');
@@ -629,6 +647,7 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
       expect(reasons).toContain('allocatedUnits: 100001 exceeds 100000');
       expect(reasons).toContain('rate.currency');
       expect(reasons).toContain('NUL');
+      expect(reasons).toContain('version: 1099511627776 is too large');
 
       // Still metering (the valid events after the hostile ones are stored), and nothing of the
       // hostile events was billed.

@@ -1,4 +1,9 @@
-import { type AppStatusChanged, type NodeAssignments, wireSubject } from '@gantry/contracts';
+import {
+  type AppStatusBatch,
+  type AppStatusChanged,
+  type NodeAssignments,
+  wireSubject,
+} from '@gantry/contracts';
 import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
@@ -41,11 +46,12 @@ describe('GPU binding under concurrent requests', () => {
   beforeAll(async () => {
     db = await createTestDatabase('gpubind');
     ns = await createTestNamespace('gpubind');
-    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v1'), {
+    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v2'), {
       callback: (_e, m) => {
-        const s = m.json<AppStatusChanged>();
-        const prev = statuses.get(s.appId);
-        if (!prev || prev.version < s.version) statuses.set(s.appId, s);
+        for (const s of m.json<AppStatusBatch>().statuses) {
+          const prev = statuses.get(s.appId);
+          if (!prev || prev.version < s.version) statuses.set(s.appId, s);
+        }
       },
     });
     const config = SchedulerConfigSchema.parse({

@@ -3,6 +3,7 @@ import {
   type AppEvent,
   type AppEventBatch,
   type AppSpec,
+  type AppStatusBatch,
   type AppStatusChanged,
   type NodeAssignments,
   type ReplicaReport,
@@ -65,9 +66,9 @@ describe('scheduler on real PostgreSQL and NATS', () => {
   beforeAll(async () => {
     db = await createTestDatabase('sched');
     ns = await createTestNamespace('sched');
-    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v1'), {
+    ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v2'), {
       callback: (_e, m) => {
-        statuses.push(m.json<AppStatusChanged>());
+        statuses.push(...m.json<AppStatusBatch>().statuses);
       },
     });
     ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v2'), {

@@ -222,11 +222,13 @@ export class AppsService {
     return this.downstream.ask('query.events.v1', { appId: id, ...q });
   }
 
-  /** Applies a status the scheduler reported, when newer than the one stored. */
-  async applyStatus(e: AppStatusChanged): Promise<void> {
-    const applied = await this.store.applyStatus(e);
-    if (!applied)
-      this.log.debug(`status v${e.version} of app ${e.appId} ignored (stale, duplicate or unknown)`);
+  /** Applies statuses the scheduler reported, each when newer than the one stored. */
+  async applyStatuses(statuses: readonly AppStatusChanged[]): Promise<void> {
+    const applied = await this.store.applyStatuses(statuses);
+    if (applied < statuses.length)
+      this.log.debug(
+        `${statuses.length - applied} of ${statuses.length} statuses ignored (stale, duplicate or unknown app)`,
+      );
   }
 
   /** The app if this principal may see it; 404 otherwise, so that other projects' apps stay invisible. */

@@ -10,6 +10,7 @@ import type {
   Flavor,
 } from '@gantry/contracts';
 import { Outbox } from '@gantry/database';
+import { errorMessage } from '@gantry/errors';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager, Not } from 'typeorm';
@@ -164,31 +165,50 @@ export class GatewayStore {
   }
 
   /**
-   * Applies an observed status if it is newer than the one stored (idempotent: older and duplicate
-   * versions change nothing). DELETED is final: nothing is applied after it. Returns whether it was
-   * applied.
+   * Applies observed statuses, each only if newer than the one stored (idempotent: older and
+   * duplicate versions change nothing; of one app's statuses, the newest). DELETED is final: nothing
+   * is applied after it. One statement for the lot; if PostgreSQL refuses the data of one (a
+   * version or a text it cannot store), one at a time, and the refused ones are skipped, so that one
+   * bad status never holds back the others. Returns how many apps changed.
    */
-  async applyStatus(e: AppStatusChanged): Promise<boolean> {
-    const result = await this.ds
-      .createQueryBuilder()
-      .update(AppRow)
-      .set({
-        state: e.state,
-        info: e.info,
-        availableReplicas: e.availableReplicas,
-        history: e.history,
-        lastTransitionAt: new Date(e.lastTransitionDate),
-        statusVersion: e.version,
-        deleted: e.state === 'DELETED',
-        updatedAt: new Date(),
-      })
-      .where('id = :id AND project_id = :projectId AND status_version < :version AND deleted = false', {
-        id: e.appId,
-        projectId: e.projectId,
-        version: e.version,
-      })
-      .execute();
-    return (result.affected ?? 0) > 0;
+  async applyStatuses(statuses: readonly AppStatusChanged[]): Promise<number> {
+    const newest = new Map<string, AppStatusChanged>();
+    for (const e of statuses) {
+      const seen = newest.get(e.appId);
+      if (!seen || e.version > seen.version) newest.set(e.appId, e);
+    }
+    if (newest.size === 0) return 0;
+    try {
+      return await this.updateStatuses([...newest.values()]);
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+    }
+    let applied = 0;
+    for (const e of newest.values())
+      try {
+        applied += await this.updateStatuses([e]);
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+        this.log.warn(`status ${e.id} of app ${e.appId} cannot be stored, skipped: ${errorMessage(error)}`);
+      }
+    return applied;
+  }
+
+  private async updateStatuses(statuses: readonly AppStatusChanged[]): Promise<number> {
+    const { schema, tableName } = this.ds.getMetadata(AppRow);
+    const q = (name: string): string => this.ds.driver.escape(name);
+    const [, affected] = (await this.ds.query(
+      `UPDATE ${schema ? `${q(schema)}.` : ''}${q(tableName)} AS a SET
+         state = x.state, info = x.info, available_replicas = x."availableReplicas",
+         history = x.history, last_transition_at = x."lastTransitionDate", status_version = x.version,
+         deleted = (x.state = 'DELETED'), updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS x("appId" text, "projectId" text, version integer,
+         state text, info jsonb, "availableReplicas" integer, history jsonb, "lastTransitionDate" timestamptz)
+       WHERE a.id = x."appId" AND a.project_id = x."projectId" AND a.status_version < x.version
+         AND a.deleted = false`,
+      [JSON.stringify(statuses)],
+    )) as [unknown[], number]; // TypeORM answers an UPDATE with [rows, affected]
+    return affected;
   }
 
   private tx(em: EntityManager): GatewayTx {
@@ -269,4 +289,12 @@ function toFlavor(r: FlavorRow): Flavor {
       : {}),
     price: { unitPriceMicros: r.unitPriceMicros, currency: r.currency },
   };
+}
+
+/** PostgreSQL refused a value (SQLSTATE class 22: out of range, invalid text, …): retrying cannot help. */
+function isDataError(error: unknown): boolean {
+  const code =
+    (error as { driverError?: { code?: unknown }; code?: unknown }).driverError?.code ??
+    (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('22');
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { periodsToClose } from './closing.js';
 import { INGEST_LIMITS, judgedAt, toStatusPoint } from './ingest.js';
 import { computeRuns, type StatusPoint } from './usage.js';
-import { FeedWatermark } from './watermark.js';
+import { combineFeeds, FeedWatermark } from './watermark.js';
 
 const T0 = Date.parse('2026-11-02T08:00:00.000Z');
 const S = 1_000;
@@ -191,6 +191,24 @@ describe('FeedWatermark', () => {
     expect(w.observe(sample(2_900, 5, 0, 2, 7))).toBe(1_000);
     expect(w.observe(sample(3_100, 5, 0, 7, 9))).toBe(1_000);
     expect(w.observe(sample(3_200, 0, 0, 9, 9))).toBe(3_200);
+  });
+
+  it('sees the v1 and v2 status consumers as one feed', () => {
+    const c = (pending: number, ackPending: number, floor: number) => ({
+      num_pending: pending,
+      num_ack_pending: ackPending,
+      ack_floor: { stream_seq: floor },
+    });
+    // Both idle: everything up to the stream's end is handled, whatever their floors say.
+    expect(combineFeeds(100, 50, [c(0, 0, 40), c(0, 0, 3)])).toEqual(sample(100, 0, 0, 50, 50));
+    // One busy: its floor is the feed's; the idle one's stale floor does not hold it back.
+    expect(combineFeeds(100, 50, [c(2, 1, 45), c(0, 0, 3)])).toEqual(sample(100, 2, 1, 45, 50));
+    // Both busy: the lower floor, and what either still has to handle.
+    expect(combineFeeds(100, 50, [c(2, 0, 45), c(1, 1, 30)])).toEqual(sample(100, 3, 1, 30, 50));
+    // Fed to the watermark: a busy v1 consumer holds it back until it catches up.
+    const w = new FeedWatermark();
+    expect(w.observe(combineFeeds(100, 50, [c(0, 0, 50), c(1, 0, 30)]))).toBeUndefined();
+    expect(w.observe(combineFeeds(200, 60, [c(0, 0, 60), c(0, 0, 31)]))).toBe(200);
   });
 
   it('never goes back', () => {

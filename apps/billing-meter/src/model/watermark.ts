@@ -19,6 +19,31 @@ export interface FeedSample {
 }
 
 /**
+ * Several consumers of one stream as one feed: what either still has to handle, and the floor below
+ * which both have handled everything. A consumer with nothing pending has handled all the stream
+ * holds of its subject, whatever its own floor says (it only moves when it acknowledges).
+ */
+export function combineFeeds(
+  at: number,
+  lastSeq: number,
+  consumers: ReadonlyArray<{
+    num_pending: number;
+    num_ack_pending: number;
+    ack_floor: { stream_seq: number };
+  }>,
+): FeedSample {
+  let pending = 0;
+  let ackPending = 0;
+  let ackFloor = lastSeq;
+  for (const c of consumers) {
+    pending += c.num_pending;
+    ackPending += c.num_ack_pending;
+    if (c.num_pending > 0 || c.num_ack_pending > 0) ackFloor = Math.min(ackFloor, c.ack_floor.stream_seq);
+  }
+  return { at, pending, ackPending, ackFloor, lastSeq };
+}
+
+/**
  * Guarantees: `observe` returns an instant T such that every message stored in the stream before T
  * has been handled, or undefined until one is known; T never decreases. Works under constant
  * traffic: when the feed is never idle at a sample, it waits for the acknowledgment floor to pass

@@ -2,7 +2,7 @@ import { type AppState, BILLED_STATES, type UsageRecord } from '@gantry/contract
 import { Outbox, qualified } from '@gantry/database';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 
 import type { StatusPoint } from '../model/usage.js';
 
@@ -64,54 +64,67 @@ export class BillingStore {
     return qualified(this.ds, name);
   }
 
-  /** Stores a point of `appId`'s timeline once, and keeps the app's latest point up to date. */
-  async recordStatus(appId: string, p: StatusPoint): Promise<StoreOutcome> {
+  /**
+   * Stores points of apps' timelines, each once, and keeps each app's latest point up to date: all
+   * in one transaction (all or nothing). An outcome per point, in order.
+   */
+  async recordStatuses(
+    points: ReadonlyArray<{ appId: string; point: StatusPoint }>,
+  ): Promise<StoreOutcome[]> {
+    if (points.length === 0) return [];
     return this.ds.transaction(async (em) => {
-      const inserted = (await em.query(
-        `INSERT INTO ${this.table('status_points')} (${POINT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (app_id, event_id) DO NOTHING
-         RETURNING event_id`,
-        [
-          p.id,
-          appId,
-          p.projectId,
-          p.version,
-          new Date(p.at),
-          p.state,
-          p.allocatedUnits,
-          p.rate.flavor,
-          String(p.rate.unitPriceMicros),
-          p.rate.currency,
-        ],
-      )) as unknown[];
-      if (inserted.length === 0) {
-        const [existing] = (await em.query(
-          `SELECT ${POINT_COLUMNS} FROM ${this.table('status_points')} WHERE app_id = $1 AND event_id = $2`,
-          [appId, p.id],
-        )) as PointRow[];
-        const same = existing !== undefined && samePoint(toPoint(existing), p);
-        return { stored: false, conflicting: !same, late: false };
-      }
-      await em.query(
-        `INSERT INTO ${this.table('app_ledgers')} AS l (app_id, last_at, last_version, last_event_id, last_billed)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (app_id) DO UPDATE SET
-           last_at = excluded.last_at,
-           last_version = excluded.last_version,
-           last_event_id = excluded.last_event_id,
-           last_billed = excluded.last_billed
-         WHERE (excluded.last_at, excluded.last_version, excluded.last_event_id COLLATE "C")
-             > (l.last_at, l.last_version, l.last_event_id COLLATE "C")`,
-        [appId, new Date(p.at), p.version, p.id, BILLED_STATES.has(p.state)],
-      );
-      const [ledger] = (await em.query(
-        `SELECT closed_through FROM ${this.table('app_ledgers')} WHERE app_id = $1`,
-        [appId],
-      )) as Array<{ closed_through: Date | null }>;
-      const closedThrough = ledger?.closed_through?.getTime();
-      return { stored: true, conflicting: false, late: closedThrough !== undefined && p.at < closedThrough };
+      const outcomes: StoreOutcome[] = [];
+      for (const { appId, point } of points) outcomes.push(await this.record(em, appId, point));
+      return outcomes;
     });
+  }
+
+  /** Stores a point of `appId`'s timeline once, and keeps the app's latest point up to date. */
+  private async record(em: EntityManager, appId: string, p: StatusPoint): Promise<StoreOutcome> {
+    const inserted = (await em.query(
+      `INSERT INTO ${this.table('status_points')} (${POINT_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (app_id, event_id) DO NOTHING
+       RETURNING event_id`,
+      [
+        p.id,
+        appId,
+        p.projectId,
+        p.version,
+        new Date(p.at),
+        p.state,
+        p.allocatedUnits,
+        p.rate.flavor,
+        String(p.rate.unitPriceMicros),
+        p.rate.currency,
+      ],
+    )) as unknown[];
+    if (inserted.length === 0) {
+      const [existing] = (await em.query(
+        `SELECT ${POINT_COLUMNS} FROM ${this.table('status_points')} WHERE app_id = $1 AND event_id = $2`,
+        [appId, p.id],
+      )) as PointRow[];
+      const same = existing !== undefined && samePoint(toPoint(existing), p);
+      return { stored: false, conflicting: !same, late: false };
+    }
+    await em.query(
+      `INSERT INTO ${this.table('app_ledgers')} AS l (app_id, last_at, last_version, last_event_id, last_billed)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (app_id) DO UPDATE SET
+         last_at = excluded.last_at,
+         last_version = excluded.last_version,
+         last_event_id = excluded.last_event_id,
+         last_billed = excluded.last_billed
+       WHERE (excluded.last_at, excluded.last_version, excluded.last_event_id COLLATE "C")
+           > (l.last_at, l.last_version, l.last_event_id COLLATE "C")`,
+      [appId, new Date(p.at), p.version, p.id, BILLED_STATES.has(p.state)],
+    );
+    const [ledger] = (await em.query(
+      `SELECT closed_through FROM ${this.table('app_ledgers')} WHERE app_id = $1`,
+      [appId],
+    )) as Array<{ closed_through: Date | null }>;
+    const closedThrough = ledger?.closed_through?.getTime();
+    return { stored: true, conflicting: false, late: closedThrough !== undefined && p.at < closedThrough };
   }
 
   /**

@@ -1,9 +1,16 @@
-import type { AppDesired, AppEvent, NodeAssignments, ReplicaReport } from '@gantry/contracts';
+import type {
+  AppDesired,
+  AppEvent,
+  AppStatusChanged,
+  NodeAssignments,
+  ReplicaReport,
+} from '@gantry/contracts';
 import { validateEntry } from '@gantry/database';
 import { describe, expect, it } from '@jest/globals';
 
 import { appSpec, desiredState, GiB } from '../__fixtures__/fleet.js';
-import { Changes, eventBatches, Fleet } from './fleet.js';
+import { Changes, eventBatches, Fleet, statusBatches } from './fleet.js';
+import { HISTORY_LIMIT } from './reconcile.js';
 import type { NodeView } from './types.js';
 
 const T0 = '2026-11-23T10:00:00.000Z';
@@ -88,7 +95,15 @@ describe('Fleet', () => {
     const kinds = ch.outbox.map(kindOf);
     expect(kinds.slice(0, 2)).toEqual(['kv-put assignments', 'kv-put assignments']);
     expect(kinds.slice(2)).not.toContain('kv-put assignments');
-    expect(kinds).toContain('app.status.v1');
+    // The pass's statuses travel together, in one message, after its routes.
+    expect(kinds.filter((k) => k === 'app.status.v2')).toHaveLength(1);
+    expect(kinds.indexOf('app.status.v2')).toBeGreaterThan(kinds.lastIndexOf('kv-put routes'));
+    const statuses = ch.outbox.find((e) => e.kind === 'event' && e.subject === 'app.status.v2');
+    expect(
+      statuses?.kind === 'event' &&
+        statuses.subject === 'app.status.v2' &&
+        statuses.payload.statuses.map((s) => s.appId).sort(),
+    ).toEqual(['a', 'b', 'c']);
     // The pass's app events travel together, in one message, last.
     expect(kinds.filter((k) => k === 'app.event.v2')).toHaveLength(1);
     expect(kinds.at(-1)).toBe('app.event.v2');
@@ -125,6 +140,39 @@ describe('Fleet', () => {
     expect(eventBatches([])).toEqual([]);
   });
 
+  it('cuts a pass’s statuses into messages of at most 200 statuses and about 256 KiB, in order', () => {
+    const status = (n: number, message = 'x', history = 1): AppStatusChanged => ({
+      id: `a${n}:status:1`,
+      appId: `a${n}`,
+      projectId: 'p1',
+      version: 1,
+      at: T0,
+      state: 'RUNNING',
+      info: { code: 'APP_RUNNING', message },
+      availableReplicas: 1,
+      allocatedUnits: 1,
+      history: Array.from({ length: history }, () => ({ state: 'INITIALIZING', date: T0 })),
+      lastTransitionDate: T0,
+      rate: { flavor: 'h100-1-gpu', unitPriceMicros: 2_930_000, currency: 'EUR' },
+    });
+    const many = Array.from({ length: 500 }, (_, n) => status(n));
+    const batches = statusBatches(many);
+    expect(batches.map((b) => b.length)).toEqual([200, 200, 100]);
+    expect(batches.flat()).toEqual(many);
+    // Long histories (HISTORY_LIMIT entries), and info text JSON escapes into six bytes a character.
+    const big = Array.from({ length: 60 }, (_, n) =>
+      status(n, (n % 2 ? '\u0001' : 'é€').repeat(2048), HISTORY_LIMIT),
+    );
+    const cut = statusBatches(big);
+    expect(cut.length).toBeGreaterThan(3);
+    expect(cut.flat()).toEqual(big);
+    for (const b of [...batches, ...cut]) {
+      validateEntry({ kind: 'event', subject: 'app.status.v2', payload: { id: 'b', statuses: b } });
+      expect(Buffer.byteLength(JSON.stringify(b))).toBeLessThan(512 * 1024);
+    }
+    expect(statusBatches([])).toEqual([]);
+  });
+
   it('sends every kind of message within its contract: lists, routes, statuses, events, deletes', () => {
     const { fleet } = fleetOf(gpuNode('n1'));
     const kinds = new Set<string>();
@@ -139,7 +187,7 @@ describe('Fleet', () => {
     for (const ch of [placed, ready, waiting, gone]) for (const e of ch.outbox) kinds.add(kindOf(e));
     expect([...kinds].sort()).toEqual([
       'app.event.v2',
-      'app.status.v1',
+      'app.status.v2',
       'kv-delete routes',
       'kv-put assignments',
       'kv-put routes',
@@ -164,7 +212,7 @@ describe('Fleet', () => {
       }),
     ]);
     const subjects = ch.outbox.map(kindOf);
-    expect(subjects).toContain('app.status.v1');
+    expect(subjects).toContain('app.status.v2');
     expect(subjects).toContain('kv-put routes');
     expect(fleet.app('a')).toMatchObject({ state: 'SCALING', routeVersion: 1 });
   });

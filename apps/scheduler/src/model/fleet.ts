@@ -2,8 +2,10 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 import {
   APP_EVENT_BATCH_MAX,
+  APP_STATUS_BATCH_MAX,
   type AppDesired,
   type AppEvent,
+  type AppStatusChanged,
   type ReplicaAssignment,
   type ReplicaReport,
 } from '@gantry/contracts';
@@ -43,6 +45,8 @@ export class Changes {
   readonly generations = new Map<string, number>();
   readonly deletedNodes = new Set<string>();
   readonly outbox: OutboxEntry[] = [];
+  /** Status changes of the pass; `Fleet.finish` sends them together (`app.status.v2`). */
+  readonly statuses: AppStatusChanged[] = [];
   /** App events of the pass; `Fleet.finish` sends them together (`app.event.v2`). */
   readonly events: AppEvent[] = [];
 
@@ -55,6 +59,7 @@ export class Changes {
       this.generations.size === 0 &&
       this.deletedNodes.size === 0 &&
       this.outbox.length === 0 &&
+      this.statuses.length === 0 &&
       this.events.length === 0
     );
   }
@@ -270,8 +275,9 @@ export class Fleet {
    * Writes the assignment list, under the next generation, of every node whose list changed. The
    * next generation is above what the node said it applied too: a node removed and back, or one a
    * previous leader wrote to, never sees a generation it already has. The lists go out first, ahead
-   * of the pass's statuses and events: what nodes must run is what the pass is for, and statuses
-   * and events say nothing a list depends on. The pass's app events go last, several per message.
+   * of the pass's routes, statuses and events: what nodes must run is what the pass is for, and the
+   * rest says nothing a list depends on. The pass's statuses follow its routes (a consumer that sees
+   * an app RUNNING finds its route already written), then its app events, several per message.
    */
   finish(now: string, ch: Changes, applied: (nodeId: string) => number = () => 0): void {
     const lists: OutboxEntry[] = [];
@@ -295,6 +301,12 @@ export class Fleet {
     // puts never concern the same key, so moving the puts ahead of it changes nothing it says.
     ch.outbox.splice(0, 0, ...lists);
     ch.nodes.clear();
+    for (const statuses of statusBatches(ch.statuses.splice(0)))
+      ch.outbox.push({
+        kind: 'event',
+        subject: 'app.status.v2',
+        payload: { id: this.ids.event(), statuses },
+      });
     for (const events of eventBatches(ch.events.splice(0)))
       ch.outbox.push({ kind: 'event', subject: 'app.event.v2', payload: { id: this.ids.event(), events } });
   }
@@ -365,26 +377,21 @@ export class Fleet {
     }
     this.appsById.set(appId, next);
     if (changed || routeChanged) ch.apps.add(appId);
-    if (plan.statusChanged) {
-      ch.outbox.push({
-        kind: 'event',
-        subject: 'app.status.v1',
-        payload: {
-          id: `${appId}:status:${next.statusVersion}`,
-          appId,
-          projectId: next.projectId,
-          version: next.statusVersion,
-          at: now,
-          state: next.state,
-          info: next.info,
-          availableReplicas: next.availableReplicas,
-          allocatedUnits: next.allocatedUnits,
-          history: next.history,
-          lastTransitionDate: next.lastTransitionDate,
-          rate: next.rate,
-        },
+    if (plan.statusChanged)
+      ch.statuses.push({
+        id: `${appId}:status:${next.statusVersion}`,
+        appId,
+        projectId: next.projectId,
+        version: next.statusVersion,
+        at: now,
+        state: next.state,
+        info: next.info,
+        availableReplicas: next.availableReplicas,
+        allocatedUnits: next.allocatedUnits,
+        history: next.history,
+        lastTransitionDate: next.lastTransitionDate,
+        rate: next.rate,
       });
-    }
     for (const e of plan.events)
       ch.events.push({
         id: this.ids.event(),
@@ -432,29 +439,46 @@ export class Fleet {
   }
 }
 
-/** A message's worth of event text, at most (well under NATS's 1 MiB payload limit). */
-const EVENT_BATCH_BYTES = 256 * 1024;
+/** A message's worth of JSON, at most (well under NATS's 1 MiB payload limit). */
+const MESSAGE_BYTES = 256 * 1024;
 
-/** Events cut into messages of at most APP_EVENT_BATCH_MAX events and about EVENT_BATCH_BYTES, in order. */
-export function eventBatches(events: readonly AppEvent[]): AppEvent[][] {
-  const out: AppEvent[][] = [];
-  let batch: AppEvent[] = [];
+/**
+ * Items cut into messages of at most `max` items and about MESSAGE_BYTES, in order. `size` is an
+ * upper bound of an item's JSON: strings count six bytes a character (JSON may escape one into six),
+ * plus room for its ids, dates and names.
+ */
+function batches<T>(items: readonly T[], max: number, size: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let batch: T[] = [];
   let bytes = 0;
-  for (const e of events) {
-    // The message dominates (JSON may escape a character into six bytes); ids, dates and names
-    // add a few hundred.
-    const size = 6 * e.message.length + 512;
-    if (batch.length > 0 && (batch.length >= APP_EVENT_BATCH_MAX || bytes + size > EVENT_BATCH_BYTES)) {
+  for (const item of items) {
+    const n = size(item);
+    if (batch.length > 0 && (batch.length >= max || bytes + n > MESSAGE_BYTES)) {
       out.push(batch);
       batch = [];
       bytes = 0;
     }
-    batch.push(e);
-    bytes += size;
+    batch.push(item);
+    bytes += n;
   }
   if (batch.length > 0) out.push(batch);
   return out;
 }
+
+/** Events cut into `app.event.v2` messages: the message text dominates. */
+export const eventBatches = (events: readonly AppEvent[]): AppEvent[][] =>
+  batches(events, APP_EVENT_BATCH_MAX, (e) => 6 * e.message.length + 512);
+
+/**
+ * Statuses cut into `app.status.v2` messages: the info text and the history (at most HISTORY_LIMIT
+ * entries of a state and a date) dominate.
+ */
+export const statusBatches = (statuses: readonly AppStatusChanged[]): AppStatusChanged[][] =>
+  batches(
+    statuses,
+    APP_STATUS_BATCH_MAX,
+    (s) => 6 * (s.info.message.length + s.rate.flavor.length) + 96 * s.history.length + 1024,
+  );
 
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
   let set = index.get(key);

@@ -28,8 +28,8 @@ export const AppDesiredSchema = z.strictObject({
 export type AppDesired = z.infer<typeof AppDesiredSchema>;
 
 /**
- * `app.status.v1` — scheduler → api-gateway, billing-meter. The app's observed status after a change,
- * as a snapshot with a monotonic `version`. `at` is when the change happened (billing uses it).
+ * An app's observed status after a change, as a snapshot with a monotonic `version`. `at` is when the
+ * change happened (billing uses it). Carried by `app.status.v2`; `app.status.v1` carried one alone.
  */
 export const AppStatusChangedSchema = z.strictObject({
   id: EventIdSchema,
@@ -47,6 +47,21 @@ export const AppStatusChangedSchema = z.strictObject({
   rate: RateSchema,
 });
 export type AppStatusChanged = z.infer<typeof AppStatusChangedSchema>;
+
+/** Most statuses one `app.status.v2` message carries. */
+export const APP_STATUS_BATCH_MAX = 200;
+
+/**
+ * `app.status.v2` — scheduler → api-gateway, billing-meter. The status changes of one scheduler pass,
+ * several apps at once: one message, one acknowledgment and one write per consumer where
+ * `app.status.v1` took one per app. `id` deduplicates the message; each status keeps its own id, and
+ * consumers apply each on its own (newest version wins; billing stores each id once).
+ */
+export const AppStatusBatchSchema = z.strictObject({
+  id: EventIdSchema,
+  statuses: z.array(AppStatusChangedSchema).min(1).max(APP_STATUS_BATCH_MAX),
+});
+export type AppStatusBatch = z.infer<typeof AppStatusBatchSchema>;
 
 /** An app event: a transition or platform decision about an app, with its reason (carried by `app.event.v2`). */
 export const AppEventSchema = z.strictObject({

@@ -10,7 +10,12 @@
  */
 import type { z } from 'zod';
 
-import { AppDesiredSchema, AppEventBatchSchema, AppStatusChangedSchema } from './app.js';
+import {
+  AppDesiredSchema,
+  AppEventBatchSchema,
+  AppStatusBatchSchema,
+  AppStatusChangedSchema,
+} from './app.js';
 import { UsageQuerySchema, UsageRecordSchema, UsageResultSchema } from './billing.js';
 import { DeadLetterSchema } from './dead-letter.js';
 import {
@@ -51,7 +56,13 @@ export type StreamName = keyof typeof STREAMS;
 /** State-changing events: JetStream, durable consumers, ack after commit, idempotent handlers. */
 export const EVENTS = {
   'app.desired.v1': { stream: 'APPS', schema: AppDesiredSchema },
+  /**
+   * Superseded by `app.status.v2`; nothing publishes it. Still consumed, so that statuses stored
+   * before an upgrade (in the stream, or in the scheduler's outbox) are applied and billed. Retire it
+   * once every installation has run the v2 scheduler with its outbox drained and its consumers caught up.
+   */
   'app.status.v1': { stream: 'APPS', schema: AppStatusChangedSchema },
+  'app.status.v2': { stream: 'APPS', schema: AppStatusBatchSchema },
   'app.event.v2': { stream: 'APPS', schema: AppEventBatchSchema },
   'node.report.v1': { stream: 'NODES', schema: ReplicaReportSchema },
   'logs.batch.v1': { stream: 'LOGS', schema: LogBatchSchema },
@@ -100,7 +111,9 @@ export const CONSUMERS = [
   { service: 'scheduler', subject: 'app.desired.v1' },
   { service: 'scheduler', subject: 'node.report.v1' },
   { service: 'api-gateway', subject: 'app.status.v1' },
+  { service: 'api-gateway', subject: 'app.status.v2' },
   { service: 'billing-meter', subject: 'app.status.v1' },
+  { service: 'billing-meter', subject: 'app.status.v2' },
   { service: 'log-collector', subject: 'app.event.v2' },
   { service: 'log-collector', subject: 'logs.batch.v1' },
 ] as const satisfies ReadonlyArray<{ service: string; subject: EventSubject }>;
