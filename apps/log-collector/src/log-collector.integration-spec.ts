@@ -122,11 +122,13 @@ describe('log-collector on real PostgreSQL and NATS', () => {
         ev('ev-2', '2026-11-23T09:00:01Z', 'APP_RUNNING', 'running'),
       ],
     });
-    const events = await waitFor('two events', async () => {
+    // One from a producer before `app.event.v2`, alone on `app.event.v1`.
+    await ns.bus.publish('app.event.v1', ev('ev-3', '2026-11-23T09:00:02Z', 'APP_RUNNING', 'still running'));
+    const events = await waitFor('three events', async () => {
       const r = await ns.bus.request('query.events.v1', { appId: 'app-2' });
-      return r.events.length >= 2 ? r.events : undefined;
+      return r.events.length >= 3 ? r.events : undefined;
     });
-    expect(events.map((e) => e.id)).toEqual(['ev-1', 'ev-2']);
+    expect(events.map((e) => e.id)).toEqual(['ev-1', 'ev-2', 'ev-3']);
     expect(events[1]).toMatchObject({
       reason: 'APP_RUNNING',
       message: 'running',

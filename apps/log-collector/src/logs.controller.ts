@@ -1,4 +1,4 @@
-import type { AppEventBatch, LogBatch, QueryRequest, QueryResponse } from '@gantry/contracts';
+import type { AppEvent, AppEventBatch, LogBatch, QueryRequest, QueryResponse } from '@gantry/contracts';
 import { OnEvent, OnQuery } from '@gantry/messaging';
 import { Controller } from '@nestjs/common';
 
@@ -19,6 +19,12 @@ export class LogsController {
   @OnEvent('app.event.v2')
   async onAppEvents(batch: AppEventBatch): Promise<void> {
     await this.store.recordEvents(batch.events);
+  }
+
+  /** An event published before the upgrade to `app.event.v2`. */
+  @OnEvent('app.event.v1')
+  async onAppEvent(e: AppEvent): Promise<void> {
+    await this.store.recordEvents([e]);
   }
 
   @OnQuery('query.logs.v1')

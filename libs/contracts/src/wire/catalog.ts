@@ -13,6 +13,7 @@ import type { z } from 'zod';
 import {
   AppDesiredSchema,
   AppEventBatchSchema,
+  AppEventSchema,
   AppStatusBatchSchema,
   AppStatusChangedSchema,
 } from './app.js';
@@ -63,6 +64,8 @@ export const EVENTS = {
    */
   'app.status.v1': { stream: 'APPS', schema: AppStatusChangedSchema },
   'app.status.v2': { stream: 'APPS', schema: AppStatusBatchSchema },
+  /** Superseded by `app.event.v2`; nothing publishes it. Still consumed, as `app.status.v1` is. */
+  'app.event.v1': { stream: 'APPS', schema: AppEventSchema },
   'app.event.v2': { stream: 'APPS', schema: AppEventBatchSchema },
   'node.report.v1': { stream: 'NODES', schema: ReplicaReportSchema },
   'logs.batch.v1': { stream: 'LOGS', schema: LogBatchSchema },
@@ -114,6 +117,7 @@ export const CONSUMERS = [
   { service: 'api-gateway', subject: 'app.status.v2' },
   { service: 'billing-meter', subject: 'app.status.v1' },
   { service: 'billing-meter', subject: 'app.status.v2' },
+  { service: 'log-collector', subject: 'app.event.v1' },
   { service: 'log-collector', subject: 'app.event.v2' },
   { service: 'log-collector', subject: 'logs.batch.v1' },
 ] as const satisfies ReadonlyArray<{ service: string; subject: EventSubject }>;
