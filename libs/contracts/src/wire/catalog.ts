@@ -33,6 +33,7 @@ import {
   NodeQueryResultSchema,
   NodeQuerySchema,
 } from './nodes.js';
+import { RegistryAuthQuerySchema, RegistryAuthResultSchema } from './registries.js';
 import { RouteEntrySchema } from './routes.js';
 import { TokenEntrySchema } from './tokens.js';
 
@@ -89,6 +90,11 @@ export const QUERIES = {
   'query.usage.v1': { owner: 'billing-meter', request: UsageQuerySchema, response: UsageResultSchema },
   'query.nodes.v1': { owner: 'scheduler', request: NodeQuerySchema, response: NodeQueryResultSchema },
   'command.node.v1': { owner: 'scheduler', request: NodeCommandSchema, response: NodeCommandResultSchema },
+  'query.registry-auth.v1': {
+    owner: 'api-gateway',
+    request: RegistryAuthQuerySchema,
+    response: RegistryAuthResultSchema,
+  },
 } as const satisfies Record<string, { owner: string; request: z.ZodType; response: z.ZodType }>;
 export type QuerySubject = keyof typeof QUERIES;
 export type QueryRequest<S extends QuerySubject> = z.infer<(typeof QUERIES)[S]['request']>;
