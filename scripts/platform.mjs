@@ -50,7 +50,7 @@ export async function freePorts() {
 }
 
 /**
- * The environment of each service. `opts`: {natsUrl, databaseUrl, namespace, adminToken, ports,
+ * The environment of each service. `opts`: {natsUrl, databaseUrl, namespace, adminToken, secretKey, ports,
  * appsDomain, logLevel, agents: [{id, port, cpus, memory, labels, simulatedGpus}], timings: {agent,
  * scheduler, gateway} (extra environment of those services)}.
  */
@@ -112,6 +112,7 @@ export function serviceEnvs(opts) {
       ...db,
       HTTP_PORT: p.api,
       GANTRY_ADMIN_TOKEN: opts.adminToken,
+      ...(opts.secretKey ? { GANTRY_SECRET_KEY: opts.secretKey } : {}),
       GANTRY_APP_URL_TEMPLATE: `http://{id}.${domain}:${p.ingress}`,
       ...(opts.timings?.gateway ?? {}),
     },

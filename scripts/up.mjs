@@ -149,6 +149,16 @@ function adminToken() {
   return token;
 }
 
+/** The key registry passwords are sealed with: GANTRY_SECRET_KEY, or one made once and kept with the state. */
+function secretKey() {
+  if (process.env.GANTRY_SECRET_KEY) return process.env.GANTRY_SECRET_KEY;
+  const file = join(STATE, 'secret-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 async function main() {
   if (!existsSync(join(ROOT, 'node_modules', '.package-lock.json'))) {
     log('installing npm packages (npm install, at the locked versions)');
@@ -174,6 +184,7 @@ async function main() {
     databaseUrl,
     namespace: NAMESPACE,
     adminToken: token,
+    secretKey: secretKey(),
     ports,
     logDir: join(STATE, 'logs'),
     agents: [{ id: process.env.NODE_ID ?? 'local', cpus: 16, memory: 64 * 1024 ** 3 }],

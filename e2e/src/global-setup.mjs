@@ -36,6 +36,7 @@ export default async function globalSetup() {
     databaseUrl: db.url,
     namespace: ns.namespace,
     adminToken,
+    secretKey: randomBytes(32).toString('base64url'),
     ports,
     logDir,
     logLevel: 'info',

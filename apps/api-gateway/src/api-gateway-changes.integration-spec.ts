@@ -747,6 +747,16 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
     });
   });
 
+  it('refuses to store registry credentials without GANTRY_SECRET_KEY (503 naming it), and stores nothing', async () => {
+    expectError(
+      await api('POST', '/v1/registry', { body: { url: 'ghcr.io', username: 'u', password: 'p' } }),
+      503,
+      'UNAVAILABLE',
+      'GANTRY_SECRET_KEY',
+    );
+    expect((await api<{ items: unknown[] }>('GET', '/v1/registry')).body.items).toEqual([]);
+  });
+
   describe('GET /docs: the OpenAPI document agrees with the routes', () => {
     interface Doc {
       openapi: string;

@@ -9,6 +9,9 @@ import {
   type AppStatusChanged,
   FlavorListSchema,
   MeSchema,
+  type Registry,
+  type RegistryList,
+  RegistrySchema,
   type Token,
   tokenKey,
   TokenSchema,
@@ -39,6 +42,7 @@ import { ApiGatewayConfigSchema } from './config.js';
 import { GATEWAY_ENTITIES } from './store/entities.js';
 
 const ADMIN = 'it-admin-secret-0123456789abcdef';
+const SECRET_KEY = 'it-registry-key-0123456789abcdef0123456789';
 const URL_TEMPLATE = 'http://{id}.apps.test:9999';
 
 describe('api-gateway on real PostgreSQL and NATS', () => {
@@ -135,6 +139,7 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       LOG_LEVEL: 'error',
       GANTRY_ADMIN_TOKEN: ADMIN,
       GANTRY_APP_URL_TEMPLATE: URL_TEMPLATE,
+      GANTRY_SECRET_KEY: SECRET_KEY,
       QUERY_TIMEOUT_MS: '600',
       // Rate limits have their own test (api-gateway-changes.integration-spec.ts); not in the way here.
       RATE_LIMIT_PER_SECOND: '100000',
@@ -507,6 +512,118 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
         403,
         'FORBIDDEN',
       );
+    });
+
+    it('private registries: per project, passwords sealed and never shown, handed only to pulling agents', async () => {
+      const rd = readA.status.value ?? '';
+      const opB = operatorB.status.value ?? '';
+      const created = await call<Registry>('POST', '/v1/registry', {
+        body: { url: 'https://Registry.Example.com/team/', username: 'bot', password: 's3cret-pw' },
+      });
+      expect(created.status).toBe(200);
+      const reg = RegistrySchema.parse(created.body);
+      expect(reg).toMatchObject({
+        url: 'registry.example.com/team',
+        username: 'bot',
+        user: 'admin',
+        projectId: 'default',
+        region: 'default',
+      });
+      expect(JSON.stringify(created.body)).not.toContain('s3cret-pw');
+      // Sealed at rest.
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ password_sealed: string }>(
+          'SELECT password_sealed FROM gateway.registries WHERE id = $1',
+          [reg.id],
+        );
+        expect(rows[0]?.password_sealed).toMatch(/^v1\./);
+        expect(rows[0]?.password_sealed).not.toContain('s3cret');
+      } finally {
+        await client.end();
+      }
+      // Read tokens see them, may not change them; another project sees nothing of them.
+      const listed = await call<RegistryList>('GET', '/v1/registry', { token: rd });
+      expect(listed.body.items.map((r) => r.id)).toEqual([reg.id]);
+      expect((await call('GET', `/v1/registry/${reg.id}`, { token: rd })).body).toEqual(reg);
+      expectError(
+        await call('POST', '/v1/registry', {
+          token: rd,
+          body: { url: 'x.io', username: 'u', password: 'p' },
+        }),
+        403,
+        'FORBIDDEN',
+      );
+      expectError(await call('DELETE', `/v1/registry/${reg.id}`, { token: rd }), 403, 'FORBIDDEN');
+      expectError(await call('GET', `/v1/registry/${reg.id}`, { token: opB }), 404, 'NOT_FOUND');
+      expectError(await call('DELETE', `/v1/registry/${reg.id}`, { token: opB }), 404, 'NOT_FOUND');
+      expect((await call<RegistryList>('GET', '/v1/registry', { token: opB })).body.items).toEqual([]);
+      // The same address once per project; another project may have it too.
+      expectError(
+        await call('POST', '/v1/registry', {
+          body: { url: 'registry.example.com/team', username: 'x', password: 'y' },
+        }),
+        409,
+        'CONFLICT',
+        'already has registry registry.example.com/team',
+      );
+      const theirs = await call<Registry>('POST', '/v1/registry', {
+        token: opB,
+        body: { url: 'registry.example.com', username: 'b-bot', password: 'b-pw' },
+      });
+      expect(theirs.body).toMatchObject({ projectId: 'team-b', url: 'registry.example.com', user: 'ci' });
+      // Bad input is named.
+      const bad = async (body: unknown, field: string) =>
+        expectError(await call('POST', '/v1/registry', { body }), 400, 'VALIDATION_FAILED', field);
+      await bad({ url: 'not a registry!', username: 'u', password: 'p' }, 'url');
+      await bad({ url: 'x.io', username: 'u' }, 'password');
+      await bad({ url: 'x.io', username: '', password: 'p' }, 'username');
+      await bad({ url: 'x.io', username: 'u', password: 'p', token: 't' }, 'token');
+      await bad([], 'body');
+      expectError(
+        await call('PUT', `/v1/registry/${reg.id}`, { body: {} }),
+        400,
+        'VALIDATION_FAILED',
+        'name at least one of url, username, password',
+      );
+      expectError(await call('GET', '/v1/registry/not-a-uuid'), 400, 'VALIDATION_FAILED', 'id');
+      // A new password; the answer still shows none.
+      const updated = await call<Registry>('PUT', `/v1/registry/${reg.id}`, { body: { password: 'n3w-pw' } });
+      expect(updated.status).toBe(200);
+      expect(Date.parse((updated.body as Registry).updatedAt)).toBeGreaterThanOrEqual(
+        Date.parse(reg.updatedAt),
+      );
+      expect(JSON.stringify(updated.body)).not.toContain('n3w-pw');
+
+      // What a node agent gets before it pulls: the project's most specific registry for the image.
+      const auth = (projectId: string, image: string) =>
+        ns.bus.request('query.registry-auth.v1', { projectId, image });
+      expect(await auth('default', 'registry.example.com/team/model:1')).toEqual({
+        auth: {
+          url: 'registry.example.com/team',
+          serverAddress: 'registry.example.com',
+          username: 'bot',
+          password: 'n3w-pw',
+        },
+      });
+      expect(await auth('default', 'registry.example.com/other/model:1')).toEqual({});
+      expect(await auth('default', 'nginx:1')).toEqual({});
+      expect((await auth('team-b', 'registry.example.com/team/model:1')).auth).toMatchObject({
+        username: 'b-bot',
+        password: 'b-pw',
+      });
+      for (const hostile of ['{"projectId":1,"image":"x"}', 'not json', '{"projectId":"default"}']) {
+        const reply = await ns.bus.nc.request(wireSubject(ns.namespace, 'query.registry-auth.v1'), hostile);
+        expect(reply.json()).toMatchObject({
+          ok: false,
+          error: { error: expect.stringMatching(/INVALID_JSON|VALIDATION_FAILED/) },
+        });
+      }
+
+      expect((await call('DELETE', `/v1/registry/${reg.id}`)).status).toBe(204);
+      expectError(await call('GET', `/v1/registry/${reg.id}`), 404, 'NOT_FOUND');
+      expect(await auth('default', 'registry.example.com/team/model:1')).toEqual({});
     });
 
     it('renew replaces the secret (old one refused, KV key moved); delete revokes', async () => {

@@ -12,7 +12,9 @@ import { AddressRateGuard, AuthGuard, JsonBodyGuard } from './http/guards.js';
 import { MeController } from './http/me.controller.js';
 import { NodesController } from './http/nodes.controller.js';
 import { ProjectsController } from './http/projects.controller.js';
+import { RegistriesController } from './http/registries.controller.js';
 import { TokensController } from './http/tokens.controller.js';
+import { RegistryAuthController } from './registry-auth.controller.js';
 import { AppsService } from './services/apps.service.js';
 import { BillingService } from './services/billing.service.js';
 import { GATEWAY_CONFIG } from './services/config.token.js';
@@ -20,15 +22,17 @@ import { Downstream } from './services/downstream.js';
 import { NodesService } from './services/nodes.service.js';
 import { ProjectsService } from './services/projects.service.js';
 import { RateLimiter } from './services/rate-limiter.js';
+import { RegistriesService } from './services/registries.service.js';
 import { TokensService } from './services/tokens.service.js';
 import { StatusController } from './status.controller.js';
 import { GATEWAY_ENTITIES } from './store/entities.js';
 import { GatewayStore } from './store/gateway-store.js';
 import { Init1764000000000 } from './store/migrations/1764000000000-init.js';
+import { Registries1764200000000 } from './store/migrations/1764200000000-registries.js';
 
 export const SERVICE = 'api-gateway';
 export const GATEWAY_SCHEMA = 'gateway';
-export const GATEWAY_MIGRATIONS = [Init1764000000000];
+export const GATEWAY_MIGRATIONS = [Init1764000000000, Registries1764200000000];
 
 /** Every HTTP controller of the gateway (the API route table documents each of their routes). */
 export const GATEWAY_CONTROLLERS = [
@@ -37,6 +41,7 @@ export const GATEWAY_CONTROLLERS = [
   MeController,
   BillingController,
   TokensController,
+  RegistriesController,
   ProjectsController,
   NodesController,
   DocsController,
@@ -75,7 +80,7 @@ export class ApiGatewayModule {
           outbox: true,
         }),
       ],
-      controllers: [...GATEWAY_CONTROLLERS, StatusController],
+      controllers: [...GATEWAY_CONTROLLERS, StatusController, RegistryAuthController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         GatewayStore,
@@ -85,6 +90,7 @@ export class ApiGatewayModule {
         AppsService,
         BillingService,
         NodesService,
+        RegistriesService,
         RateLimiter,
         AuthGuard,
         AddressRateGuard,

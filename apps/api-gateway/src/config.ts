@@ -13,6 +13,11 @@ export const ApiGatewayConfigSchema = z.object({
       .regex(/^[\x21-\x7e]{16,512}$/, 'must be 16-512 printable ASCII characters without spaces')
       .optional(),
   ),
+  /**
+   * The key private registries' passwords are sealed with (any string of 32+ characters; keep it, and
+   * keep it secret: stored passwords cannot be read without it). Without it, registries cannot be added.
+   */
+  GANTRY_SECRET_KEY: secret(z.string().min(32, 'must be at least 32 characters').optional()),
   /** Where an app answers; `{id}` is replaced by the app id. */
   GANTRY_APP_URL_TEMPLATE: z
     .string()

@@ -7,6 +7,7 @@ import {
   AppSchema,
   CreateAppInputSchema,
   CreateProjectInputSchema,
+  CreateRegistryInputSchema,
   CreateTokenInputSchema,
   DeleteAppQuerySchema,
   ErrorBodySchema,
@@ -24,6 +25,9 @@ import {
   ProjectSchema,
   ProjectScopeQuerySchema,
   QuotaSchema,
+  RegistryIdSchema,
+  RegistryListSchema,
+  RegistrySchema,
   SetImageInputSchema,
   SetLabelInputSchema,
   SetScalingStrategyInputSchema,
@@ -33,6 +37,7 @@ import {
   UpdateAppBodySchema,
   UpdateAppInputSchema,
   UpdateProjectQuotaInputSchema,
+  UpdateRegistryInputSchema,
   UsageOutputSchema,
   UsageQueryInputSchema,
 } from '@gantry/contracts';
@@ -49,6 +54,8 @@ const INPUTS = {
   SetLabelInput: SetLabelInputSchema,
   SetScalingStrategyInput: SetScalingStrategyInputSchema,
   CreateTokenInput: CreateTokenInputSchema,
+  CreateRegistryInput: CreateRegistryInputSchema,
+  UpdateRegistryInput: UpdateRegistryInputSchema,
   CreateProjectInput: CreateProjectInputSchema,
   UpdateProjectQuotaInput: UpdateProjectQuotaInputSchema,
 };
@@ -74,6 +81,8 @@ const OUTPUTS = {
   Usage: UsageOutputSchema,
   Token: TokenSchema,
   TokenList: TokenListSchema,
+  Registry: RegistrySchema,
+  RegistryList: RegistryListSchema,
   Project: ProjectSchema,
   ProjectList: ProjectListSchema,
   Node: NodeRecordSchema,
@@ -90,6 +99,7 @@ type Route = RouteDoc<In, Out>;
 const APP_ID = { id: { description: 'The app id (a UUID).', schema: AppIdSchema } };
 const NODE_ID = { id: { description: 'The node id.', schema: NodeIdSchema } };
 const TOKEN_ID = { id: { description: 'The token id (a UUID).', schema: TokenIdSchema } };
+const REGISTRY_ID = { id: { description: 'The registry id (a UUID).', schema: RegistryIdSchema } };
 const PROJECT_ID = { id: { description: 'The project id.', schema: ProjectIdSchema } };
 
 const ok = (schema: Out, description: string) => [{ status: 200, description, schema }] as const;
@@ -335,6 +345,61 @@ export const API_ROUTES: readonly Route[] = [
     params: TOKEN_ID,
     responses: noContent('Revoked.'),
     errors: [...WRITE, 404, 409],
+  },
+  // Private registries
+  {
+    method: 'GET',
+    path: '/v1/registry',
+    tag: 'registries',
+    summary: 'List private registries',
+    role: 'read',
+    query: ProjectScopeQuerySchema,
+    responses: ok('RegistryList', 'The project’s registries (no passwords).'),
+    errors: [...AUTH, 403],
+  },
+  {
+    method: 'POST',
+    path: '/v1/registry',
+    tag: 'registries',
+    summary: 'Add a private registry',
+    description:
+      'Node agents pull the project’s images from it with these credentials. The password is sealed with the gateway’s GANTRY_SECRET_KEY and never shown again (503 without a key).',
+    role: 'operator',
+    body: 'CreateRegistryInput',
+    responses: ok('Registry', 'The registry (no password).'),
+    errors: [...WRITE, 404, 409, 503],
+  },
+  {
+    method: 'GET',
+    path: '/v1/registry/{id}',
+    tag: 'registries',
+    summary: 'Get a private registry',
+    role: 'read',
+    params: REGISTRY_ID,
+    responses: ok('Registry', 'The registry (no password).'),
+    errors: [...AUTH, 404],
+  },
+  {
+    method: 'PUT',
+    path: '/v1/registry/{id}',
+    tag: 'registries',
+    summary: 'Change a private registry',
+    description: 'Its address, username or password; images already pulled stay.',
+    role: 'operator',
+    params: REGISTRY_ID,
+    body: 'UpdateRegistryInput',
+    responses: ok('Registry', 'The registry (no password).'),
+    errors: [...WRITE, 404, 409, 503],
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/registry/{id}',
+    tag: 'registries',
+    summary: 'Remove a private registry',
+    role: 'operator',
+    params: REGISTRY_ID,
+    responses: noContent('Removed.'),
+    errors: [...WRITE, 404],
   },
   // Projects (admin)
   {

@@ -176,4 +176,41 @@ export class AppRow {
   updatedAt!: Date;
 }
 
-export const GATEWAY_ENTITIES = [ProjectRow, TokenRow, FlavorRow, AppRow];
+/**
+ * A private registry's credentials, per project: `url` normalized (see normalizeRegistryUrl), the
+ * password sealed with the gateway's secret key (AES-256-GCM, bound to the row's id; see SecretBox).
+ */
+@Entity({ name: 'registries' })
+@Index('UQ_registries_project_url', ['projectId', 'url'], { unique: true })
+export class RegistryRow {
+  @PrimaryColumn({ type: 'text' })
+  id!: string;
+
+  @Column({ type: 'text', name: 'project_id' })
+  projectId!: string;
+
+  @Column({ type: 'text' })
+  url!: string;
+
+  @Column({ type: 'text' })
+  username!: string;
+
+  /** `v1.<iv>.<tag>.<ciphertext>`, base64url: never the password itself. */
+  @Column({ type: 'text', name: 'password_sealed' })
+  passwordSealed!: string;
+
+  @Column({ type: 'text' })
+  region!: string;
+
+  /** Name of the token that registered it. */
+  @Column({ type: 'text', name: 'created_by' })
+  createdBy!: string;
+
+  @Column({ type: 'timestamptz', name: 'created_at' })
+  createdAt!: Date;
+
+  @Column({ type: 'timestamptz', name: 'updated_at' })
+  updatedAt!: Date;
+}
+
+export const GATEWAY_ENTITIES = [ProjectRow, TokenRow, FlavorRow, AppRow, RegistryRow];

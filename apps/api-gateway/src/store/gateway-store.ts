@@ -17,7 +17,7 @@ import { DataSource, type EntityManager, Not } from 'typeorm';
 
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { QuotaView } from '../domain/quota.js';
-import { AppRow, FlavorRow, ProjectRow, TokenRow } from './entities.js';
+import { AppRow, FlavorRow, ProjectRow, RegistryRow, TokenRow } from './entities.js';
 
 export interface ListAppsFilter {
   projectId: string;
@@ -123,6 +123,33 @@ export class GatewayStore {
     return this.ds
       .getRepository(TokenRow)
       .find({ where: projectId ? { projectId } : {}, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  // Registries
+
+  registries(projectId: string): Promise<RegistryRow[]> {
+    return this.ds
+      .getRepository(RegistryRow)
+      .find({ where: { projectId }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  registry(id: string): Promise<RegistryRow | null> {
+    return this.ds.getRepository(RegistryRow).findOneBy({ id });
+  }
+
+  /** Inserts or updates a registry; false when the project already has another one at its url. */
+  async saveRegistry(row: RegistryRow): Promise<boolean> {
+    try {
+      await this.ds.getRepository(RegistryRow).save(row);
+      return true;
+    } catch (error) {
+      if ((error as { driverError?: { code?: string } }).driverError?.code === '23505') return false;
+      throw error;
+    }
+  }
+
+  async deleteRegistry(id: string): Promise<boolean> {
+    return ((await this.ds.getRepository(RegistryRow).delete({ id })).affected ?? 0) > 0;
   }
 
   // Apps
