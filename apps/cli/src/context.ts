@@ -13,6 +13,10 @@ export interface Io {
   fetch: typeof fetch;
   /** Reads a secret: prompts (without echo) on a terminal, else reads stdin to its end. */
   readSecret(prompt: string): Promise<string>;
+  /** Whether stdin is a terminal, i.e. whether someone can answer a prompt. */
+  stdinIsTerminal(): boolean;
+  /** Asks a question on the terminal and reads one line, echoed (a user name, not a secret). */
+  prompt(question: string): Promise<string>;
   now(): Date;
   /** Resolves after `ms`, or rejects when `signal` aborts. */
   sleep(ms: number, signal: AbortSignal): Promise<void>;

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
-import { APP_ID, sampleApp, sampleFlavor, sampleMe, sampleToken } from './__fixtures__/api.js';
+import {
+  APP_ID,
+  REGISTRY_ID,
+  sampleApp,
+  sampleFlavor,
+  sampleMe,
+  sampleRegistry,
+  sampleToken,
+} from './__fixtures__/api.js';
 import type { CliEnv } from './config.js';
 import type { Io } from './context.js';
 import { runCli, splitPassthrough } from './program.js';
@@ -25,6 +33,11 @@ class Harness {
   err = '';
   routes: Route[] = [];
   stdin = '';
+  /** Whether stdin is a terminal; `answers` are then what the user types at the (echoed) prompts. */
+  tty = false;
+  answers: string[] = [];
+  /** The prompts shown during the last run: `prompt` questions and `readSecret` prompts. */
+  asked: string[] = [];
   interrupt: (() => void) | undefined;
   sleeps = 0;
   afterSleep: ((n: number) => void) | undefined;
@@ -90,7 +103,15 @@ class Harness {
           },
         );
       }) as typeof fetch,
-      readSecret: () => Promise.resolve(this.stdin),
+      readSecret: (prompt) => {
+        this.asked.push(prompt);
+        return Promise.resolve(this.stdin);
+      },
+      stdinIsTerminal: () => this.tty,
+      prompt: (question) => {
+        this.asked.push(question);
+        return Promise.resolve(this.answers.shift() ?? '');
+      },
       now: () => new Date('2026-11-23T12:00:00Z'),
       sleep: (_ms, signal) => {
         this.sleeps++;
@@ -110,6 +131,7 @@ class Harness {
   run(...args: string[]): Promise<number> {
     this.out = '';
     this.err = '';
+    this.asked = [];
     return runCli(args, this.io());
   }
 }
@@ -259,6 +281,7 @@ describe('API errors and usage errors', () => {
       [],
       ['app'],
       ['token'],
+      ['registry'],
       ['node'],
       ['billing'],
       ['capabilities'],
@@ -268,6 +291,8 @@ describe('API errors and usage errors', () => {
       ['app', 'run'],
       ['app', 'logs'],
       ['token', 'create'],
+      ['registry', 'add'],
+      ['registry', 'update'],
       ['node', 'drain'],
       ['billing', 'usage'],
       ['capabilities', 'flavor', 'list'],
@@ -562,6 +587,152 @@ describe('gantry token, capabilities, node, billing', () => {
     });
     expect(h.out).toContain('No usage in this period.');
     expect(await h.run('billing', 'usage', '--from', 'yesterday')).toBe(2);
+  });
+});
+
+describe('gantry registry', () => {
+  beforeEach(loggedIn);
+
+  const requests = () =>
+    h.calls
+      .filter((c) => c.url.pathname !== '/v1/me')
+      .map((c) => [c.method, c.url.pathname + c.url.search, c.body]);
+
+  it('add --username --password-stdin posts the credentials and never prints the password', async () => {
+    h.route('POST', '/v1/registry', () => ({ body: sampleRegistry() }));
+    h.stdin = 's3cret pass\n';
+    expect(
+      await h.run('registry', 'add', 'registry.example.com', '--username', 'ci', '--password-stdin'),
+    ).toBe(0);
+    expect(h.err).toBe('');
+    expect(requests()).toEqual([
+      ['POST', '/v1/registry', { url: 'registry.example.com', username: 'ci', password: 's3cret pass' }],
+    ]);
+    expect(h.out).toMatch(/^Id: +7a1e9c52-2222-4b4b-8c8c-000000000002\nUrl: +registry\.example\.com\n/);
+    expect(h.out).toMatch(/Username: +ci\nPassword: +\(stored encrypted, never shown\)\n/);
+    expect(h.out).not.toContain('s3cret');
+  });
+
+  it('add on a terminal asks for the user name, then the password (no echo); --project, -o json', async () => {
+    h.route('POST', '/v1/registry', () => ({ body: sampleRegistry({ username: 'bob' }) }));
+    h.tty = true;
+    h.answers = ['  bob \n'];
+    h.stdin = 'typed';
+    expect(await h.run('registry', 'add', 'ghcr.io/team', '--project', 'p2', '-o', 'json')).toBe(0);
+    expect(h.asked).toEqual(['Username: ', 'Password: ']);
+    expect(h.calls.at(-1)?.body).toEqual({
+      url: 'ghcr.io/team',
+      username: 'bob',
+      password: 'typed',
+      projectId: 'p2',
+    });
+    expect(JSON.parse(h.out)).toEqual(sampleRegistry({ username: 'bob' }));
+    // -u given: only the password is asked.
+    expect(await h.run('registry', 'add', 'ghcr.io/team', '-u', 'ci')).toBe(0);
+    expect(h.asked).toEqual(['Password: ']);
+  });
+
+  it('add without a terminal needs --username and --password-stdin (exit 2, nothing sent)', async () => {
+    h.route('POST', '/v1/registry', () => ({ body: sampleRegistry() }));
+    expect(await h.run('registry', 'add', 'registry.example.com', '--password-stdin')).toBe(2);
+    expect(h.err).toMatch(/^error: no username given: pass --username USER/);
+    expect(await h.run('registry', 'add', 'registry.example.com', '-u', 'ci')).toBe(2);
+    expect(h.err).toMatch(/^error: no password given: pipe it with --password-stdin/);
+    expect(h.asked).toEqual([]);
+    h.stdin = '\n';
+    expect(await h.run('registry', 'add', 'registry.example.com', '-u', 'ci', '--password-stdin')).toBe(2);
+    expect(h.err).toMatch(/^error: no password given: stdin was empty/);
+    h.tty = true;
+    h.answers = [''];
+    expect(await h.run('registry', 'add', 'registry.example.com')).toBe(2);
+    expect(h.err).toMatch(/^error: no username given\n/);
+    expect(await h.run('registry', 'add')).toBe(2);
+    expect(h.err).toMatch(/missing required argument 'url'/);
+    expect(requests()).toEqual([]);
+  });
+
+  it('refuses a password given as --password or -p, without repeating it', async () => {
+    for (const flag of ['--password', '-p']) {
+      expect(await h.run('registry', 'add', 'registry.example.com', '-u', 'ci', flag, 'hunter2')).toBe(2);
+      expect(h.err).toMatch(/^error: a password given as --password stays in the shell history/);
+      expect(h.err).toMatch(/\nhint: pipe it with --password-stdin/);
+      expect(h.err).not.toContain('hunter2');
+    }
+    expect(await h.run('registry', 'update', REGISTRY_ID, '--password', 'hunter2')).toBe(2);
+    expect(requests()).toEqual([]);
+  });
+
+  it('prints the API refusals (a read token, a bad address): exit 1', async () => {
+    h.route('POST', '/v1/registry', (c) =>
+      (c.body as { url: string }).url === 'Bad Url'
+        ? {
+            status: 400,
+            body: {
+              error: 'VALIDATION_FAILED',
+              message: 'url must be a registry address',
+              details: [{ field: 'url', message: 'must be a registry address' }],
+            },
+          }
+        : {
+            status: 403,
+            body: { error: 'FORBIDDEN', message: 'token reader is a read token: it may only read' },
+          },
+    );
+    h.stdin = 'pw';
+    expect(await h.run('registry', 'add', 'registry.example.com', '-u', 'ci', '--password-stdin')).toBe(1);
+    expect(h.err).toBe('error: token reader is a read token: it may only read\n');
+    expect(await h.run('registry', 'add', 'Bad Url', '-u', 'ci', '--password-stdin')).toBe(1);
+    expect(h.err).toBe('error: url must be a registry address\n  - url: must be a registry address\n');
+  });
+
+  it('list prints a table, or JSON; --project is passed on', async () => {
+    h.route('GET', '/v1/registry', () => ({ body: { items: [sampleRegistry()] } }));
+    expect(await h.run('registry', 'list')).toBe(0);
+    expect(h.out).toMatch(
+      /^ID +URL +USERNAME +PROJECT +USER +AGE\n7a1e9c52\S+ +registry\.example\.com +ci +default +admin +2h\n$/,
+    );
+    expect(await h.run('registry', 'ls', '--project', 'p2', '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual([sampleRegistry()]);
+    expect(h.calls.at(-1)?.url.search).toBe('?projectId=p2');
+    h.routes = [];
+    h.route('GET', '/v1/registry', () => ({ body: { items: [] } }));
+    expect(await h.run('registry', 'list')).toBe(0);
+    expect(h.out).toBe('No registries found.\n');
+  });
+
+  it('get, update, delete call the right endpoints', async () => {
+    h.route('GET', `/v1/registry/${REGISTRY_ID}`, () => ({ body: sampleRegistry() }));
+    h.route('PUT', `/v1/registry/${REGISTRY_ID}`, () => ({ body: sampleRegistry() }));
+    h.route('DELETE', `/v1/registry/${REGISTRY_ID}`, () => ({ status: 204 }));
+    expect(await h.run('registry', 'get', REGISTRY_ID)).toBe(0);
+    expect(h.out).toMatch(/Created: +2026-11-23T10:00:00\.000Z \(2h ago\)\n/);
+    expect(
+      await h.run('registry', 'update', REGISTRY_ID, '--registry-url', 'ghcr.io/other', '-u', 'bot'),
+    ).toBe(0);
+    h.stdin = 'new-pass\r\n';
+    expect(await h.run('registry', 'update', REGISTRY_ID, '--password-stdin', '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual(sampleRegistry());
+    expect(await h.run('registry', 'delete', REGISTRY_ID)).toBe(0);
+    expect(h.out).toBe(`Registry ${REGISTRY_ID} deleted.\n`);
+    expect(await h.run('registry', 'rm', REGISTRY_ID, '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual({ id: REGISTRY_ID, deleted: true });
+    expect(requests()).toEqual([
+      ['GET', `/v1/registry/${REGISTRY_ID}`, undefined],
+      ['PUT', `/v1/registry/${REGISTRY_ID}`, { url: 'ghcr.io/other', username: 'bot' }],
+      ['PUT', `/v1/registry/${REGISTRY_ID}`, { password: 'new-pass' }],
+      ['DELETE', `/v1/registry/${REGISTRY_ID}`, undefined],
+      ['DELETE', `/v1/registry/${REGISTRY_ID}`, undefined],
+    ]);
+  });
+
+  it('update needs something to change (exit 2, nothing sent); 404 is exit 1', async () => {
+    expect(await h.run('registry', 'update', REGISTRY_ID)).toBe(2);
+    expect(h.err).toMatch(
+      /^error: nothing to update: give --registry-url, --username and\/or --password-stdin\n/,
+    );
+    expect(requests()).toEqual([]);
+    expect(await h.run('registry', 'get', 'nope')).toBe(1);
+    expect(h.err).toBe('error: no route GET /v1/registry/nope\n');
   });
 });
 

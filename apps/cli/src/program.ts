@@ -6,6 +6,7 @@ import { registerAuth } from './commands/auth.js';
 import { registerBilling } from './commands/billing.js';
 import { registerCapabilities } from './commands/capabilities.js';
 import { registerNode } from './commands/node.js';
+import { registerRegistry } from './commands/registry.js';
 import { registerToken } from './commands/token.js';
 import { arg, examples, type Io } from './context.js';
 import { ArgumentError, parseApiUrl } from './model/args.js';
@@ -55,6 +56,7 @@ export function buildProgram(io: Io, passthrough: readonly string[]): Command {
   registerAuth(program, io, passthrough);
   registerApp(program, io, passthrough);
   registerToken(program, io, passthrough);
+  registerRegistry(program, io, passthrough);
   registerCapabilities(program, io, passthrough);
   registerNode(program, io, passthrough);
   registerBilling(program, io, passthrough);

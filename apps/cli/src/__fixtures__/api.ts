@@ -1,4 +1,4 @@
-import type { App, FlavorOutput, Me, Token } from '@gantry/contracts';
+import type { App, FlavorOutput, Me, Registry, Token } from '@gantry/contracts';
 
 /** API objects for the CLI's unit tests. */
 
@@ -88,4 +88,17 @@ export const sampleToken = (over: { value?: string; labelSelector?: string } = {
     projectId: 'default',
   },
   status: { ...(over.value ? { value: over.value } : {}), version: 1 },
+});
+
+export const REGISTRY_ID = '7a1e9c52-2222-4b4b-8c8c-000000000002';
+
+export const sampleRegistry = (over: { url?: string; username?: string } = {}): Registry => ({
+  id: REGISTRY_ID,
+  createdAt: '2026-11-23T10:00:00.000Z',
+  updatedAt: '2026-11-23T11:00:00.000Z',
+  user: 'admin',
+  region: 'local',
+  projectId: 'default',
+  url: over.url ?? 'registry.example.com',
+  username: over.username ?? 'ci',
 });

@@ -11,6 +11,7 @@ import {
   parsePort,
   parseSelector,
   parseWholeNumber,
+  secretFromStdin,
 } from './args.js';
 
 describe('parseKeyValue', () => {
@@ -118,5 +119,18 @@ describe('parseSelector', () => {
   it('accepts key=value', () => {
     expect(parseSelector('gantry/id=abc')).toBe('gantry/id=abc');
     expect(() => parseSelector('team')).toThrow(/key=value/);
+  });
+});
+
+describe('secretFromStdin', () => {
+  it.each<[string, string]>([
+    ['pw\n', 'pw'],
+    ['pw\r\n', 'pw'],
+    ['pw', 'pw'],
+    [' p w \n', ' p w '],
+    ['pw\n\n', 'pw\n'],
+    ['\n', ''],
+  ])('%j → %j (only the final line break goes)', (text, secret) => {
+    expect(secretFromStdin(text)).toBe(secret);
   });
 });

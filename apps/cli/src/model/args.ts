@@ -84,3 +84,11 @@ export function parseSelector(text: string): string {
   parseKeyValue(text, 'key=value');
   return text;
 }
+
+/**
+ * A secret piped on stdin (`echo "$PW" | …`, `… < file`) or typed at a prompt: without the one line
+ * break that ends it, otherwise as given (a password may start or end with spaces).
+ */
+export function secretFromStdin(text: string): string {
+  return text.replace(/\r?\n$/, '');
+}

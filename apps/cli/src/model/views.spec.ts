@@ -1,7 +1,14 @@
 import type { NodeRecord, UsageOutput } from '@gantry/contracts';
 import { describe, expect, it } from '@jest/globals';
 
-import { APP_ID, sampleApp, sampleFlavor, sampleMe, sampleToken } from '../__fixtures__/api.js';
+import {
+  APP_ID,
+  sampleApp,
+  sampleFlavor,
+  sampleMe,
+  sampleRegistry,
+  sampleToken,
+} from '../__fixtures__/api.js';
 import {
   quoteArg,
   renderApp,
@@ -9,6 +16,8 @@ import {
   renderFlavors,
   renderMe,
   renderNodes,
+  renderRegistries,
+  renderRegistry,
   renderToken,
   renderTokens,
   renderUsage,
@@ -98,6 +107,35 @@ describe('renderTokens, renderToken', () => {
     expect(renderToken(sampleToken())).not.toContain('Secret');
     const text = renderToken(sampleToken({ value: 'gantry_secret' }));
     expect(text).toMatch(/Secret \(shown only this once, store it now\):\ngantry_secret\n/);
+  });
+});
+
+describe('renderRegistries, renderRegistry', () => {
+  it('lists registries aligned, with their user name but no password', () => {
+    const other = { ...sampleRegistry({ url: 'ghcr.io/my-org', username: 'bot' }), id: 'r2' };
+    const lines = renderRegistries([sampleRegistry(), other], now).trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+URL\s+USERNAME\s+PROJECT\s+USER\s+AGE$/);
+    expect(lines[1]).toMatch(/^7a1e9c52-\S+\s+registry\.example\.com\s+ci\s+default\s+admin\s+2h$/);
+    expect(lines[2]).toMatch(/^r2\s+ghcr\.io\/my-org\s+bot\s+default\s+admin\s+2h$/);
+    expect(lines[2]?.indexOf('bot')).toBe(lines[0]?.indexOf('USERNAME'));
+    expect(renderRegistries([], now)).toBe('No registries found.\n');
+  });
+
+  it('shows one registry, saying that the password is never shown', () => {
+    expect(renderRegistry(sampleRegistry(), now)).toBe(
+      [
+        'Id:       7a1e9c52-2222-4b4b-8c8c-000000000002',
+        'Url:      registry.example.com',
+        'Username: ci',
+        'Password: (stored encrypted, never shown)',
+        'Region:   local',
+        'Project:  default',
+        'User:     admin',
+        'Created:  2026-11-23T10:00:00.000Z (2h ago)',
+        'Updated:  2026-11-23T11:00:00.000Z',
+        '',
+      ].join('\n'),
+    );
   });
 });
 

@@ -1,4 +1,13 @@
-import type { App, AppEvent, FlavorOutput, Me, NodeRecord, Token, UsageOutput } from '@gantry/contracts';
+import type {
+  App,
+  AppEvent,
+  FlavorOutput,
+  Me,
+  NodeRecord,
+  Registry,
+  Token,
+  UsageOutput,
+} from '@gantry/contracts';
 
 import { formatAge, formatBitRate, formatBytes, formatCpus, formatPairs } from './format.js';
 import { type Column, renderFields, renderTable } from './table.js';
@@ -193,6 +202,36 @@ export function renderToken(t: Token): string {
     `\nSecret (shown only this once, store it now):\n${t.status.value}\n` +
     `\nUse it with: gantry login --token <secret>   or   GANTRY_TOKEN=<secret> gantry …\n`
   );
+}
+
+export const registryColumns = (now: Date): Array<Column<Registry>> => [
+  { header: 'ID', value: (r) => r.id },
+  { header: 'URL', value: (r) => r.url },
+  { header: 'USERNAME', value: (r) => r.username },
+  { header: 'PROJECT', value: (r) => r.projectId },
+  { header: 'USER', value: (r) => r.user },
+  { header: 'AGE', value: (r) => formatAge(r.createdAt, now) },
+];
+
+/** `gantry registry list`: never a password (the API never returns one). */
+export function renderRegistries(registries: readonly Registry[], now: Date): string {
+  if (registries.length === 0) return 'No registries found.\n';
+  return renderTable(registryColumns(now), registries);
+}
+
+/** `gantry registry get|add|update`. */
+export function renderRegistry(r: Registry, now: Date): string {
+  return renderFields([
+    ['Id', r.id],
+    ['Url', r.url],
+    ['Username', r.username],
+    ['Password', '(stored encrypted, never shown)'],
+    ['Region', r.region],
+    ['Project', r.projectId],
+    ['User', r.user],
+    ['Created', `${r.createdAt} (${formatAge(r.createdAt, now)} ago)`],
+    ['Updated', r.updatedAt],
+  ]);
 }
 
 /** `gantry app events ID`. */
