@@ -1,6 +1,7 @@
 // Host prerequisites shared by `npm run up`, `npm test` and CI: a running Docker Engine (Debian's
-// docker.io, installed with apt when absent), busybox-static for test and demo images, and helpers
-// to reach local servers. Plain Node, no dependencies: it runs before `npm install`.
+// docker.io, installed with apt when absent), busybox-static for test and demo images, a private
+// registry for the tests (Debian's docker-registry and apache2-utils' htpasswd), and helpers to reach
+// local servers. Plain Node, no dependencies: it runs before `npm install`.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { request } from 'node:http';
@@ -114,4 +115,25 @@ export function ensureBusybox() {
   }
   aptInstall('busybox-static');
   return '/bin/busybox';
+}
+
+/**
+ * What the private-registry tests start (libs/testing `startTestRegistry`): Debian's docker-registry
+ * (the CNCF distribution registry) and htpasswd (apache2-utils). The tests run their own registry on a
+ * free port; whatever service the package may start on :5000 is left alone and not relied on.
+ */
+export function ensureRegistryTools() {
+  const present = () => existsSync('/usr/bin/docker-registry') && have('htpasswd');
+  const missing = [];
+  if (!existsSync('/usr/bin/docker-registry')) missing.push('docker-registry');
+  if (!have('htpasswd')) missing.push('apache2-utils');
+  if (!missing.length) return;
+  try {
+    aptInstall(...missing);
+  } catch (error) {
+    // The package's own service may fail to start (no init system, :5000 taken): the binaries the
+    // tests need are unpacked all the same.
+    if (!present()) throw error;
+    log(`apt-get reported an error installing ${missing.join(', ')}, but the binaries are there`);
+  }
 }

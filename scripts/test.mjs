@@ -1,20 +1,21 @@
 #!/usr/bin/env node
-// `npm test`: builds, makes sure the host has what the tests need (a Docker Engine, busybox-static),
-// runs the static checks (type-check of everything including tests, lint with module boundaries;
-// each counts as one check in the totals), then every jest project (unit, integration, e2e), and
-// ends with the totals as one line: "N passed, N failed".
+// `npm test`: builds, makes sure the host has what the tests need (a Docker Engine, busybox-static,
+// docker-registry and htpasswd), runs the static checks (type-check of everything including tests,
+// lint with module boundaries; each counts as one check in the totals), then every jest project
+// (unit, integration, e2e), and ends with the totals as one line: "N passed, N failed".
 // Extra arguments go to jest and skip the static checks (e.g. `npm test -- --selectProjects unit`).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { ensureBusybox, ensureDocker, log } from './host.mjs';
+import { ensureBusybox, ensureDocker, ensureRegistryTools, log } from './host.mjs';
 import { ROOT } from './platform.mjs';
 
 const state = join(ROOT, '.gantry');
 mkdirSync(state, { recursive: true });
 await ensureDocker(state);
 ensureBusybox();
+ensureRegistryTools();
 
 log('building (tsc -b)');
 const build = spawnSync(

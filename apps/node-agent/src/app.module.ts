@@ -61,7 +61,7 @@ export class NodeAgentModule {
           useFactory: (bus: MessageBus) =>
             new NodeAgent({
               config,
-              plane: new NatsControlPlane(bus),
+              plane: new NatsControlPlane(bus, { registryAuthTimeoutMs: config.REGISTRY_AUTH_TIMEOUT_MS }),
               driver: overrides.driver ?? DockerDriver.connect(config.DOCKER_HOST),
               ...overrides,
             }),

@@ -78,6 +78,11 @@ export const NodeAgentConfigSchema = z.object({
   RESYNC_INTERVAL_MS: env.int(5000, 100, 600_000),
   /** Time limit of one image pull. */
   IMAGE_PULL_TIMEOUT_MS: env.int(600_000, 1000),
+  /**
+   * How long to wait for the api-gateway's answer with a registry's credentials before an image pull
+   * (past it, the image is pulled without credentials).
+   */
+  REGISTRY_AUTH_TIMEOUT_MS: env.int(5000, 100, 60_000),
   /** SIGTERM → SIGKILL grace when stopping a replica. */
   STOP_GRACE_SECONDS: env.int(10, 0, 600),
   /** Where the agent keeps its checkpoint (log cursors, restart counts). */

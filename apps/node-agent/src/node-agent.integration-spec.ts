@@ -406,7 +406,11 @@ describe('node-agent on the real Docker Engine and NATS', () => {
     const failed = await reported('r-missing', 'FAILED', 0, 15_000);
     expect(of('r-missing').map((r) => r.phase)).toEqual(['PULLING', 'FAILED']);
     expect(failed.reason).toBe('JOB_IMAGE_PULL');
-    expect(failed.message).toContain(`image "${missingImage}" does not exist`);
+    // Offline, the engine cannot reach Docker Hub; online, Docker Hub answers "pull access denied …,
+    // repository does not exist or may require 'docker login'", which reads as a registry's refusal.
+    expect(failed.message).toMatch(
+      new RegExp(`^image "${missingImage}" (does not exist locally and )?could not be pulled: `),
+    );
     expect(await containersOf('r-missing')).toEqual([]);
     // The crashed replica, no longer assigned, is removed.
     await waitFor('the crashed container removed', async () => (await containersOf('r-crash')).length === 0);

@@ -1,4 +1,12 @@
-import type { LogBatch, NodeAssignments, NodeHeartbeat, ReplicaReport } from '@gantry/contracts';
+import type {
+  LogBatch,
+  NodeAssignments,
+  NodeHeartbeat,
+  RegistryAuthQuery,
+  RegistryAuthResult,
+  ReplicaReport,
+} from '@gantry/contracts';
+import { GantryError } from '@gantry/errors';
 import type { MessageBus } from '@gantry/messaging';
 
 export interface AssignmentWatch {
@@ -24,14 +32,38 @@ export interface ControlPlane {
   publishReport(report: ReplicaReport): Promise<void>;
   /** Publishes a log batch durably (deduplicated by its id). */
   publishLogs(batch: LogBatch): Promise<void>;
+  /**
+   * The credentials stored in the project for the registry `image` is pulled from (undefined: none).
+   * Rejects when they cannot be looked up — nobody answers, no answer in time, an answer that breaks
+   * the contract — with an error whose message says why and holds no secret.
+   */
+  registryAuth(query: RegistryAuthQuery): Promise<RegistryAuthResult['auth']>;
   /** Sends a heartbeat; may be lost. Never throws. */
   heartbeat(hb: NodeHeartbeat): void;
   connected(): boolean;
 }
 
-/** The control plane over NATS: KV `assignments`, `node.report.v1`, `logs.batch.v1`, `node.heartbeat.v1`. */
+/** The first problem a validation error names (zod's message is every issue, as JSON), else the error's message. */
+function summary(error: unknown): string {
+  const issue = (error as { issues?: Array<{ path?: PropertyKey[]; message?: string }> } | undefined)
+    ?.issues?.[0];
+  if (issue) return `${issue.path?.map(String).join('.') || '(root)'}: ${issue.message ?? 'invalid'}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The control plane over NATS: KV `assignments`, `node.report.v1`, `logs.batch.v1`,
+ * `node.heartbeat.v1`, and the `query.registry-auth.v1` question to the api-gateway.
+ */
 export class NatsControlPlane implements ControlPlane {
-  constructor(private readonly bus: MessageBus) {}
+  private readonly registryAuthTimeoutMs: number;
+
+  constructor(
+    private readonly bus: MessageBus,
+    opts: { registryAuthTimeoutMs?: number } = {},
+  ) {
+    this.registryAuthTimeoutMs = opts.registryAuthTimeoutMs ?? 5000;
+  }
 
   async watchAssignments(
     nodeId: string,
@@ -57,6 +89,18 @@ export class NatsControlPlane implements ControlPlane {
 
   publishLogs(batch: LogBatch): Promise<void> {
     return this.bus.publish('logs.batch.v1', batch);
+  }
+
+  async registryAuth(query: RegistryAuthQuery): Promise<RegistryAuthResult['auth']> {
+    try {
+      return (await this.bus.request('query.registry-auth.v1', query, this.registryAuthTimeoutMs)).auth;
+    } catch (error) {
+      // UNAVAILABLE ("api-gateway is not available"), TIMEOUT, or the gateway's own error: its words.
+      if (error instanceof GantryError) throw error;
+      throw new Error(`the query or its answer does not match query.registry-auth.v1 (${summary(error)})`, {
+        cause: error,
+      });
+    }
   }
 
   heartbeat(hb: NodeHeartbeat): void {

@@ -7,7 +7,9 @@ import { containerSpecFor, type NodeFacts } from '../model/container-spec.js';
 import { framesToLines } from '../model/lines.js';
 import type { Action, ReplicaView } from '../model/plan.js';
 import type { ProbeTiming } from '../model/probe-tracker.js';
+import { describePullFailure, type PullCredentials, pullCredentials } from '../model/registry-auth.js';
 import type { Checkpoint, ReplicaCheckpoint } from './checkpoint.js';
+import type { ControlPlane } from './control-plane.js';
 import type { LogShipper } from './log-shipper.js';
 import { agentMetrics } from './metrics.js';
 import { ProbeLoop, type Prober } from './prober.js';
@@ -35,6 +37,8 @@ export interface ReplicaRuntime extends ReplicaView {
 export interface ExecutorDeps {
   nodeId: string;
   driver: ContainerDriver;
+  /** Where registry credentials are looked up before a pull. */
+  plane: Pick<ControlPlane, 'registryAuth'>;
   reporter: Reporter;
   shipper: LogShipper;
   checkpoint: Checkpoint;
@@ -127,19 +131,25 @@ export class Executor {
       image = await driver.inspectImage(a.image);
       if (!image) {
         this.transition(rt, 'PULLING');
+        const { auth, lookup } = await this.credentials(a);
+        if (signal.aborted) return;
         const started = Date.now();
         try {
-          await driver.pullImage(a.image, { timeoutMs: this.d.pullTimeoutMs, signal });
+          await driver.pullImage(a.image, {
+            timeoutMs: this.d.pullTimeoutMs,
+            signal,
+            ...(auth ? { auth } : {}),
+          });
           agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'ok' });
           agentMetrics.pullSeconds.observe({ node: this.d.nodeId }, (Date.now() - started) / 1000);
         } catch (error) {
           if (signal.aborted) return;
           agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'error' });
-          return this.fail(
-            rt,
-            'JOB_IMAGE_PULL',
-            `image "${a.image}" does not exist locally and could not be pulled: ${(error as Error).message}`,
-          );
+          const failure = {
+            message: (error as Error).message,
+            ...(error instanceof DriverError ? { kind: error.kind } : {}),
+          };
+          return this.fail(rt, 'JOB_IMAGE_PULL', describePullFailure(a.image, failure, lookup));
         }
         image = await driver.inspectImage(a.image);
         if (!image)
@@ -174,6 +184,32 @@ export class Executor {
     rt.containerId = id;
     if (signal.aborted) return; // unassigned meanwhile: the next pass stops it
     await this.run(rt, id);
+  }
+
+  /**
+   * The credentials to pull the replica's image with, asked of the control plane. Never throws: when
+   * they cannot be looked up the image is pulled without any (a public image must not depend on the
+   * lookup), and the failure message of that pull, if it fails, says why.
+   */
+  private async credentials(a: ReplicaAssignment): Promise<PullCredentials> {
+    let answer: Parameters<typeof pullCredentials>[1];
+    try {
+      answer = { stored: await this.d.plane.registryAuth({ projectId: a.projectId, image: a.image }) };
+    } catch (error) {
+      answer = { error: error instanceof Error ? error.message : String(error) };
+    }
+    const pull = pullCredentials(a.image, answer);
+    const { lookup } = pull;
+    if (lookup.outcome === 'failed')
+      this.log.warn(
+        `replica ${a.replicaId}: the registry credentials for image "${a.image}" could not be looked up ` +
+          `(${lookup.why}); pulling it without credentials`,
+      );
+    else if (lookup.outcome === 'found')
+      this.log.log(
+        `replica ${a.replicaId}: pulling "${a.image}" with the credentials of registry ${lookup.url} (user ${lookup.username})`,
+      );
+    return pull;
   }
 
   private async adopt(a: ReplicaAssignment, containerId: string): Promise<void> {

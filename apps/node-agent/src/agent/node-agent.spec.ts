@@ -2,10 +2,14 @@ import type {
   LogBatch,
   NodeAssignments,
   NodeHeartbeat,
+  RegistryAuthQuery,
+  RegistryAuthResult,
   ReplicaAssignment,
   ReplicaReport,
 } from '@gantry/contracts';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { GantryError } from '@gantry/errors';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConsoleLogger, Logger } from '@nestjs/common';
 
 import { NodeAgentConfigSchema } from '../config.js';
 import type { ContainerSummary, Owner } from '../driver/driver.js';
@@ -19,6 +23,10 @@ class MemoryPlane implements ControlPlane {
   readonly reports: ReplicaReport[] = [];
   readonly batches: LogBatch[] = [];
   readonly heartbeats: NodeHeartbeat[] = [];
+  /** The registry credential lookups asked, and how they are answered (default: none stored). */
+  readonly authQueries: RegistryAuthQuery[] = [];
+  answerAuth: (q: RegistryAuthQuery) => Promise<RegistryAuthResult['auth']> = () =>
+    Promise.resolve(undefined);
   private value: NodeAssignments | null = null;
   private readonly listeners = new Set<(v: NodeAssignments | null) => void>();
 
@@ -42,6 +50,10 @@ class MemoryPlane implements ControlPlane {
     this.batches.push(b);
     return Promise.resolve();
   }
+  registryAuth(q: RegistryAuthQuery): Promise<RegistryAuthResult['auth']> {
+    this.authQueries.push(q);
+    return this.answerAuth(q);
+  }
   heartbeat(hb: NodeHeartbeat): void {
     this.heartbeats.push(hb);
   }
@@ -57,7 +69,11 @@ class MemoryPlane implements ControlPlane {
 }
 
 const NODE = 'fake-node';
-const assignment = (replicaId: string, image: string, over: Partial<ReplicaAssignment> = {}): ReplicaAssignment => ({
+const assignment = (
+  replicaId: string,
+  image: string,
+  over: Partial<ReplicaAssignment> = {},
+): ReplicaAssignment => ({
   replicaId,
   appId: `app-${replicaId}`,
   projectId: 'p1',
@@ -133,14 +149,23 @@ describe('NodeAgent on the fake driver', () => {
     expect(ready.endpoint).toEqual({ address: '127.0.0.1', ports: { '8080': expect.any(Number) } });
     const [c] = driver.all();
     expect(c?.spec).toMatchObject({ user: '42420:42420', name: 'gantry-unit-r1', cpus: 1, pidsLimit: 256 });
-    expect(c?.spec.env).toMatchObject({ GANTRY_APP_ID: 'app-r1', GANTRY_REPLICA_ID: 'r1', NVIDIA_VISIBLE_DEVICES: 'GPU-x' });
+    expect(c?.spec.env).toMatchObject({
+      GANTRY_APP_ID: 'app-r1',
+      GANTRY_REPLICA_ID: 'r1',
+      NVIDIA_VISIBLE_DEVICES: 'GPU-x',
+    });
     await until('logs', () => plane.lines('r1').length === 2);
     expect(plane.lines('r1')).toEqual(['listening', 'warming up']);
     await until('a heartbeat with the replica', () =>
       plane.heartbeats.find((h) => h.replicas.some((r) => r.replicaId === 'r1' && r.phase === 'READY')),
     );
     const hb = plane.heartbeats.at(-1);
-    expect(hb).toMatchObject({ nodeId: NODE, simulatedGpus: true, appliedGeneration: 1, capacity: { cpus: 8 } });
+    expect(hb).toMatchObject({
+      nodeId: NODE,
+      simulatedGpus: true,
+      appliedGeneration: 1,
+      capacity: { cpus: 8 },
+    });
     expect(hb?.capacity.gpus.map((g) => g.model)).toEqual(['NVIDIA A100-SXM4-80GB', 'NVIDIA A100-SXM4-80GB']);
 
     plane.put(list(2, []));
@@ -162,7 +187,7 @@ describe('NodeAgent on the fake driver', () => {
     const failed = await until('r2 FAILED', () => plane.of('r2').find((r) => r.phase === 'FAILED'));
     expect(failed.reason).toBe('JOB_IMAGE_PULL');
     expect(failed.message).toMatch(
-      /^image "gantry-test\/does-not-exist:1" does not exist locally and could not be pulled: pull access denied/,
+      /^image "gantry-test\/does-not-exist:1" does not exist locally and could not be pulled: manifest for .* not found/,
     );
     expect(driver.pulls).toEqual(['remote:1', 'gantry-test/does-not-exist:1']);
   });
@@ -229,7 +254,8 @@ describe('NodeAgent on the fake driver', () => {
         return Promise.all(
           list.map(async (c) => {
             const d = await this.inspectContainer(c.id);
-            const lagging = c.state === 'exited' && d?.finishedAt !== undefined && Date.now() - d.finishedAt < 50;
+            const lagging =
+              c.state === 'exited' && d?.finishedAt !== undefined && Date.now() - d.finishedAt < 50;
             return lagging ? { ...c, state: 'running' as const } : c;
           }),
         );
@@ -242,7 +268,11 @@ describe('NodeAgent on the fake driver', () => {
     plane.put(list(1, [assignment('r1', 'web:1')]));
     await until('READY', () => plane.of('r1').find((r) => r.phase === 'READY'));
     driver.crash(driver.all()[0]?.id ?? '', 137);
-    const restarting = await until('RESTARTING', () => plane.of('r1').find((r) => r.phase === 'RESTARTING'), 1000);
+    const restarting = await until(
+      'RESTARTING',
+      () => plane.of('r1').find((r) => r.phase === 'RESTARTING'),
+      1000,
+    );
     expect(restarting).toMatchObject({ exitCode: 137, restarts: 1 });
   });
 
@@ -253,7 +283,9 @@ describe('NodeAgent on the fake driver', () => {
     const first = agentOn(driver, plane, checkpoint);
     await first.start();
     plane.put(list(1, [assignment('r1', 'web:1'), assignment('r2', 'web:1')]));
-    await until('both READY', () => ['r1', 'r2'].every((id) => plane.of(id).some((r) => r.phase === 'READY')));
+    await until('both READY', () =>
+      ['r1', 'r2'].every((id) => plane.of(id).some((r) => r.phase === 'READY')),
+    );
     await until('logs', () => plane.lines('r1').length === 1);
     await first.stop();
     const before = driver.all().map((c) => c.id);
@@ -263,7 +295,9 @@ describe('NodeAgent on the fake driver', () => {
     const second = agentOn(driver, plane, checkpoint, 300);
     const reportsBefore = plane.reports.length;
     await second.start();
-    await until('r1 READY again', () => plane.reports.slice(reportsBefore).find((r) => r.replicaId === 'r1' && r.phase === 'READY'));
+    await until('r1 READY again', () =>
+      plane.reports.slice(reportsBefore).find((r) => r.replicaId === 'r1' && r.phase === 'READY'),
+    );
     expect(driver.all().map((c) => c.id)).toEqual(before); // adopted, nothing re-created
     await new Promise((r) => setTimeout(r, 100));
     expect(driver.all()).toHaveLength(2); // r2's container is within its grace period
@@ -285,5 +319,164 @@ describe('NodeAgent on the fake driver', () => {
     expect(plane.of('r1').some((r) => r.phase === 'STOPPED')).toBe(false);
     expect(driver.all()).toHaveLength(1);
     expect(agent.heartbeatPayload().appliedGeneration).toBe(5);
+  });
+});
+
+describe('NodeAgent pulling from private registries', () => {
+  const PRIVATE = 'registry.example.com/team/model:1';
+  const SECRET = 's3cret-Pa55';
+  const stored = (over: Partial<NonNullable<RegistryAuthResult['auth']>> = {}) => ({
+    url: 'registry.example.com/team',
+    serverAddress: 'registry.example.com',
+    username: 'ci',
+    password: SECRET,
+    ...over,
+  });
+  /** Everything the agent logged, to check that no password ever appears in it. */
+  const logged: string[] = [];
+  const capture = (...args: unknown[]): void => {
+    logged.push(args.map(String).join(' '));
+  };
+  beforeAll(() =>
+    Logger.overrideLogger({ log: capture, warn: capture, error: capture, debug: capture, verbose: capture }),
+  );
+  afterEach(() => {
+    logged.length = 0;
+  });
+  // Restores Nest's default logger for any suite that runs after this one in the same worker.
+  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
+
+  const failedOf = (plane: MemoryPlane, replicaId: string) =>
+    until(`${replicaId} FAILED`, () => plane.of(replicaId).find((r) => r.phase === 'FAILED'));
+  const noSecretLeaked = (plane: MemoryPlane): void => {
+    expect(JSON.stringify(plane.reports)).not.toContain(SECRET);
+    expect(logged.join('\n')).not.toContain(SECRET);
+  };
+
+  it('asks for the credentials of images it pulls (not of local ones) and pulls with those it gets', async () => {
+    const driver = new FakeDriver()
+      .addImage('web:1')
+      .allowPull('public:1')
+      .allowPull(PRIVATE)
+      .requireAuth(PRIVATE, { username: 'ci', password: SECRET });
+    const plane = new MemoryPlane();
+    plane.answerAuth = (q) => Promise.resolve(q.image === PRIVATE ? stored() : undefined);
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [assignment('r1', PRIVATE), assignment('r2', 'public:1'), assignment('r3', 'web:1')]));
+    await until('all READY', () =>
+      ['r1', 'r2', 'r3'].every((id) => plane.of(id).some((r) => r.phase === 'READY')),
+    );
+    expect(plane.of('r1').map((r) => r.phase)).toEqual(['PULLING', 'STARTING', 'READY']);
+    expect([...plane.authQueries].sort((a, b) => a.image.localeCompare(b.image))).toEqual([
+      { projectId: 'p1', image: 'public:1' },
+      { projectId: 'p1', image: PRIVATE },
+    ]);
+    const auth = Object.fromEntries(driver.pulls.map((ref, i) => [ref, driver.pullAuth[i]]));
+    expect(auth).toEqual({
+      [PRIVATE]: { serverAddress: 'registry.example.com', username: 'ci', password: SECRET },
+      'public:1': undefined,
+    });
+    expect(logged.join('\n')).toContain(
+      `pulling "${PRIVATE}" with the credentials of registry registry.example.com/team (user ci)`,
+    );
+    noSecretLeaked(plane);
+  });
+
+  it('fails a private image whose registry has no stored credentials, saying how to add them', async () => {
+    const driver = new FakeDriver()
+      .allowPull(PRIVATE)
+      .requireAuth(PRIVATE, { username: 'ci', password: SECRET });
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [assignment('r1', PRIVATE)]));
+    const failed = await failedOf(plane, 'r1');
+    expect(plane.of('r1').map((r) => r.phase)).toEqual(['PULLING', 'FAILED']);
+    expect(failed.reason).toBe('JOB_IMAGE_PULL');
+    expect(failed.message).toBe(
+      `image "${PRIVATE}" could not be pulled: registry registry.example.com needs credentials: ` +
+        'add them with gantry registry add registry.example.com (or POST /v1/registry); ' +
+        `the engine said: Head "https://${PRIVATE}": no basic auth credentials`,
+    );
+    expect(driver.pullAuth).toEqual([undefined]);
+    expect(driver.all()).toEqual([]);
+  });
+
+  it('fails a private image whose stored credentials the registry refuses, naming them', async () => {
+    const driver = new FakeDriver()
+      .allowPull(PRIVATE)
+      .requireAuth(PRIVATE, { username: 'ci', password: 'the-right-one' });
+    const plane = new MemoryPlane();
+    plane.answerAuth = () => Promise.resolve(stored());
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [assignment('r1', PRIVATE)]));
+    const failed = await failedOf(plane, 'r1');
+    expect(failed.reason).toBe('JOB_IMAGE_PULL');
+    expect(failed.message).toMatch(
+      new RegExp(
+        `^image "${PRIVATE}" could not be pulled: registry registry\\.example\\.com refused the credentials of ` +
+          'registry registry\\.example\\.com/team \\(user ci\\): ',
+      ),
+    );
+    expect(failed.message).toContain('gantry registry update <registry-id> (or PUT /v1/registry/{id})');
+    expect(failed.message).toContain('the engine said: unauthorized: authentication required');
+    expect(driver.pullAuth).toEqual([
+      { serverAddress: 'registry.example.com', username: 'ci', password: SECRET },
+    ]);
+    noSecretLeaked(plane);
+  });
+
+  it('pulls without credentials when the lookup fails: public images run, the failures of others say why', async () => {
+    const driver = new FakeDriver()
+      .allowPull('public:1')
+      .allowPull(PRIVATE)
+      .requireAuth(PRIVATE, { username: 'ci', password: SECRET });
+    const plane = new MemoryPlane();
+    plane.answerAuth = () => Promise.reject(new GantryError('UNAVAILABLE', 'api-gateway is not available'));
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(
+      list(1, [assignment('r1', 'public:1'), assignment('r2', PRIVATE), assignment('r3', 'gone/missing:1')]),
+    );
+    await until('r1 READY', () => plane.of('r1').find((r) => r.phase === 'READY'));
+    const [needs, missing] = await Promise.all([failedOf(plane, 'r2'), failedOf(plane, 'r3')]);
+    expect(needs.message).toMatch(
+      new RegExp(
+        `^image "${PRIVATE}" could not be pulled: registry registry\\.example\\.com needs credentials, ` +
+          'and those stored for it could not be looked up \\(api-gateway is not available\\): retry later; ' +
+          'if none are stored, add them with gantry registry add registry\\.example\\.com',
+      ),
+    );
+    expect(missing.message).toBe(
+      'image "gone/missing:1" does not exist locally and could not be pulled: manifest for gone/missing:1 not ' +
+        'found: manifest unknown (it was pulled without credentials: those of registry docker.io could not be ' +
+        'looked up: api-gateway is not available)',
+    );
+    expect(driver.pullAuth).toEqual([undefined, undefined, undefined]);
+    expect(logged.join('\n')).toContain(
+      `the registry credentials for image "${PRIVATE}" could not be looked up (api-gateway is not available); ` +
+        'pulling it without credentials',
+    );
+  });
+
+  it('never sends credentials that the answer gives for another registry', async () => {
+    const driver = new FakeDriver()
+      .allowPull(PRIVATE)
+      .requireAuth(PRIVATE, { username: 'ci', password: SECRET });
+    const plane = new MemoryPlane();
+    plane.answerAuth = () =>
+      Promise.resolve(stored({ url: 'other.example.com', serverAddress: 'other.example.com' }));
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [assignment('r1', PRIVATE)]));
+    const failed = await failedOf(plane, 'r1');
+    expect(driver.pullAuth).toEqual([undefined]);
+    expect(failed.message).toContain(
+      'could not be looked up (the answer holds credentials for registry other.example.com, not for ' +
+        'registry.example.com where the image comes from)',
+    );
+    noSecretLeaked(plane);
   });
 });

@@ -110,6 +110,7 @@ export class NodeAgent {
     this.executor = new Executor({
       nodeId: c.NODE_ID,
       driver: this.o.driver,
+      plane: this.o.plane,
       reporter: this.reporter,
       shipper: this.shipper,
       checkpoint: this.checkpoint,

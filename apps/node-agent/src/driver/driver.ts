@@ -107,7 +107,23 @@ export type RuntimeEvent =
   /** The event stream (re)connected: events may have been missed, resync. */
   | { type: 'connected' };
 
-export type DriverErrorKind = 'not-found' | 'conflict' | 'invalid' | 'unavailable' | 'timeout' | 'unknown';
+/**
+ * Credentials for the registry an image is pulled from. Secret: the driver hands them to the engine
+ * and nowhere else (never in an error message, a log line or a label).
+ */
+export interface RegistryCredentials {
+  /** The registry host (`host[:port]`) they authenticate against. */
+  serverAddress: string;
+  username: string;
+  password: string;
+}
+
+/**
+ * `unauthorized`: the registry refused the pull for want of credentials, or refused the ones given
+ * (including the ambiguous "access denied" a registry answers for a repository that does not exist).
+ */
+export type DriverErrorKind =
+  'not-found' | 'conflict' | 'invalid' | 'unauthorized' | 'unavailable' | 'timeout' | 'unknown';
 
 /** Every driver failure: a kind the agent can act on, and the engine's own message. */
 export class DriverError extends Error {
@@ -121,6 +137,12 @@ export class DriverError extends Error {
   }
 }
 
+export interface PullOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  auth?: RegistryCredentials;
+}
+
 export interface ContainerDriver {
   /** Engine facts. Throws DriverError('unavailable') when the engine does not answer. */
   info(): Promise<RuntimeInfo>;
@@ -129,8 +151,12 @@ export interface ContainerDriver {
 
   /** The local image, or undefined when it is not present. */
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
-  /** Pulls `ref`; rejects with the engine's error, or DriverError('timeout') after `timeoutMs`. */
-  pullImage(ref: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+  /**
+   * Pulls `ref`, with `auth` when given (else anonymously); rejects with the engine's error —
+   * DriverError('unauthorized') when the registry refuses the pull for want of (valid) credentials —
+   * or DriverError('timeout') after `timeoutMs`.
+   */
+  pullImage(ref: string, opts: PullOptions): Promise<void>;
 
   /** Creates (does not start) a container. Rejects with 'conflict' when the name is taken. */
   createContainer(spec: ContainerSpec): Promise<string>;

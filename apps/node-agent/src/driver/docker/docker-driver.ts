@@ -10,6 +10,7 @@ import type {
   ImageInfo,
   LogFrame,
   Owner,
+  PullOptions,
   RuntimeEvent,
   RuntimeInfo,
 } from '../driver.js';
@@ -80,7 +81,7 @@ export class DockerDriver implements ContainerDriver {
     return this.images.inspect(ref);
   }
 
-  pullImage(ref: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  pullImage(ref: string, opts: PullOptions): Promise<void> {
     return this.images.pull(ref, opts);
   }
 

@@ -31,5 +31,20 @@ export function toDriverError(error: unknown, what: string): DriverError {
   return new DriverError(kind, `${what}: ${engineMessage(error)}`, { cause: error });
 }
 
+/**
+ * Docker's words when a registry refuses a pull for want of credentials or refuses those given:
+ * `no basic auth credentials` (none sent), `unauthorized: authentication required` (wrong ones),
+ * `pull access denied for …, repository does not exist or may require 'docker login'` (Docker Hub,
+ * for a private repository and a missing one alike), `denied: requested access to the resource is
+ * denied`, and a registry's bare HTTP 401/403.
+ */
+const REGISTRY_AUTH_FAILURE =
+  /\bunauthorized\b|authentication required|pull access denied|no basic auth credentials|denied: requested access|incorrect username or password|\bHTTP 40[13]\b/i;
+
+/** True when the engine's answer to a pull (its HTTP status, if any, and message) is a registry's refusal to authenticate. */
+export function isRegistryAuthFailure(status: number | undefined, message: string): boolean {
+  return status === 401 || status === 403 || REGISTRY_AUTH_FAILURE.test(message);
+}
+
 export const statusOf = (error: unknown): number | undefined =>
   (error as DockerishError | undefined)?.statusCode;

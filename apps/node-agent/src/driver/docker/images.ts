@@ -1,7 +1,17 @@
 import type Docker from 'dockerode';
 
-import { DriverError, type ImageInfo } from '../driver.js';
-import { engineMessage, statusOf, toDriverError } from './errors.js';
+import { DriverError, type DriverErrorKind, type ImageInfo, type PullOptions } from '../driver.js';
+import { engineMessage, isRegistryAuthFailure, statusOf, toDriverError } from './errors.js';
+
+/** What a failed pull's status (if any) and message say: a registry's refusal to authenticate, a missing image, or else. */
+function pullFailureKind(
+  status: number | undefined,
+  message: string,
+  otherwise: DriverErrorKind,
+): DriverErrorKind {
+  if (isRegistryAuthFailure(status, message)) return 'unauthorized';
+  return status === 404 ? 'not-found' : otherwise;
+}
 
 /** Images: what is present locally, and pulling what is not. */
 export class DockerImages {
@@ -17,14 +27,23 @@ export class DockerImages {
     }
   }
 
-  /** Pulls `ref`, failing with the registry's error (reported in the progress stream) or on timeout. */
-  async pull(ref: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  /**
+   * Pulls `ref` (with `auth`, sent to the engine in its X-Registry-Auth header only), failing with
+   * the registry's error (reported in the progress stream or as the engine's HTTP error) or on timeout.
+   */
+  async pull(ref: string, opts: PullOptions): Promise<void> {
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const authconfig = opts.auth
+      ? { username: opts.auth.username, password: opts.auth.password, serveraddress: opts.auth.serverAddress }
+      : undefined;
     try {
-      const stream = (await this.docker.pull(ref, { abortSignal: signal })) as NodeJS.ReadableStream;
+      const stream = (await this.docker.pull(ref, {
+        abortSignal: signal,
+        ...(authconfig ? { authconfig } : {}),
+      })) as NodeJS.ReadableStream;
       let pending = '';
-      let failure: string | undefined;
+      let failure: { message: string; code?: number } | undefined;
       const consume = (text: string): void => {
         let at: number;
         pending += text;
@@ -33,9 +52,14 @@ export class DockerImages {
           pending = pending.slice(at + 1);
           if (!line) continue;
           try {
-            const event = JSON.parse(line) as { error?: unknown; errorDetail?: { message?: unknown } };
+            const event = JSON.parse(line) as {
+              error?: unknown;
+              errorDetail?: { message?: unknown; code?: unknown };
+            };
             const message = event.errorDetail?.message ?? event.error;
-            if (message !== undefined) failure ??= String(message);
+            const code = event.errorDetail?.code;
+            if (message !== undefined)
+              failure ??= { message: String(message), ...(typeof code === 'number' ? { code } : {}) };
           } catch {
             // not JSON: progress noise
           }
@@ -57,7 +81,10 @@ export class DockerImages {
         stream.on('end', () => {
           signal.removeEventListener('abort', onAbort);
           consume('\n');
-          if (failure) reject(new DriverError('not-found', failure));
+          if (failure)
+            reject(
+              new DriverError(pullFailureKind(failure.code, failure.message, 'not-found'), failure.message),
+            );
           else resolve();
         });
       });
@@ -65,9 +92,9 @@ export class DockerImages {
       if (error instanceof DriverError) throw error;
       if (signal.aborted && timeout.aborted)
         throw new DriverError('timeout', `pulling ${ref} took longer than ${opts.timeoutMs} ms`);
-      throw new DriverError(statusOf(error) === 404 ? 'not-found' : 'unknown', engineMessage(error), {
-        cause: error,
-      });
+      // The engine's words, without docker-modem's "(HTTP code 500) server error - " before them.
+      const message = engineMessage(error).replace(/^\(HTTP code \d+\) [^-]*- /, '');
+      throw new DriverError(pullFailureKind(statusOf(error), message, 'unknown'), message, { cause: error });
     }
   }
 }

@@ -11,6 +11,8 @@ import {
   type ImageInfo,
   type LogFrame,
   type Owner,
+  type PullOptions,
+  type RegistryCredentials,
   type RuntimeEvent,
   type RuntimeInfo,
   type StreamName,
@@ -44,13 +46,14 @@ interface FakeContainer {
 /**
  * An in-memory container engine: for unit tests, and for the simulated nodes of scheduler benchmarks
  * (thousands of "containers" without Docker). Images are registered up front (`addImage`) or made
- * pullable (`allowPull`); a container's behaviour comes from its image. Probes through `prober()`
- * succeed for running containers whose image serves. Same guarantees as the Docker driver, minus
- * resource enforcement.
+ * pullable (`allowPull`; with given credentials only, after `requireAuth`); a container's behaviour
+ * comes from its image. Probes through `prober()` succeed for running containers whose image serves.
+ * Same guarantees as the Docker driver, minus resource enforcement.
  */
 export class FakeDriver implements ContainerDriver {
   private readonly images = new Map<string, ImageInfo>();
   private readonly pullable = new Map<string, ImageInfo>();
+  private readonly guarded = new Map<string, { username: string; password: string }>();
   private readonly behaviours = new Map<string, FakeBehaviour>();
   private readonly containers = new Map<string, FakeContainer>();
   private readonly listeners = new Set<{ owner: Owner; onEvent: (e: RuntimeEvent) => void }>();
@@ -59,6 +62,8 @@ export class FakeDriver implements ContainerDriver {
   private lastStampMs = 0;
   /** Every pull attempted, in order. */
   readonly pulls: string[] = [];
+  /** The credentials each pull of `pulls` carried (same order; undefined: anonymous). */
+  readonly pullAuth: Array<RegistryCredentials | undefined> = [];
   /** When false, every call fails as if the engine were down. */
   available = true;
 
@@ -74,6 +79,15 @@ export class FakeDriver implements ContainerDriver {
   allowPull(ref: string, behaviour: FakeBehaviour = {}, architecture = 'amd64'): this {
     this.pullable.set(ref, { id: `sha256:${ref}`, architecture, os: 'linux' });
     this.behaviours.set(ref, behaviour);
+    return this;
+  }
+
+  /**
+   * `ref` (pullable) is in a private registry: a pull without these credentials is refused, as
+   * Docker refuses it (`no basic auth credentials`; `unauthorized: authentication required`).
+   */
+  requireAuth(ref: string, credentials: { username: string; password: string }): this {
+    this.guarded.set(ref, { ...credentials });
     return this;
   }
 
@@ -118,12 +132,17 @@ export class FakeDriver implements ContainerDriver {
     return this.guard(() => this.images.get(ref));
   }
 
-  async pullImage(ref: string, _opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  async pullImage(ref: string, opts: PullOptions): Promise<void> {
     await this.guard(() => undefined);
     this.pulls.push(ref);
+    this.pullAuth.push(opts.auth ? { ...opts.auth } : undefined);
+    const wanted = this.guarded.get(ref);
+    if (wanted && !opts.auth)
+      throw new DriverError('unauthorized', `Head "https://${ref}": no basic auth credentials`);
+    if (wanted && (opts.auth?.username !== wanted.username || opts.auth.password !== wanted.password))
+      throw new DriverError('unauthorized', 'unauthorized: authentication required');
     const image = this.pullable.get(ref);
-    if (!image)
-      throw new DriverError('not-found', `pull access denied for ${ref}, repository does not exist`);
+    if (!image) throw new DriverError('not-found', `manifest for ${ref} not found: manifest unknown`);
     this.images.set(ref, image);
   }
 
