@@ -10,18 +10,22 @@ export interface Result {
   stderr: string;
 }
 
-/** Runs `gantry args…` with config file `configPath` and no GANTRY_URL/GANTRY_TOKEN unless given. */
+/**
+ * Runs `gantry args…` with config file `configPath` and no GANTRY_URL/GANTRY_TOKEN unless given;
+ * `input` is written to its stdin (which is closed either way).
+ */
 export function runCli(
   configPath: string,
   args: string[],
   env: Record<string, string> = {},
+  input = '',
 ): Promise<Result> {
   // eslint-disable-next-line no-restricted-syntax -- the CLI inherits the test's environment, minus its own settings
   const base = { ...process.env };
   delete base['GANTRY_URL'];
   delete base['GANTRY_TOKEN'];
   return new Promise((done) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [MAIN, ...args],
       { env: { ...base, GANTRY_CONFIG: configPath, ...env }, timeout: 30_000 },
@@ -30,6 +34,7 @@ export function runCli(
         done({ code, stdout, stderr });
       },
     );
+    child.stdin?.end(input);
   });
 }
 
