@@ -335,6 +335,13 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       // A status from a scheduler before `app.status.v2` still applies.
       await ns.bus.publish('app.status.v1', statusOf(other, 'SCALING', { version: 2 }));
       await waitForState(other.id, 'SCALING');
+
+      // The newest status of an app cannot be stored: the newest one that can is applied instead.
+      await publishStatuses(
+        statusOf(other, 'STOPPED', { version: 4, message: 'bad \u0000 text' }),
+        statusOf(other, 'RUNNING', { version: 3, replicas: 2 }),
+      );
+      await waitForState(other.id, 'RUNNING');
     });
 
     it('stop → desired STOPPED v2 (204); refused once STOPPED (409 naming the state)', async () => {
@@ -596,9 +603,29 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       );
       expect(JSON.stringify(updated.body)).not.toContain('n3w-pw');
 
-      // What a node agent gets before it pulls: the project's most specific registry for the image.
+      // Moving the address takes the password again: a stored password never follows a new host.
+      expectError(
+        await call('PUT', `/v1/registry/${reg.id}`, { body: { url: 'evil.example.com' } }),
+        400,
+        'VALIDATION_FAILED',
+        'password: is required to change url',
+      );
+      expectError(
+        await call('POST', '/v1/registry', { body: { url: 'x.io', username: 'a:b', password: 'p' } }),
+        400,
+        'VALIDATION_FAILED',
+        'username: must not contain a colon',
+      );
+      await bad({ url: 'x.io:99999', username: 'u', password: 'p' }, 'url');
+
+      // What a node agent gets before it pulls: the project's most specific registry for the image,
+      // and only for an image one of the project's live apps uses.
       const auth = (projectId: string, image: string) =>
         ns.bus.request('query.registry-auth.v1', { projectId, image });
+      expect(await auth('default', 'registry.example.com/team/model:1')).toEqual({});
+      await createApp({ image: 'registry.example.com/team/model:1', name: 'private-model' });
+      await createApp({ image: 'registry.example.com/other/model:1', name: 'other-model' });
+      await createApp({ image: 'registry.example.com/team/model:1', name: 'theirs' }, opB);
       expect(await auth('default', 'registry.example.com/team/model:1')).toEqual({
         auth: {
           url: 'registry.example.com/team',

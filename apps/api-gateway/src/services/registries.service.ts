@@ -9,7 +9,7 @@ import {
   registryHost,
   type UpdateRegistryInput,
 } from '@gantry/contracts';
-import { conflict, GantryError, notFound, unavailable } from '@gantry/errors';
+import { conflict, GantryError, notFound, unavailable, validationFailed } from '@gantry/errors';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 
 import { type Principal, projectScope } from '../domain/access.js';
@@ -57,23 +57,37 @@ export class RegistriesService {
       projectId,
       url: input.url,
       username: input.username,
-      passwordSealed: box.seal(input.password, id),
+      passwordSealed: box.seal(input.password, sealContext(id, input.url)),
       region: input.region ?? REGION,
       createdBy: p.tokenName,
       createdAt: now,
       updatedAt: now,
     } satisfies RegistryRow);
-    if (!(await this.store.saveRegistry(row))) throw this.taken(projectId, input.url);
+    if (!(await this.store.insertRegistry(row))) throw this.taken(projectId, input.url);
     return toRegistry(row);
   }
 
   async update(p: Principal, id: string, input: UpdateRegistryInput): Promise<Registry> {
     const row = await this.visible(p, id);
-    if (input.url !== undefined) row.url = input.url;
+    if (input.url !== undefined && input.url !== row.url) {
+      // The password goes wherever the address points: moving it takes the password again, so that
+      // changing an address never sends someone else's stored password to another host.
+      if (input.password === undefined)
+        throw validationFailed([
+          {
+            field: 'password',
+            message: 'is required to change url: the stored one stays with the old address',
+          },
+        ]);
+      row.url = input.url;
+    }
     if (input.username !== undefined) row.username = input.username;
-    if (input.password !== undefined) row.passwordSealed = this.sealer().seal(input.password, row.id);
+    if (input.password !== undefined)
+      row.passwordSealed = this.sealer().seal(input.password, sealContext(row.id, row.url));
     row.updatedAt = new Date();
-    if (!(await this.store.saveRegistry(row))) throw this.taken(row.projectId, row.url);
+    const outcome = await this.store.updateRegistry(row);
+    if (outcome === 'gone') throw notFound('registry', id);
+    if (outcome === 'taken') throw this.taken(row.projectId, row.url);
     return toRegistry(row);
   }
 
@@ -84,13 +98,14 @@ export class RegistriesService {
 
   /**
    * The credentials that pull `image` for `projectId`: those of the project's most specific
-   * registry covering it, or none. A password this key cannot open (the key changed) counts as none,
-   * and is logged.
+   * registry covering it, or none — and none unless a live app of the project uses that image, so
+   * that asking cannot list a project's passwords. A password this key cannot open (the key
+   * changed) counts as none, and is logged.
    */
   async auth(q: RegistryAuthQuery): Promise<RegistryAuthResult> {
     const row = registryFor(q.image, await this.store.registries(q.projectId));
-    if (!row) return {};
-    const password = this.box?.open(row.passwordSealed, row.id);
+    if (!row || !(await this.store.projectUsesImage(q.projectId, q.image))) return {};
+    const password = this.box?.open(row.passwordSealed, sealContext(row.id, row.url));
     if (password === undefined) {
       this.log.error(
         `registry ${row.url} of project ${row.projectId}: its password cannot be opened with GANTRY_SECRET_KEY (was the key changed?); pulling without credentials`,
@@ -121,6 +136,9 @@ export class RegistriesService {
     );
   }
 }
+
+/** What a sealed password is bound to: its row, and the address it may be sent to. */
+const sealContext = (id: string, url: string): string => `${id}|${url}`;
 
 function toRegistry(row: RegistryRow): Registry {
   return {

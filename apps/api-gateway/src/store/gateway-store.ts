@@ -137,15 +137,37 @@ export class GatewayStore {
     return this.ds.getRepository(RegistryRow).findOneBy({ id });
   }
 
-  /** Inserts or updates a registry; false when the project already has another one at its url. */
-  async saveRegistry(row: RegistryRow): Promise<boolean> {
-    try {
-      await this.ds.getRepository(RegistryRow).save(row);
-      return true;
-    } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === '23505') return false;
-      throw error;
-    }
+  /** Inserts a registry; false when the project already has one at its url. */
+  async insertRegistry(row: RegistryRow): Promise<boolean> {
+    return uniqueOrFalse(async () => {
+      await this.ds.getRepository(RegistryRow).insert(row);
+    });
+  }
+
+  /**
+   * Writes a registry's changed fields, if it still exists: 'gone' when it was deleted meanwhile,
+   * 'taken' when the project already has another one at its url.
+   */
+  async updateRegistry(row: RegistryRow): Promise<'updated' | 'gone' | 'taken'> {
+    let affected = 0;
+    const ok = await uniqueOrFalse(async () => {
+      const { url, username, passwordSealed, updatedAt } = row;
+      const r = await this.ds
+        .getRepository(RegistryRow)
+        .update({ id: row.id }, { url, username, passwordSealed, updatedAt });
+      affected = r.affected ?? 0;
+    });
+    return !ok ? 'taken' : affected === 0 ? 'gone' : 'updated';
+  }
+
+  /** Whether a live app of the project runs (or is to run) `image`. */
+  async projectUsesImage(projectId: string, image: string): Promise<boolean> {
+    return this.ds
+      .getRepository(AppRow)
+      .createQueryBuilder('app')
+      .where('app.projectId = :projectId AND app.deleted = false', { projectId })
+      .andWhere("app.spec ->> 'image' = :image", { image })
+      .getExists();
   }
 
   async deleteRegistry(id: string): Promise<boolean> {
@@ -195,8 +217,9 @@ export class GatewayStore {
    * Applies observed statuses, each only if newer than the one stored (idempotent: older and
    * duplicate versions change nothing; of one app's statuses, the newest). DELETED is final: nothing
    * is applied after it. One statement for the lot; if PostgreSQL refuses the data of one (a
-   * version or a text it cannot store), one at a time, and the refused ones are skipped, so that one
-   * bad status never holds back the others. Returns how many apps changed.
+   * version or a text it cannot store), one at a time, and the refused ones are skipped (an app gets
+   * its newest status that can be stored), so that one bad status never holds back the others.
+   * Returns how many apps changed.
    */
   async applyStatuses(statuses: readonly AppStatusChanged[]): Promise<number> {
     const newest = new Map<string, AppStatusChanged>();
@@ -210,14 +233,19 @@ export class GatewayStore {
     } catch (error) {
       if (!isDataError(error)) throw error;
     }
+    // One at a time: of each app's statuses, the newest PostgreSQL accepts.
+    const byApp = new Map<string, AppStatusChanged[]>();
+    for (const e of statuses) byApp.set(e.appId, [...(byApp.get(e.appId) ?? []), e]);
     let applied = 0;
-    for (const e of newest.values())
-      try {
-        applied += await this.updateStatuses([e]);
-      } catch (error) {
-        if (!isDataError(error)) throw error;
-        this.log.warn(`status ${e.id} of app ${e.appId} cannot be stored, skipped: ${errorMessage(error)}`);
-      }
+    for (const list of byApp.values())
+      for (const e of list.sort((a, b) => b.version - a.version))
+        try {
+          applied += await this.updateStatuses([e]);
+          break;
+        } catch (error) {
+          if (!isDataError(error)) throw error;
+          this.log.warn(`status ${e.id} of app ${e.appId} cannot be stored, skipped: ${errorMessage(error)}`);
+        }
     return applied;
   }
 
@@ -324,4 +352,15 @@ function isDataError(error: unknown): boolean {
     (error as { driverError?: { code?: unknown }; code?: unknown }).driverError?.code ??
     (error as { code?: unknown }).code;
   return typeof code === 'string' && code.startsWith('22');
+}
+
+/** Runs a write; false when it broke a unique index (SQLSTATE 23505), which the caller reports. */
+async function uniqueOrFalse(write: () => Promise<void>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if ((error as { driverError?: { code?: string } }).driverError?.code === '23505') return false;
+    throw error;
+  }
 }

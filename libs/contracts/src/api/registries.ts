@@ -18,14 +18,20 @@ export const RegistryUrlSchema = z
       .regex(
         /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/,
         'must be a registry address like registry.example.com, 127.0.0.1:5000 or harbor.example.com/project',
-      ),
+      )
+      .refine((u) => {
+        const port = /^[^/]*:(\d+)/.exec(u)?.[1];
+        return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535);
+      }, 'must have a port from 1 to 65535'),
   );
 
 const UsernameSchema = z
   .string({ error: requiredOr('must be a string') })
   .min(1, 'is required')
   .max(255, 'must be at most 255 characters')
-  .refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20), 'must not contain control characters');
+  .refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20), 'must not contain control characters')
+  // Basic authentication splits user and password at the first colon.
+  .refine((s) => !s.includes(':'), 'must not contain a colon');
 const PasswordSchema = z
   .string({ error: requiredOr('must be a string') })
   .min(1, 'is required')

@@ -20,6 +20,8 @@ describe('registries', () => {
     ['Registry.Example.com/team/model', 'registry.example.com', 'registry.example.com/team/model'],
     ['127.0.0.1:5000/private/web:1', '127.0.0.1:5000', '127.0.0.1:5000/private/web'],
     ['localhost/web', 'localhost', 'localhost/web'],
+    // A capital in the first component makes it a host, as Docker reads it: never Docker Hub.
+    ['Evil/x:1', 'evil', 'evil/x'],
     ['localhost:5000/web:1@sha256:' + 'a'.repeat(64), 'localhost:5000', 'localhost:5000/web'],
     [
       'harbor.example.com/project/sub/model@sha256:' + 'b'.repeat(64),
@@ -59,6 +61,8 @@ describe('registries', () => {
     expect(registryFor('127.0.0.1:5000/web:1', regs)?.id).toBe('local');
     expect(registryFor('127.0.0.1:5001/web:1', regs)).toBeUndefined();
     expect(registryFor('ghcr.io/x/y', [])).toBeUndefined();
+    // Docker Hub credentials never go to a host spelled like a Docker Hub user.
+    expect(registryFor('Me/private:1', regs)).toBeUndefined();
   });
 
   it('authenticates against the host of a stored address', () => {

@@ -9,14 +9,19 @@ const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.i
 export const DOCKER_HUB_HOST = 'docker.io';
 
 /**
- * The registry host (`host[:port]`, lowercase) an image reference is pulled from: its first
- * component when that names a host (has a `.` or a `:`, or is `localhost`), else Docker Hub.
+ * Whether an image reference's first component names a registry host, by Docker's rule
+ * (distribution/reference): it has a `.` or a `:`, is `localhost`, or has a capital letter (a
+ * repository path never does). `Evil/x` is pulled from the host `evil`, not from Docker Hub.
  */
+const namesHost = (first: string): boolean =>
+  first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
+
+/** The registry host (`host[:port]`, lowercase) an image reference is pulled from. */
 export function imageRegistry(image: string): string {
   const slash = image.indexOf('/');
   if (slash < 0) return DOCKER_HUB_HOST;
   const first = image.slice(0, slash);
-  if (!first.includes('.') && !first.includes(':') && first !== 'localhost') return DOCKER_HUB_HOST;
+  if (!namesHost(first)) return DOCKER_HUB_HOST;
   const host = first.toLowerCase();
   return DOCKER_HUB.has(host) ? DOCKER_HUB_HOST : host;
 }
@@ -30,7 +35,7 @@ export function qualifiedRepository(image: string): string {
   const name = at >= 0 ? image.slice(0, at) : image;
   const slash = name.indexOf('/');
   const first = slash < 0 ? '' : name.slice(0, slash);
-  const explicit = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const explicit = slash >= 0 && namesHost(first);
   let path = explicit ? name.slice(slash + 1) : name;
   // Without its registry, a reference has a colon only before its tag.
   const colon = path.lastIndexOf(':');
