@@ -3,7 +3,7 @@ import { MessageBus, MessagingModule } from '@gantry/messaging';
 import { HealthModule, Readiness } from '@gantry/runtime';
 import { type DynamicModule, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 
-import type { ApiGatewayConfig } from './config.js';
+import { type ApiGatewayConfig, SERVICE } from './config.js';
 import { AppsController } from './http/apps.controller.js';
 import { BillingController } from './http/billing.controller.js';
 import { CapabilitiesController } from './http/capabilities.controller.js';
@@ -30,7 +30,7 @@ import { GatewayStore } from './store/gateway-store.js';
 import { Init1764000000000 } from './store/migrations/1764000000000-init.js';
 import { Registries1764200000000 } from './store/migrations/1764200000000-registries.js';
 
-export const SERVICE = 'api-gateway';
+export { SERVICE };
 export const GATEWAY_SCHEMA = 'gateway';
 export const GATEWAY_MIGRATIONS = [Init1764000000000, Registries1764200000000];
 

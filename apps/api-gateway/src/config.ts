@@ -1,6 +1,9 @@
 import { databaseEnv, env, loadConfig, platformEnv, secret } from '@gantry/config';
 import { z } from 'zod';
 
+/** The service's name: its durable consumers and its NATS connection are named after it. */
+export const SERVICE = 'api-gateway';
+
 export const ApiGatewayConfigSchema = z.object({
   ...platformEnv,
   ...databaseEnv,

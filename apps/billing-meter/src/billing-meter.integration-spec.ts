@@ -601,11 +601,17 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
         ['bare-status', JSON.stringify(valid)],
         ['empty-batch', batch()],
         ['extra-batch-field', JSON.stringify({ id: 'b-1', statuses: [valid], discount: 100 })],
-        ['unknown-state', batch({ ...valid, id: 'h-1', state: 'EXPLODED' })],
-        ['negative-units', batch({ ...valid, id: 'h-2', allocatedUnits: -4 })],
-        ['extra-field', batch({ ...valid, id: 'h-3', discount: 100 })],
       ];
       for (const [name, data] of invalid) await publishRaw(data, `hostile-${name}`);
+      // Statuses that break the contract, in one message with a valid one (another app's): each is
+      // dead-lettered alone, with its own data; the valid one is billed.
+      const mixed = status('mixed', 'p-mixed', T2, 'RUNNING', 1, CPU);
+      const broken = [
+        { ...valid, id: 'h-1', state: 'EXPLODED' },
+        { ...valid, id: 'h-2', allocatedUnits: -4 },
+        { ...valid, id: 'h-3', discount: 100 },
+      ];
+      await publishRaw(batch(broken[0], mixed, ...broken.slice(1)), 'hostile-mixed');
       // Statuses valid by the contract, refused by billing's own bounds, in one message with a valid
       // one: each refused one is dead-lettered on its own, the valid one is billed.
       const refused: AppStatusChanged[] = [
@@ -626,11 +632,11 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
 
       const dead = await waitFor('the dead letters', async () => {
         const letters = (await readStream<DeadLetter>('DLQ')).filter((d) => d.consumer === durable);
-        if (letters.length < invalid.length + refused.length)
+        if (letters.length < invalid.length + broken.length + refused.length)
           throw new Error(`${letters.length} dead letters`);
         return letters;
       });
-      expect(dead).toHaveLength(invalid.length + refused.length);
+      expect(dead).toHaveLength(invalid.length + broken.length + refused.length);
       for (const d of dead) {
         expect(d.subject).toBe('app.status.v2');
         expect(d.reason).not.toBe('');
@@ -640,6 +646,18 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
       expect(single.map((d) => (JSON.parse(d.data) as AppStatusChanged).id).sort()).toEqual(
         refused.map((e) => e.id).sort(),
       );
+      const contract = dead.filter((d) => d.reason.includes("breaks app.status.v2's contract"));
+      expect(contract.map((d) => (JSON.parse(d.data) as AppStatusChanged).id).sort()).toEqual([
+        'h-1',
+        'h-2',
+        'h-3',
+      ]);
+      expect(contract.map((d) => d.reason).join('\n')).toMatch(/state: .*allocatedUnits: .*discount/s);
+      const billedMixed = await waitFor('the valid status beside broken ones', async () => {
+        const answer = await usage({ appId: 'mixed', periods: false });
+        return answer.runs.length === 1 ? answer : undefined;
+      });
+      expect(billedMixed.runs[0]).toMatchObject({ appId: 'mixed' });
       const reasons = dead.map((d) => d.reason).join('\n');
       expect(reasons).toContain('is not JSON');
       expect(reasons).toContain('is before 2000');

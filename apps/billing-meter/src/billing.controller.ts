@@ -1,6 +1,7 @@
 import {
   type AppStatusBatch,
   type AppStatusChanged,
+  checkStatuses,
   durableName,
   type EventSubject,
   type QueryRequest,
@@ -30,10 +31,20 @@ export class BillingController {
     private readonly bus: MessageBus,
   ) {}
 
-  /** A scheduler pass's status changes: see `ingest`. */
+  /** A scheduler pass's status changes: see `ingest`. A status that breaks its contract is dead-lettered alone. */
   @OnEvent('app.status.v2')
   async onStatuses(@Payload() batch: AppStatusBatch, @Ctx() ctx: MessageContext): Promise<void> {
-    await this.ingest('app.status.v2', batch.statuses, ctx);
+    const { valid, invalid } = checkStatuses(batch.statuses);
+    for (const [i, { status, problems }] of invalid.entries()) {
+      await this.deadLetter(
+        'app.status.v2',
+        `a status of message ${batch.id} breaks app.status.v2's contract: ${problems}`,
+        status,
+        `${batch.id}:invalid:${i}`,
+        ctx,
+      );
+    }
+    await this.ingest('app.status.v2', valid, ctx);
   }
 
   /** A status published before the upgrade to `app.status.v2`. */
@@ -67,7 +78,15 @@ export class BillingController {
       else refused.push({ status, problems: ingested.problems });
     }
     // Dead letters first: if one cannot be recorded, the message is retried and nothing is lost.
-    for (const { status, problems } of refused) await this.deadLetter(subject, status, problems, ctx);
+    for (const { status, problems } of refused) {
+      await this.deadLetter(
+        subject,
+        `status event ${status.id} of app ${status.appId} refused: ${problems.join('; ')}`,
+        status,
+        status.id,
+        ctx,
+      );
+    }
     const outcomes = await this.store.recordStatuses(accepted);
     for (const [i, outcome] of outcomes.entries()) {
       const { appId, point } = accepted[i] as { appId: string; point: StatusPoint };
@@ -89,25 +108,14 @@ export class BillingController {
 
   private async deadLetter(
     subject: EventSubject,
-    status: AppStatusChanged,
-    problems: string[],
+    reason: string,
+    status: unknown,
+    partId: string,
     ctx: MessageContext,
   ): Promise<void> {
     const consumer = durableName(SERVICE, subject);
-    const reason = `status event ${status.id} of app ${status.appId} refused: ${problems.join('; ')}`;
     this.log.error(`dead-lettering from ${consumer}: ${reason}`);
-    await this.bus.publish(
-      'dlq.v1',
-      {
-        subject,
-        consumer,
-        reason: reason.slice(0, 4000),
-        data: JSON.stringify(status).slice(0, 65_536),
-        deliveries: ctx.deliveries,
-        at: new Date(this.clock.now()).toISOString(),
-      },
-      `${consumer}:${status.id}`,
-    );
+    await this.bus.deadLetterPart({ subject, consumer, reason, deliveries: ctx.deliveries }, status, partId);
     billingMetrics.statusEvents.inc({ outcome: 'refused' });
   }
 }

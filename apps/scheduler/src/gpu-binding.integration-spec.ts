@@ -1,6 +1,7 @@
 import {
   type AppStatusBatch,
   type AppStatusChanged,
+  AppStatusChangedSchema,
   type NodeAssignments,
   wireSubject,
 } from '@gantry/contracts';
@@ -48,7 +49,7 @@ describe('GPU binding under concurrent requests', () => {
     ns = await createTestNamespace('gpubind');
     ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v2'), {
       callback: (_e, m) => {
-        for (const s of m.json<AppStatusBatch>().statuses) {
+        for (const s of m.json<AppStatusBatch>().statuses.map((x) => AppStatusChangedSchema.parse(x))) {
           const prev = statuses.get(s.appId);
           if (!prev || prev.version < s.version) statuses.set(s.appId, s);
         }

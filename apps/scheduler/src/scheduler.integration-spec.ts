@@ -5,6 +5,7 @@ import {
   type AppSpec,
   type AppStatusBatch,
   type AppStatusChanged,
+  AppStatusChangedSchema,
   type NodeAssignments,
   type ReplicaReport,
   wireSubject,
@@ -68,7 +69,7 @@ describe('scheduler on real PostgreSQL and NATS', () => {
     ns = await createTestNamespace('sched');
     ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v2'), {
       callback: (_e, m) => {
-        statuses.push(...m.json<AppStatusBatch>().statuses);
+        statuses.push(...m.json<AppStatusBatch>().statuses.map((x) => AppStatusChangedSchema.parse(x)));
       },
     });
     ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v2'), {

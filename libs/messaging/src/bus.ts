@@ -89,6 +89,27 @@ export class MessageBus {
   }
 
   /**
+   * Dead-letters one part of a message a consumer handled (a status of a batch it cannot read or
+   * refuses), with the part as the letter's data; once per `partId`.
+   */
+  async deadLetterPart(
+    letter: { subject: EventSubject; consumer: string; reason: string; deliveries: number },
+    part: unknown,
+    partId: string,
+  ): Promise<void> {
+    await this.publish(
+      'dlq.v1',
+      {
+        ...letter,
+        reason: letter.reason.slice(0, 4000),
+        data: (JSON.stringify(part) ?? 'undefined').slice(0, 65_536),
+        at: new Date().toISOString(),
+      },
+      `${letter.consumer}:${partId}`.slice(0, 200),
+    );
+  }
+
+  /**
    * Publishes an event whose JSON was checked against the catalog before it was stored (a relay of
    * stored messages, such as the outbox, whose producers validate or test what they write).
    */

@@ -1,9 +1,10 @@
-import type {
-  AppDesired,
-  AppEvent,
-  AppStatusChanged,
-  NodeAssignments,
-  ReplicaReport,
+import {
+  type AppDesired,
+  type AppEvent,
+  type AppStatusChanged,
+  AppStatusChangedSchema,
+  type NodeAssignments,
+  type ReplicaReport,
 } from '@gantry/contracts';
 import { validateEntry } from '@gantry/database';
 import { describe, expect, it } from '@jest/globals';
@@ -76,7 +77,12 @@ function pass(fleet: Fleet, work: (ch: Changes) => string[]): Changes {
   const apps = work(ch);
   for (const id of apps) fleet.reconcile(id, T0, ch);
   fleet.finish(T0, ch);
-  for (const e of ch.outbox) validateEntry(e);
+  for (const e of ch.outbox) {
+    validateEntry(e);
+    // The envelope's contract leaves each status to its consumers: the fleet sends only valid ones.
+    if (e.kind === 'event' && e.subject === 'app.status.v2')
+      for (const st of e.payload.statuses) AppStatusChangedSchema.parse(st);
+  }
   return ch;
 }
 
@@ -102,7 +108,7 @@ describe('Fleet', () => {
     expect(
       statuses?.kind === 'event' &&
         statuses.subject === 'app.status.v2' &&
-        statuses.payload.statuses.map((s) => s.appId).sort(),
+        statuses.payload.statuses.map((s) => AppStatusChangedSchema.parse(s).appId).sort(),
     ).toEqual(['a', 'b', 'c']);
     // The pass's app events travel together, in one message, last.
     expect(kinds.filter((k) => k === 'app.event.v2')).toHaveLength(1);
@@ -168,6 +174,7 @@ describe('Fleet', () => {
     expect(cut.flat()).toEqual(big);
     for (const b of [...batches, ...cut]) {
       validateEntry({ kind: 'event', subject: 'app.status.v2', payload: { id: 'b', statuses: b } });
+      for (const st of b) AppStatusChangedSchema.parse(st);
       expect(Buffer.byteLength(JSON.stringify(b))).toBeLessThan(512 * 1024);
     }
     expect(statusBatches([])).toEqual([]);

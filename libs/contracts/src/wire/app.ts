@@ -56,12 +56,35 @@ export const APP_STATUS_BATCH_MAX = 200;
  * several apps at once: one message, one acknowledgment and one write per consumer where
  * `app.status.v1` took one per app. `id` deduplicates the message; each status keeps its own id, and
  * consumers apply each on its own (newest version wins; billing stores each id once).
+ *
+ * The envelope is checked on arrival; each status is checked by the consumer (`checkStatuses`), so
+ * that one status a consumer cannot read — a producer newer than it, say — is dead-lettered alone
+ * instead of taking the rest of its pass with it. Producers send only AppStatusChanged values.
  */
 export const AppStatusBatchSchema = z.strictObject({
   id: EventIdSchema,
-  statuses: z.array(AppStatusChangedSchema).min(1).max(APP_STATUS_BATCH_MAX),
+  statuses: z.array(z.unknown()).min(1).max(APP_STATUS_BATCH_MAX),
 });
 export type AppStatusBatch = z.infer<typeof AppStatusBatchSchema>;
+
+/** A batch's statuses split into those that meet AppStatusChangedSchema and those that do not (with why). */
+export function checkStatuses(statuses: readonly unknown[]): {
+  valid: AppStatusChanged[];
+  invalid: Array<{ status: unknown; problems: string }>;
+} {
+  const valid: AppStatusChanged[] = [];
+  const invalid: Array<{ status: unknown; problems: string }> = [];
+  for (const status of statuses) {
+    const r = AppStatusChangedSchema.safeParse(status);
+    if (r.success) valid.push(r.data);
+    else
+      invalid.push({
+        status,
+        problems: r.error.issues.map((i) => `${i.path.join('.') || '(status)'}: ${i.message}`).join('; '),
+      });
+  }
+  return { valid, invalid };
+}
 
 /** An app event: a transition or platform decision about an app, with its reason (carried by `app.event.v2`). */
 export const AppEventSchema = z.strictObject({
