@@ -60,11 +60,11 @@ describe('node-agent pulling from a private registry', () => {
       auth: { url: registry.host, serverAddress: registry.host, username: registry.username, password },
     },
   });
-  const replica = (replicaId: string): ReplicaAssignment => ({
+  const replica = (replicaId: string, projectId = PROJECT, ref = image): ReplicaAssignment => ({
     replicaId,
     appId: `app-${replicaId}`,
-    projectId: PROJECT,
-    image,
+    projectId,
+    image: ref,
     envVars: [],
     ports: [8080],
     probe: { path: '/', port: 8080 },
@@ -89,9 +89,14 @@ describe('node-agent pulling from a private registry', () => {
       .inspect()
       .then(() => true)
       .catch(() => false);
-  /** Runs `replicaId` alone on the node and waits for its end: FAILED (or READY). */
-  const runAlone = async (replicaId: string, phase: ReplicaReport['phase']): Promise<ReplicaReport> => {
-    await assign([replica(replicaId)]);
+  /** Runs `replicaId` (of `projectId`, with image `ref`) alone on the node and waits for its end: FAILED (or READY). */
+  const runAlone = async (
+    replicaId: string,
+    phase: ReplicaReport['phase'],
+    projectId = PROJECT,
+    ref = image,
+  ): Promise<ReplicaReport> => {
+    await assign([replica(replicaId, projectId, ref)]);
     return reported(replicaId, phase);
   };
 
@@ -216,6 +221,43 @@ describe('node-agent pulling from a private registry', () => {
     expect(await present()).toBe(true);
     const res = await fetch(`http://127.0.0.1:${ready.endpoint?.ports['8080']}/`);
     expect(await res.text()).toBe('hello from private\n');
+    expect(queries.at(-1)).toEqual({ projectId: PROJECT, image });
+  });
+
+  it("pulls the image again for each replica although it is on the node: another project's pull is no pass", async () => {
+    const OTHER = 'proj-other';
+    // PROJECT has the credentials (its replica r-right pulled the image just before); OTHER has none.
+    answer = (q) => (q.projectId === PROJECT ? credentials(registry.password) : { ok: true, data: {} });
+    expect(await present()).toBe(true);
+    const failed = await runAlone('r-other', 'FAILED', OTHER);
+    expect(of('r-other').map((r) => r.phase)).toEqual(['PULLING', 'FAILED']);
+    expect(failed.reason).toBe('JOB_IMAGE_PULL');
+    expect(failed.message).toBe(
+      `image "${image}" could not be pulled: registry ${registry.host} needs credentials: ` +
+        `add them with gantry registry add ${registry.host} (or POST /v1/registry); the engine said: ` +
+        `Head "http://${registry.host}/v2/private/web/manifests/1": no basic auth credentials`,
+    );
+    expect(queries.at(-1)).toEqual({ projectId: OTHER, image });
+
+    // Nor by another name of the same local image: its digest.
+    const digest = (await docker.getImage(image).inspect()).RepoDigests.find((d) =>
+      d.startsWith(`${registry.host}/private/web@sha256:`),
+    );
+    if (!digest) throw new Error(`no digest of ${registry.host}/private/web on the image`);
+    const byDigest = await runAlone('r-other-digest', 'FAILED', OTHER, digest);
+    expect(byDigest.message).toContain(`could not be pulled: registry ${registry.host} needs credentials: `);
+    expect(queries.at(-1)).toEqual({ projectId: OTHER, image: digest });
+
+    const mine = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.namespace}=${ns.namespace}`] },
+    });
+    expect(mine.filter((c) => c.Names.some((n) => n.includes('r-other')))).toEqual([]);
+    expect(await present()).toBe(true);
+
+    // The project that has credentials still runs it, checked again with its own.
+    await runAlone('r-right-again', 'READY');
+    expect(of('r-right-again').map((r) => r.phase)).toEqual(['PULLING', 'STARTING', 'READY']);
     expect(queries.at(-1)).toEqual({ projectId: PROJECT, image });
   });
 });

@@ -20,13 +20,21 @@ export type ReplicaCheckpoint = z.infer<typeof ReplicaCheckpointSchema>;
 const FileSchema = z.object({
   version: z.literal(1),
   replicas: z.record(z.string(), ReplicaCheckpointSchema),
+  /**
+   * The local images the agent pulled with credentials: image id → the registry host they came from.
+   * Absent from the files of agents that predate it (they load as none); an invalid value is dropped
+   * alone, so that it does not cost the replicas' state. Never pruned: a short entry per distinct
+   * image ever pulled with credentials, and forgetting one would let it run unchecked again.
+   */
+  privateImages: z.record(z.string().max(256), z.string().max(512)).optional().catch(undefined),
 });
 
 const SAVE_DELAY_MS = 200;
 
 /**
  * What the agent must remember across its own restarts and cannot read back from Docker: per replica,
- * restart counts, whether it was ever ready or has failed, and how far its logs were shipped. One JSON
+ * restart counts, whether it was ever ready or has failed, and how far its logs were shipped; and
+ * which local images it pulled with a project's credentials (see `imageStep`). One JSON
  * file, written atomically (temp file + rename), shortly after each change. Best effort: an unreadable
  * file is ignored, a failed write is logged, and the agent keeps working either way.
  */
@@ -39,6 +47,7 @@ export class Checkpoint {
   private constructor(
     private readonly path: string | undefined,
     private readonly replicas: Map<string, ReplicaCheckpoint>,
+    private readonly privateImages: Map<string, string> = new Map(),
   ) {}
 
   /** In memory only (tests, simulated nodes). */
@@ -49,15 +58,18 @@ export class Checkpoint {
   static async load(path: string): Promise<Checkpoint> {
     const log = new Logger('Checkpoint');
     let replicas = new Map<string, ReplicaCheckpoint>();
+    let privateImages = new Map<string, string>();
     try {
       const parsed = FileSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
-      if (parsed.success) replicas = new Map(Object.entries(parsed.data.replicas));
-      else log.warn(`ignoring ${path}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+      if (parsed.success) {
+        replicas = new Map(Object.entries(parsed.data.replicas));
+        privateImages = new Map(Object.entries(parsed.data.privateImages ?? {}));
+      } else log.warn(`ignoring ${path}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
         log.warn(`ignoring ${path}: ${(error as Error).message}`);
     }
-    return new Checkpoint(path, replicas);
+    return new Checkpoint(path, replicas, privateImages);
   }
 
   get(replicaId: string): ReplicaCheckpoint | undefined {
@@ -78,6 +90,18 @@ export class Checkpoint {
     if (this.replicas.delete(replicaId)) this.schedule();
   }
 
+  /** The registry host the local image `imageId` was pulled from with credentials; undefined: not known to be private. */
+  privateImage(imageId: string): string | undefined {
+    return this.privateImages.get(imageId);
+  }
+
+  /** Remembers that the local image `imageId` was pulled from `registry` with credentials. */
+  rememberPrivateImage(imageId: string, registry: string): void {
+    if (this.privateImages.get(imageId) === registry) return;
+    this.privateImages.set(imageId, registry);
+    this.schedule();
+  }
+
   /** Writes now; resolves once what is in memory is on disk (or failed to get there). */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
@@ -94,7 +118,11 @@ export class Checkpoint {
 
   private async write(): Promise<void> {
     if (!this.path) return;
-    const body = JSON.stringify({ version: 1, replicas: Object.fromEntries(this.replicas) });
+    const body = JSON.stringify({
+      version: 1,
+      replicas: Object.fromEntries(this.replicas),
+      privateImages: Object.fromEntries(this.privateImages),
+    });
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
       await mkdir(dirname(this.path), { recursive: true });

@@ -1,4 +1,4 @@
-import type { InfoCode, ReplicaAssignment, ReplicaPhase } from '@gantry/contracts';
+import { imageRegistry, type InfoCode, type ReplicaAssignment, type ReplicaPhase } from '@gantry/contracts';
 import { Logger } from '@nestjs/common';
 
 import { type ContainerDetails, type ContainerDriver, DriverError } from '../driver/driver.js';
@@ -7,7 +7,13 @@ import { containerSpecFor, type NodeFacts } from '../model/container-spec.js';
 import { framesToLines } from '../model/lines.js';
 import type { Action, ReplicaView } from '../model/plan.js';
 import type { ProbeTiming } from '../model/probe-tracker.js';
-import { describePullFailure, type PullCredentials, pullCredentials } from '../model/registry-auth.js';
+import {
+  describePullFailure,
+  describeUncheckedPrivateImage,
+  imageStep,
+  type PullCredentials,
+  pullCredentials,
+} from '../model/registry-auth.js';
 import type { Checkpoint, ReplicaCheckpoint } from './checkpoint.js';
 import type { ControlPlane } from './control-plane.js';
 import type { LogShipper } from './log-shipper.js';
@@ -128,17 +134,30 @@ export class Executor {
 
     let image;
     try {
-      image = await driver.inspectImage(a.image);
-      if (!image) {
+      // A present image that was pulled with credentials is pulled again with this replica's project's
+      // (see imageStep): another project's pull must not let this one run it.
+      const step = imageStep(await driver.inspectImage(a.image), (id) => this.d.checkpoint.privateImage(id));
+      if (step.kind === 'use') image = step.image;
+      else {
+        const again = step.kind === 'repull';
         this.transition(rt, 'PULLING');
-        const { auth, lookup } = await this.credentials(a);
+        const { auth, lookup } = await this.credentials(a, again ? step.registry : undefined);
         if (signal.aborted) return;
+        // Never run a private image unchecked: without the project's credentials known, no pull can
+        // tell whether it may.
+        if (again && lookup.outcome === 'failed')
+          return this.fail(
+            rt,
+            'JOB_IMAGE_PULL',
+            describeUncheckedPrivateImage(a.image, step.registry, lookup.why),
+          );
         const started = Date.now();
         try {
           await driver.pullImage(a.image, {
             timeoutMs: this.d.pullTimeoutMs,
             signal,
             ...(auth ? { auth } : {}),
+            ...(again ? { verify: true } : {}),
           });
           agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'ok' });
           agentMetrics.pullSeconds.observe({ node: this.d.nodeId }, (Date.now() - started) / 1000);
@@ -149,7 +168,7 @@ export class Executor {
             message: (error as Error).message,
             ...(error instanceof DriverError ? { kind: error.kind } : {}),
           };
-          return this.fail(rt, 'JOB_IMAGE_PULL', describePullFailure(a.image, failure, lookup));
+          return this.fail(rt, 'JOB_IMAGE_PULL', describePullFailure(a.image, failure, lookup, again));
         }
         image = await driver.inspectImage(a.image);
         if (!image)
@@ -158,6 +177,7 @@ export class Executor {
             'JOB_IMAGE_PULL',
             `image "${a.image}" does not exist locally and could not be pulled`,
           );
+        if (auth) this.d.checkpoint.rememberPrivateImage(image.id, imageRegistry(a.image));
       }
     } catch (error) {
       return this.retryLater(rt, `inspecting image ${a.image}`, error);
@@ -188,10 +208,11 @@ export class Executor {
 
   /**
    * The credentials to pull the replica's image with, asked of the control plane. Never throws: when
-   * they cannot be looked up the image is pulled without any (a public image must not depend on the
-   * lookup), and the failure message of that pull, if it fails, says why.
+   * they cannot be looked up an absent image is pulled without any (a public image must not depend on
+   * the lookup), and the failure message of that pull, if it fails, says why; a present private image
+   * (`privateRegistry`: the registry it was pulled from with credentials) is not pulled at all.
    */
-  private async credentials(a: ReplicaAssignment): Promise<PullCredentials> {
+  private async credentials(a: ReplicaAssignment, privateRegistry?: string): Promise<PullCredentials> {
     let answer: Parameters<typeof pullCredentials>[1];
     try {
       answer = { stored: await this.d.plane.registryAuth({ projectId: a.projectId, image: a.image }) };
@@ -200,14 +221,22 @@ export class Executor {
     }
     const pull = pullCredentials(a.image, answer);
     const { lookup } = pull;
+    const again = privateRegistry !== undefined;
+    const subject = again
+      ? `"${a.image}" (present, pulled from registry ${privateRegistry} with credentials) again`
+      : `"${a.image}"`;
     if (lookup.outcome === 'failed')
       this.log.warn(
         `replica ${a.replicaId}: the registry credentials for image "${a.image}" could not be looked up ` +
-          `(${lookup.why}); pulling it without credentials`,
+          `(${lookup.why}); ${again ? 'not running this private image unchecked' : 'pulling it without credentials'}`,
       );
     else if (lookup.outcome === 'found')
       this.log.log(
-        `replica ${a.replicaId}: pulling "${a.image}" with the credentials of registry ${lookup.url} (user ${lookup.username})`,
+        `replica ${a.replicaId}: pulling ${subject} with the credentials of registry ${lookup.url} (user ${lookup.username})`,
+      );
+    else if (again)
+      this.log.log(
+        `replica ${a.replicaId}: pulling ${subject} without credentials: project ${a.projectId} has none for it`,
       );
     return pull;
   }

@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import type {
   LogBatch,
   NodeAssignments,
@@ -478,5 +482,137 @@ describe('NodeAgent pulling from private registries', () => {
         'registry.example.com where the image comes from)',
     );
     noSecretLeaked(plane);
+  });
+
+  describe('a private image present on the node', () => {
+    const A = { serverAddress: 'registry.example.com', username: 'ci-a', password: SECRET };
+    const B = { serverAddress: 'registry.example.com', username: 'ci-b', password: 'b-Pa55' };
+    const storedFor = {
+      pA: stored({ username: 'ci-a' }),
+      pB: stored({ url: 'registry.example.com/b', username: 'ci-b', password: 'b-Pa55' }),
+    };
+    const of = (replicaId: string, projectId: string, image = PRIVATE) =>
+      assignment(replicaId, image, { projectId });
+    const readyOf = (plane: MemoryPlane, replicaId: string) =>
+      until(`${replicaId} READY`, () => plane.of(replicaId).find((r) => r.phase === 'READY'));
+    const containerOf = (driver: FakeDriver, replicaId: string) =>
+      driver.all().find((c) => c.spec.name === `gantry-unit-${replicaId}`);
+    const NEEDS_CREDENTIALS =
+      `image "${PRIVATE}" could not be pulled: registry registry.example.com needs credentials: ` +
+      'add them with gantry registry add registry.example.com (or POST /v1/registry); ' +
+      `the engine said: Head "https://${PRIVATE}": no basic auth credentials`;
+    /** A node where project pA pulled PRIVATE with its credentials (replica a1 runs it); pB has none yet. */
+    async function pulledByA(checkpoint = Checkpoint.inMemory(), image = PRIVATE) {
+      const driver = new FakeDriver()
+        .addImage('web:1')
+        .allowPull(image)
+        .requireAuth(image, A)
+        .requireAuth(image, B);
+      const plane = new MemoryPlane();
+      const credentials: Partial<Record<string, NonNullable<RegistryAuthResult['auth']>>> = {
+        pA: storedFor.pA,
+      };
+      plane.answerAuth = (q) => Promise.resolve(credentials[q.projectId]);
+      const agent = agentOn(driver, plane, checkpoint);
+      await agent.start();
+      plane.put(list(1, [of('a1', 'pA', image)]));
+      await readyOf(plane, 'a1');
+      expect(driver.pullAuth).toEqual([A]);
+      return { driver, plane, agent, credentials };
+    }
+
+    it("is pulled again with the asking project's credentials: without any the replica fails and never starts", async () => {
+      const { driver, plane, credentials } = await pulledByA();
+      plane.put(list(2, [of('a1', 'pA'), of('b1', 'pB')]));
+      const failed = await failedOf(plane, 'b1');
+      expect(plane.of('b1').map((r) => r.phase)).toEqual(['PULLING', 'FAILED']);
+      expect(failed).toMatchObject({ reason: 'JOB_IMAGE_PULL', message: NEEDS_CREDENTIALS });
+      expect(plane.authQueries.at(-1)).toEqual({ projectId: 'pB', image: PRIVATE });
+      expect(driver.pulls).toEqual([PRIVATE, PRIVATE]);
+      expect(driver.pullAuth).toEqual([A, undefined]);
+      expect(containerOf(driver, 'b1')).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(plane.of('b1').map((r) => r.phase)).toEqual(['PULLING', 'FAILED']); // stays failed
+      expect(containerOf(driver, 'b1')).toBeUndefined();
+
+      // Once pB has credentials of its own that the registry accepts, its replicas run.
+      credentials.pB = storedFor.pB;
+      plane.put(list(3, [of('a1', 'pA'), of('b2', 'pB')]));
+      await readyOf(plane, 'b2');
+      expect(plane.of('b2').map((r) => r.phase)).toEqual(['PULLING', 'STARTING', 'READY']);
+      expect(driver.pullAuth.at(-1)).toEqual(B);
+
+      // And pA's next replica is checked again, with pA's credentials.
+      plane.put(list(4, [of('a1', 'pA'), of('b2', 'pB'), of('a2', 'pA')]));
+      await readyOf(plane, 'a2');
+      expect(plane.of('a2').map((r) => r.phase)).toEqual(['PULLING', 'STARTING', 'READY']);
+      expect(driver.pullAuth).toEqual([A, undefined, B, A]);
+      expect(logged.join('\n')).toContain(
+        `replica b1: pulling "${PRIVATE}" (present, pulled from registry registry.example.com with credentials) ` +
+          'again without credentials: project pB has none for it',
+      );
+      noSecretLeaked(plane);
+      expect(JSON.stringify(plane.reports)).not.toContain('b-Pa55');
+    });
+
+    it('is checked with the registry also when named by digest, which the engine would answer from its store', async () => {
+      const DIGEST = 'registry.example.com/team/model@sha256:0123abcd';
+      const { driver, plane } = await pulledByA(Checkpoint.inMemory(), DIGEST);
+      plane.put(list(2, [of('a1', 'pA', DIGEST), of('b1', 'pB', DIGEST)]));
+      const failed = await failedOf(plane, 'b1');
+      expect(failed.message).toBe(
+        `image "${DIGEST}" could not be pulled: registry registry.example.com needs credentials: ` +
+          'add them with gantry registry add registry.example.com (or POST /v1/registry); ' +
+          `the engine said: Head "https://${DIGEST}": no basic auth credentials`,
+      );
+      expect(driver.pullAuth).toEqual([A, undefined]);
+      expect(containerOf(driver, 'b1')).toBeUndefined();
+    });
+
+    it('fails the replica without pulling or starting it when the credentials cannot be looked up', async () => {
+      const { driver, plane } = await pulledByA();
+      plane.answerAuth = () => Promise.reject(new GantryError('UNAVAILABLE', 'api-gateway is not available'));
+      plane.put(list(2, [of('a1', 'pA'), of('a2', 'pA')]));
+      const failed = await failedOf(plane, 'a2');
+      expect(plane.of('a2').map((r) => r.phase)).toEqual(['PULLING', 'FAILED']);
+      expect(failed).toMatchObject({
+        reason: 'JOB_IMAGE_PULL',
+        message:
+          `image "${PRIVATE}" is private (it was pulled from registry registry.example.com with credentials): ` +
+          "it runs only once pulled again with the project's credentials, and those could not be looked up " +
+          '(api-gateway is not available): retry later',
+      });
+      expect(driver.pulls).toEqual([PRIVATE]);
+      expect(containerOf(driver, 'a2')).toBeUndefined();
+    });
+
+    it('starts a public or locally built image as it is, without any lookup or pull', async () => {
+      const { driver, plane } = await pulledByA();
+      const queries = plane.authQueries.length;
+      plane.put(list(2, [of('a1', 'pA'), of('b1', 'pB', 'web:1')]));
+      await readyOf(plane, 'b1');
+      expect(plane.of('b1').map((r) => r.phase)).toEqual(['STARTING', 'READY']);
+      expect(plane.authQueries).toHaveLength(queries);
+      expect(driver.pulls).toEqual([PRIVATE]);
+    });
+
+    it('remembers it across a restart of the agent, through the checkpoint', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'gantry-node-agent-checkpoint-'));
+      try {
+        const path = join(dir, 'checkpoint.json');
+        const { driver, plane, agent } = await pulledByA(await Checkpoint.load(path));
+        await agent.stop();
+
+        const second = agentOn(driver, plane, await Checkpoint.load(path));
+        await second.start();
+        plane.put(list(2, [of('a1', 'pA'), of('b1', 'pB')]));
+        const failed = await failedOf(plane, 'b1');
+        expect(failed.message).toBe(NEEDS_CREDENTIALS);
+        expect(driver.pullAuth).toEqual([A, undefined]);
+        expect(containerOf(driver, 'b1')).toBeUndefined();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -141,6 +141,13 @@ export interface PullOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   auth?: RegistryCredentials;
+  /**
+   * The registry must authorize the pull (with `auth`) even when the engine holds the image already.
+   * A pull by tag always asks the registry (to resolve the tag), but Docker answers a pull by digest
+   * of an image it holds from its own store without asking: with `verify`, the driver asks the
+   * registry for the manifest first.
+   */
+  verify?: boolean;
 }
 
 export interface ContainerDriver {
@@ -154,7 +161,7 @@ export interface ContainerDriver {
   /**
    * Pulls `ref`, with `auth` when given (else anonymously); rejects with the engine's error —
    * DriverError('unauthorized') when the registry refuses the pull for want of (valid) credentials —
-   * or DriverError('timeout') after `timeoutMs`.
+   * or DriverError('timeout') after `timeoutMs`. See `PullOptions.verify` for an image present.
    */
   pullImage(ref: string, opts: PullOptions): Promise<void>;
 

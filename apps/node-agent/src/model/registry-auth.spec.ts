@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { describePullFailure, pullCredentials, type StoredCredentials } from './registry-auth.js';
+import {
+  describePullFailure,
+  describeUncheckedPrivateImage,
+  imageStep,
+  pullCredentials,
+  type StoredCredentials,
+} from './registry-auth.js';
 
 const HARBOR: StoredCredentials = {
   url: 'harbor.example.com/team',
@@ -120,5 +126,59 @@ describe('describePullFailure', () => {
     expect(
       describePullFailure(image, { message: 'boom' }, { outcome: 'found', url: 'x', username: 'u' }),
     ).toBe('image "127.0.0.1:5000/private/web:1" does not exist locally and could not be pulled: boom');
+  });
+
+  it('says a private image present locally failed its pull again, not that it is missing', () => {
+    expect(
+      describePullFailure(
+        image,
+        { kind: 'unknown', message: 'connection refused' },
+        { outcome: 'none' },
+        true,
+      ),
+    ).toBe(
+      'image "127.0.0.1:5000/private/web:1" is private: it runs only once pulled again with the project\'s ' +
+        'credentials, and that pull failed: connection refused',
+    );
+    // A refusal reads as for an absent image: what the project must do is the same.
+    expect(describePullFailure(image, noCredentials, { outcome: 'none' }, true)).toBe(
+      describePullFailure(image, noCredentials, { outcome: 'none' }),
+    );
+  });
+});
+
+describe('imageStep', () => {
+  const local = { id: 'sha256:abc', architecture: 'amd64', os: 'linux' };
+  const remembered = (id: string) => (id === 'sha256:abc' ? '127.0.0.1:5000' : undefined);
+
+  it('pulls an absent image', () => {
+    expect(imageStep(undefined, remembered)).toEqual({ kind: 'pull' });
+  });
+
+  it('pulls again a present image that a pull with credentials brought', () => {
+    expect(imageStep(local, remembered)).toEqual({ kind: 'repull', registry: '127.0.0.1:5000' });
+  });
+
+  it('uses a present image not known to be private as it is', () => {
+    expect(imageStep({ ...local, id: 'sha256:def' }, remembered)).toEqual({
+      kind: 'use',
+      image: { ...local, id: 'sha256:def' },
+    });
+  });
+});
+
+describe('describeUncheckedPrivateImage', () => {
+  it('says why the private image does not run, and to retry', () => {
+    expect(
+      describeUncheckedPrivateImage(
+        '127.0.0.1:5000/private/web:1',
+        '127.0.0.1:5000',
+        'api-gateway is not available',
+      ),
+    ).toBe(
+      'image "127.0.0.1:5000/private/web:1" is private (it was pulled from registry 127.0.0.1:5000 with ' +
+        "credentials): it runs only once pulled again with the project's credentials, and those could not be " +
+        'looked up (api-gateway is not available): retry later',
+    );
   });
 });

@@ -38,6 +38,8 @@ export class DockerImages {
       ? { username: opts.auth.username, password: opts.auth.password, serveraddress: opts.auth.serverAddress }
       : undefined;
     try {
+      // The engine does not ask the registry about a digest it holds (see PullOptions.verify).
+      if (opts.verify && ref.includes('@')) await this.askRegistry(ref, authconfig, signal);
       const stream = (await this.docker.pull(ref, {
         abortSignal: signal,
         ...(authconfig ? { authconfig } : {}),
@@ -95,6 +97,29 @@ export class DockerImages {
       // The engine's words, without docker-modem's "(HTTP code 500) server error - " before them.
       const message = engineMessage(error).replace(/^\(HTTP code \d+\) [^-]*- /, '');
       throw new DriverError(pullFailureKind(statusOf(error), message, 'unknown'), message, { cause: error });
+    }
+  }
+
+  /**
+   * Asks the registry for `ref`'s manifest with `authconfig` (the engine's GET /distribution/{ref}/json,
+   * which never answers from the engine's store); rejects as a pull does when the registry refuses.
+   */
+  private async askRegistry(
+    ref: string,
+    authconfig: { username: string; password: string; serveraddress: string } | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    // dockerode does not hand the signal on for this call: the answer is raced against it.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.docker.getImage(ref).distribution(authconfig ? { authconfig } : {}), aborted]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 }

@@ -53,7 +53,7 @@ interface FakeContainer {
 export class FakeDriver implements ContainerDriver {
   private readonly images = new Map<string, ImageInfo>();
   private readonly pullable = new Map<string, ImageInfo>();
-  private readonly guarded = new Map<string, { username: string; password: string }>();
+  private readonly guarded = new Map<string, Array<{ username: string; password: string }>>();
   private readonly behaviours = new Map<string, FakeBehaviour>();
   private readonly containers = new Map<string, FakeContainer>();
   private readonly listeners = new Set<{ owner: Owner; onEvent: (e: RuntimeEvent) => void }>();
@@ -83,11 +83,12 @@ export class FakeDriver implements ContainerDriver {
   }
 
   /**
-   * `ref` (pullable) is in a private registry: a pull without these credentials is refused, as
-   * Docker refuses it (`no basic auth credentials`; `unauthorized: authentication required`).
+   * `ref` (pullable, or present) is in a private registry: a pull without these credentials is
+   * refused, as Docker refuses it (`no basic auth credentials`; `unauthorized: authentication
+   * required`), even when the image is present. Each call adds a user the registry accepts.
    */
   requireAuth(ref: string, credentials: { username: string; password: string }): this {
-    this.guarded.set(ref, { ...credentials });
+    this.guarded.set(ref, [...(this.guarded.get(ref) ?? []), { ...credentials }]);
     return this;
   }
 
@@ -136,10 +137,13 @@ export class FakeDriver implements ContainerDriver {
     await this.guard(() => undefined);
     this.pulls.push(ref);
     this.pullAuth.push(opts.auth ? { ...opts.auth } : undefined);
+    // Like Docker: a pull by digest of an image it holds does not ask the registry (PullOptions.verify).
+    if (ref.includes('@') && this.images.has(ref) && !opts.verify) return;
     const wanted = this.guarded.get(ref);
     if (wanted && !opts.auth)
       throw new DriverError('unauthorized', `Head "https://${ref}": no basic auth credentials`);
-    if (wanted && (opts.auth?.username !== wanted.username || opts.auth.password !== wanted.password))
+    const auth = opts.auth;
+    if (wanted && !wanted.some((w) => auth?.username === w.username && auth.password === w.password))
       throw new DriverError('unauthorized', 'unauthorized: authentication required');
     const image = this.pullable.get(ref);
     if (!image) throw new DriverError('not-found', `manifest for ${ref} not found: manifest unknown`);
