@@ -5,6 +5,7 @@ import {
   type AppDesired,
   type AppEvent,
   type AppEventBatch,
+  AppEventSchema,
   AppSchema,
   type AppState,
   type AppStatusChanged,
@@ -162,7 +163,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
       }),
       ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v2'), {
         callback: (_e, m) => {
-          events.push(...m.json<AppEventBatch>().events);
+          events.push(...m.json<AppEventBatch>().events.map((x) => AppEventSchema.parse(x)));
         },
       }),
     );

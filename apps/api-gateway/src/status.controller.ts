@@ -1,4 +1,10 @@
-import { type AppStatusBatch, type AppStatusChanged, checkStatuses, durableName } from '@gantry/contracts';
+import {
+  type AppStatusBatch,
+  type AppStatusChanged,
+  AppStatusChangedSchema,
+  checkParts,
+  durableName,
+} from '@gantry/contracts';
 import { MessageBus, type MessageContext, OnEvent } from '@gantry/messaging';
 import { Controller, Logger } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
@@ -22,9 +28,9 @@ export class StatusController {
    */
   @OnEvent('app.status.v2')
   async onStatuses(@Payload() batch: AppStatusBatch, @Ctx() ctx: MessageContext): Promise<void> {
-    const { valid, invalid } = checkStatuses(batch.statuses);
+    const { valid, invalid } = checkParts(AppStatusChangedSchema, batch.statuses);
     const consumer = durableName(SERVICE, 'app.status.v2');
-    for (const [i, { status, problems }] of invalid.entries()) {
+    for (const [i, { part: status, problems }] of invalid.entries()) {
       const reason = `a status of message ${batch.id} breaks app.status.v2's contract: ${problems}`;
       this.log.error(`dead-lettering from ${consumer}: ${reason}`);
       await this.bus.deadLetterPart(

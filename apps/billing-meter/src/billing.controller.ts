@@ -1,7 +1,8 @@
 import {
   type AppStatusBatch,
   type AppStatusChanged,
-  checkStatuses,
+  AppStatusChangedSchema,
+  checkParts,
   durableName,
   type EventSubject,
   type QueryRequest,
@@ -34,8 +35,8 @@ export class BillingController {
   /** A scheduler pass's status changes: see `ingest`. A status that breaks its contract is dead-lettered alone. */
   @OnEvent('app.status.v2')
   async onStatuses(@Payload() batch: AppStatusBatch, @Ctx() ctx: MessageContext): Promise<void> {
-    const { valid, invalid } = checkStatuses(batch.statuses);
-    for (const [i, { status, problems }] of invalid.entries()) {
+    const { valid, invalid } = checkParts(AppStatusChangedSchema, batch.statuses);
+    for (const [i, { part: status, problems }] of invalid.entries()) {
       await this.deadLetter(
         'app.status.v2',
         `a status of message ${batch.id} breaks app.status.v2's contract: ${problems}`,

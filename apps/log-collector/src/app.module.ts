@@ -3,7 +3,7 @@ import { MessagingModule } from '@gantry/messaging';
 import { HealthModule } from '@gantry/runtime';
 import { type DynamicModule, Module } from '@nestjs/common';
 
-import type { LogCollectorConfig } from './config.js';
+import { type LogCollectorConfig, SERVICE } from './config.js';
 import { AppEventRow, LogBatchRow, LogLineRow } from './log.entities.js';
 import { LogStore } from './log-store.js';
 import { LogsController } from './logs.controller.js';
@@ -11,7 +11,7 @@ import { Init1763900000000 } from './migrations/1763900000000-init.js';
 import { AppEventOrder1764100000000 } from './migrations/1764100000000-app-event-order.js';
 import { Retention } from './retention.js';
 
-export const SERVICE = 'log-collector';
+export { SERVICE };
 
 @Module({})
 export class LogCollectorModule {

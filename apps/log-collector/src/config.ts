@@ -1,6 +1,9 @@
 import { databaseEnv, env, loadConfig, platformEnv } from '@gantry/config';
 import { z } from 'zod';
 
+/** The service's name: its durable consumers and its NATS connection are named after it. */
+export const SERVICE = 'log-collector';
+
 export const LogCollectorConfigSchema = z.object({
   ...platformEnv,
   ...databaseEnv,

@@ -1,7 +1,9 @@
+import { type DeadLetter, wireStream, wireSubject } from '@gantry/contracts';
 import { createDataSource, prepareDatabase, schemaDrift } from '@gantry/database';
 import { runService } from '@gantry/runtime';
 import { createTestDatabase, createTestNamespace, type TestDatabase, waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { INestApplication } from '@nestjs/common';
 
 import { LogCollectorModule, SERVICE } from './app.module.js';
@@ -129,6 +131,30 @@ describe('log-collector on real PostgreSQL and NATS', () => {
       return r.events.length >= 3 ? r.events : undefined;
     });
     expect(events.map((e) => e.id)).toEqual(['ev-1', 'ev-2', 'ev-3']);
+
+    // An event that breaks the contract (a newer producer, say) is dead-lettered alone; the rest of
+    // its message is recorded.
+    await ns.bus.publish('app.event.v2', {
+      id: 'batch-mixed',
+      events: [
+        { ...ev('ev-bad', '2026-11-23T09:00:03Z', 'APP_RUNNING', 'x'), type: 'EXPLODED' },
+        ev('ev-4', '2026-11-23T09:00:04Z', 'APP_RUNNING', 'after a bad one'),
+      ],
+    });
+    await waitFor('the good event of the mixed batch', async () => {
+      const r = await ns.bus.request('query.events.v1', { appId: 'app-2' });
+      return r.events.some((e) => e.id === 'ev-4') ? true : undefined;
+    });
+    const jsm = await jetstreamManager(ns.bus.nc);
+    const letter = (
+      await jsm.streams.getMessage(wireStream(ns.namespace, 'DLQ'), {
+        last_by_subj: wireSubject(ns.namespace, 'dlq.v1'),
+      })
+    )?.json<DeadLetter>();
+    expect(letter).toMatchObject({ subject: 'app.event.v2', reason: expect.stringContaining('type') });
+    expect(JSON.parse(letter?.data ?? '{}')).toMatchObject({ id: 'ev-bad' });
+    const all = await ns.bus.request('query.events.v1', { appId: 'app-2' });
+    expect(all.events.map((e) => e.id)).not.toContain('ev-bad');
     expect(events[1]).toMatchObject({
       reason: 'APP_RUNNING',
       message: 'running',

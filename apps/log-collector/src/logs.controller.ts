@@ -1,7 +1,18 @@
-import type { AppEvent, AppEventBatch, LogBatch, QueryRequest, QueryResponse } from '@gantry/contracts';
-import { OnEvent, OnQuery } from '@gantry/messaging';
-import { Controller } from '@nestjs/common';
+import {
+  type AppEvent,
+  type AppEventBatch,
+  AppEventSchema,
+  checkParts,
+  durableName,
+  type LogBatch,
+  type QueryRequest,
+  type QueryResponse,
+} from '@gantry/contracts';
+import { MessageBus, type MessageContext, OnEvent, OnQuery } from '@gantry/messaging';
+import { Controller, Logger } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
 
+import { SERVICE } from './config.js';
 import { LogStore } from './log-store.js';
 
 const DEFAULT_TAIL = 1000;
@@ -9,16 +20,33 @@ const DEFAULT_TAIL = 1000;
 /** NATS handlers of the log collector: it stores log batches and app events, and answers queries. */
 @Controller()
 export class LogsController {
-  constructor(private readonly store: LogStore) {}
+  private readonly log = new Logger('LogsController');
+
+  constructor(
+    private readonly store: LogStore,
+    private readonly bus: MessageBus,
+  ) {}
 
   @OnEvent('logs.batch.v1')
   async onLogBatch(batch: LogBatch): Promise<void> {
     await this.store.appendBatch(batch);
   }
 
+  /** Records a batch's events; one that breaks its contract is dead-lettered alone, the rest recorded. */
   @OnEvent('app.event.v2')
-  async onAppEvents(batch: AppEventBatch): Promise<void> {
-    await this.store.recordEvents(batch.events);
+  async onAppEvents(@Payload() batch: AppEventBatch, @Ctx() ctx: MessageContext): Promise<void> {
+    const { valid, invalid } = checkParts(AppEventSchema, batch.events);
+    const consumer = durableName(SERVICE, 'app.event.v2');
+    for (const [i, { part, problems }] of invalid.entries()) {
+      const reason = `an event of message ${batch.id} breaks app.event.v2's contract: ${problems}`;
+      this.log.error(`dead-lettering from ${consumer}: ${reason}`);
+      await this.bus.deadLetterPart(
+        { subject: 'app.event.v2', consumer, reason, deliveries: ctx.deliveries },
+        part,
+        `${batch.id}:invalid:${i}`,
+      );
+    }
+    if (valid.length > 0) await this.store.recordEvents(valid);
   }
 
   /** An event published before the upgrade to `app.event.v2`. */

@@ -2,6 +2,7 @@ import {
   type AppDesired,
   type AppEvent,
   type AppEventBatch,
+  AppEventSchema,
   type AppSpec,
   type AppStatusBatch,
   type AppStatusChanged,
@@ -74,7 +75,7 @@ describe('scheduler on real PostgreSQL and NATS', () => {
     });
     ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.event.v2'), {
       callback: (_e, m) => {
-        events.push(...m.json<AppEventBatch>().events);
+        events.push(...m.json<AppEventBatch>().events.map((x) => AppEventSchema.parse(x)));
       },
     });
     const config = SchedulerConfigSchema.parse({

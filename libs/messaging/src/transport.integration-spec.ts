@@ -38,7 +38,7 @@ class Handlers {
   async onEvent(@Payload() batch: AppEventBatch, @Ctx() ctx: MessageContext): Promise<void> {
     const n = (attempts.get(batch.id) ?? 0) + 1;
     attempts.set(batch.id, n);
-    const message = batch.events[0]?.message;
+    const message = (batch.events[0] as { message?: string } | undefined)?.message;
     if (message === 'flaky' && ctx.deliveries < 2) throw new Error('database briefly unavailable');
     if (message === 'poison') throw new GantryError('CONFLICT', 'this can never be applied');
     seen.push(batch);

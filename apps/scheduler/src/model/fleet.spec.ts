@@ -1,6 +1,7 @@
 import {
   type AppDesired,
   type AppEvent,
+  AppEventSchema,
   type AppStatusChanged,
   AppStatusChangedSchema,
   type NodeAssignments,
@@ -82,6 +83,8 @@ function pass(fleet: Fleet, work: (ch: Changes) => string[]): Changes {
     // The envelope's contract leaves each status to its consumers: the fleet sends only valid ones.
     if (e.kind === 'event' && e.subject === 'app.status.v2')
       for (const st of e.payload.statuses) AppStatusChangedSchema.parse(st);
+    if (e.kind === 'event' && e.subject === 'app.event.v2')
+      for (const ev of e.payload.events) AppEventSchema.parse(ev);
   }
   return ch;
 }
@@ -115,7 +118,9 @@ describe('Fleet', () => {
     expect(kinds.at(-1)).toBe('app.event.v2');
     const last = ch.outbox.at(-1);
     expect(
-      last?.kind === 'event' && last.subject === 'app.event.v2' && last.payload.events.map((e) => e.appId),
+      last?.kind === 'event' &&
+        last.subject === 'app.event.v2' &&
+        last.payload.events.map((e) => AppEventSchema.parse(e).appId),
     ).toEqual(expect.arrayContaining(['a', 'b', 'c']));
   });
 
@@ -141,6 +146,7 @@ describe('Fleet', () => {
     expect(cut.flat()).toEqual(big);
     for (const b of [...batches, ...cut]) {
       validateEntry({ kind: 'event', subject: 'app.event.v2', payload: { id: 'b', events: b } });
+      for (const ev of b) AppEventSchema.parse(ev);
       expect(Buffer.byteLength(JSON.stringify(b))).toBeLessThan(512 * 1024);
     }
     expect(eventBatches([])).toEqual([]);

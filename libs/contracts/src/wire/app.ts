@@ -57,7 +57,7 @@ export const APP_STATUS_BATCH_MAX = 200;
  * `app.status.v1` took one per app. `id` deduplicates the message; each status keeps its own id, and
  * consumers apply each on its own (newest version wins; billing stores each id once).
  *
- * The envelope is checked on arrival; each status is checked by the consumer (`checkStatuses`), so
+ * The envelope is checked on arrival; each status is checked by the consumer (`checkParts`), so
  * that one status a consumer cannot read — a producer newer than it, say — is dead-lettered alone
  * instead of taking the rest of its pass with it. Producers send only AppStatusChanged values.
  */
@@ -67,20 +67,23 @@ export const AppStatusBatchSchema = z.strictObject({
 });
 export type AppStatusBatch = z.infer<typeof AppStatusBatchSchema>;
 
-/** A batch's statuses split into those that meet AppStatusChangedSchema and those that do not (with why). */
-export function checkStatuses(statuses: readonly unknown[]): {
-  valid: AppStatusChanged[];
-  invalid: Array<{ status: unknown; problems: string }>;
-} {
-  const valid: AppStatusChanged[] = [];
-  const invalid: Array<{ status: unknown; problems: string }> = [];
-  for (const status of statuses) {
-    const r = AppStatusChangedSchema.safeParse(status);
+/**
+ * The parts of a batch split into those that meet `schema` and those that do not (with why): how
+ * consumers read `app.status.v2` and `app.event.v2`, whose envelopes leave each part to them.
+ */
+export function checkParts<T>(
+  schema: z.ZodType<T>,
+  parts: readonly unknown[],
+): { valid: T[]; invalid: Array<{ part: unknown; problems: string }> } {
+  const valid: T[] = [];
+  const invalid: Array<{ part: unknown; problems: string }> = [];
+  for (const part of parts) {
+    const r = schema.safeParse(part);
     if (r.success) valid.push(r.data);
     else
       invalid.push({
-        status,
-        problems: r.error.issues.map((i) => `${i.path.join('.') || '(status)'}: ${i.message}`).join('; '),
+        part,
+        problems: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '),
       });
   }
   return { valid, invalid };
@@ -121,6 +124,7 @@ export const APP_EVENT_BATCH_MAX = 500;
  */
 export const AppEventBatchSchema = z.strictObject({
   id: EventIdSchema,
-  events: z.array(AppEventSchema).min(1).max(APP_EVENT_BATCH_MAX),
+  /** Each an AppEvent: checked by the consumer (`checkParts`), as `app.status.v2`'s statuses are. */
+  events: z.array(z.unknown()).min(1).max(APP_EVENT_BATCH_MAX),
 });
 export type AppEventBatch = z.infer<typeof AppEventBatchSchema>;
