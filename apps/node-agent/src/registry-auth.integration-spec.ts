@@ -209,7 +209,7 @@ describe('node-agent pulling from a private registry', () => {
     answer = () => ({ ok: true, data: { auth: { url: registry.host } } });
     const garbled = await runAlone('r-garbled', 'FAILED');
     expect(garbled.message).toContain(
-      'could not be looked up (the query or its answer does not match query.registry-auth.v1 (auth.serverAddress: ',
+      'could not be looked up (answer to query.registry-auth.v1: auth.serverAddress: ',
     );
     expect(await present()).toBe(false);
   });

@@ -22,7 +22,7 @@ import { Bucket, Kvm, KvWatchInclude } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 
-import { decodeWith, encodeJson } from './codec.js';
+import { checkWith, decodeWith, encodeJson } from './codec.js';
 import { JetStreamPublisher } from './js-publisher.js';
 import { ensureTopology } from './topology.js';
 import { headersWithTraceContext } from './tracing.js';
@@ -129,7 +129,8 @@ export class MessageBus {
 
   /**
    * Asks the owning service. Resolves with its validated answer; rejects with the GantryError it
-   * answered, or UNAVAILABLE/TIMEOUT when nobody answers in time.
+   * answered, UNAVAILABLE/TIMEOUT when nobody answers in time, or VALIDATION_FAILED naming the first
+   * field of an answer that breaks the contract.
    */
   async request<S extends QuerySubject>(
     subject: S,
@@ -154,7 +155,7 @@ export class MessageBus {
     }
     const envelope = decodeWith(ReplySchema, reply.data, `reply to ${subject}`);
     if (!envelope.ok) throw GantryError.fromBody(envelope.error);
-    return def.response.parse(envelope.data) as QueryResponse<S>;
+    return checkWith(def.response, envelope.data, `answer to ${subject}`) as QueryResponse<S>;
   }
 
   /** The typed KV bucket (opened once per bus). */

@@ -14,6 +14,11 @@ export function decodeWith<T extends z.ZodType>(schema: T, bytes: Uint8Array, wh
   } catch {
     throw new GantryError('INVALID_JSON', `${what}: payload is not JSON`);
   }
+  return checkWith(schema, raw, what);
+}
+
+/** Validates a value from the wire (already parsed). Throws a non-retryable GantryError naming the first problem. */
+export function checkWith<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.infer<T> {
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
