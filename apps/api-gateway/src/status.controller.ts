@@ -6,7 +6,7 @@ import {
   durableName,
 } from '@gantry/contracts';
 import { MessageBus, type MessageContext, OnEvent } from '@gantry/messaging';
-import { Controller, Logger } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 
 import { SERVICE } from './config.js';
@@ -15,8 +15,6 @@ import { AppsService } from './services/apps.service.js';
 /** NATS handlers: the status read model follows what the scheduler reports. */
 @Controller()
 export class StatusController {
-  private readonly log = new Logger('StatusController');
-
   constructor(
     private readonly apps: AppsService,
     private readonly bus: MessageBus,
@@ -29,16 +27,13 @@ export class StatusController {
   @OnEvent('app.status.v2')
   async onStatuses(@Payload() batch: AppStatusBatch, @Ctx() ctx: MessageContext): Promise<void> {
     const { valid, invalid } = checkParts(AppStatusChangedSchema, batch.statuses);
-    const consumer = durableName(SERVICE, 'app.status.v2');
-    for (const [i, { part: status, problems }] of invalid.entries()) {
-      const reason = `a status of message ${batch.id} breaks app.status.v2's contract: ${problems}`;
-      this.log.error(`dead-lettering from ${consumer}: ${reason}`);
-      await this.bus.deadLetterPart(
-        { subject: 'app.status.v2', consumer, reason, deliveries: ctx.deliveries },
-        status,
-        `${batch.id}:invalid:${i}`,
-      );
-    }
+    await this.bus.deadLetterInvalidParts(
+      'app.status.v2',
+      durableName(SERVICE, 'app.status.v2'),
+      batch.id,
+      invalid,
+      ctx.deliveries,
+    );
     if (valid.length > 0) await this.apps.applyStatuses(valid);
   }
 

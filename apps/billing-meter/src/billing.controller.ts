@@ -36,15 +36,14 @@ export class BillingController {
   @OnEvent('app.status.v2')
   async onStatuses(@Payload() batch: AppStatusBatch, @Ctx() ctx: MessageContext): Promise<void> {
     const { valid, invalid } = checkParts(AppStatusChangedSchema, batch.statuses);
-    for (const [i, { part: status, problems }] of invalid.entries()) {
-      await this.deadLetter(
-        'app.status.v2',
-        `a status of message ${batch.id} breaks app.status.v2's contract: ${problems}`,
-        status,
-        `${batch.id}:invalid:${i}`,
-        ctx,
-      );
-    }
+    await this.bus.deadLetterInvalidParts(
+      'app.status.v2',
+      durableName(SERVICE, 'app.status.v2'),
+      batch.id,
+      invalid,
+      ctx.deliveries,
+    );
+    billingMetrics.statusEvents.inc({ outcome: 'refused' }, invalid.length);
     await this.ingest('app.status.v2', valid, ctx);
   }
 

@@ -9,7 +9,7 @@ import {
   type QueryResponse,
 } from '@gantry/contracts';
 import { MessageBus, type MessageContext, OnEvent, OnQuery } from '@gantry/messaging';
-import { Controller, Logger } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 
 import { SERVICE } from './config.js';
@@ -20,8 +20,6 @@ const DEFAULT_TAIL = 1000;
 /** NATS handlers of the log collector: it stores log batches and app events, and answers queries. */
 @Controller()
 export class LogsController {
-  private readonly log = new Logger('LogsController');
-
   constructor(
     private readonly store: LogStore,
     private readonly bus: MessageBus,
@@ -36,16 +34,13 @@ export class LogsController {
   @OnEvent('app.event.v2')
   async onAppEvents(@Payload() batch: AppEventBatch, @Ctx() ctx: MessageContext): Promise<void> {
     const { valid, invalid } = checkParts(AppEventSchema, batch.events);
-    const consumer = durableName(SERVICE, 'app.event.v2');
-    for (const [i, { part, problems }] of invalid.entries()) {
-      const reason = `an event of message ${batch.id} breaks app.event.v2's contract: ${problems}`;
-      this.log.error(`dead-lettering from ${consumer}: ${reason}`);
-      await this.bus.deadLetterPart(
-        { subject: 'app.event.v2', consumer, reason, deliveries: ctx.deliveries },
-        part,
-        `${batch.id}:invalid:${i}`,
-      );
-    }
+    await this.bus.deadLetterInvalidParts(
+      'app.event.v2',
+      durableName(SERVICE, 'app.event.v2'),
+      batch.id,
+      invalid,
+      ctx.deliveries,
+    );
     if (valid.length > 0) await this.store.recordEvents(valid);
   }
 

@@ -20,6 +20,7 @@ import { GantryError } from '@gantry/errors';
 import { PubHeaders } from '@nats-io/jetstream';
 import { Bucket, Kvm, KvWatchInclude } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Logger } from '@nestjs/common';
 import { z } from 'zod';
 
 import { checkWith, decodeWith, encodeJson } from './codec.js';
@@ -59,6 +60,7 @@ const ReplySchema = z.union([
 export class MessageBus {
   private readonly publisher: JetStreamPublisher;
   private readonly buckets = new Map<BucketName, Promise<TypedKv<BucketName>>>();
+  private readonly log = new Logger('MessageBus');
 
   constructor(
     readonly nc: NatsConnection,
@@ -107,6 +109,24 @@ export class MessageBus {
       },
       `${letter.consumer}:${partId}`.slice(0, 200),
     );
+  }
+
+  /**
+   * Dead-letters, each on its own, the parts of a batch message (`batchId`) its consumer cannot read
+   * (see checkParts), so that the rest of the batch is handled.
+   */
+  async deadLetterInvalidParts(
+    subject: EventSubject,
+    consumer: string,
+    batchId: string,
+    invalid: ReadonlyArray<{ part: unknown; problems: string }>,
+    deliveries: number,
+  ): Promise<void> {
+    for (const [i, { part, problems }] of invalid.entries()) {
+      const reason = `a part of message ${batchId} breaks ${subject}'s contract: ${problems}`;
+      this.log.error(`dead-lettering from ${consumer}: ${reason}`);
+      await this.deadLetterPart({ subject, consumer, reason, deliveries }, part, `${batchId}:invalid:${i}`);
+    }
   }
 
   /**
