@@ -4,13 +4,14 @@ import {
   type FlavorOutput,
   formatMicros,
   type Project,
+  type Registry,
   type Token,
   type UsageOutput,
   type UsageQuery,
   type UsageResult,
 } from '@gantry/contracts';
 
-import type { AppRow, ProjectRow, TokenRow } from '../store/entities.js';
+import type { AppRow, ProjectRow, RegistryRow, TokenRow } from '../store/entities.js';
 
 /** The app's URL: the template with `{id}` replaced. */
 export const appUrl = (template: string, id: string): string => template.replaceAll('{id}', id);
@@ -48,6 +49,20 @@ export function toToken(row: TokenRow, secret?: string): Token {
       projectId: row.projectId,
     },
     status: { ...(secret ? { value: secret } : {}), version: row.version },
+  };
+}
+
+/** A private registry as the API shows it: never its password. */
+export function toRegistry(row: RegistryRow): Registry {
+  return {
+    id: row.id,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    user: row.createdBy,
+    region: row.region,
+    projectId: row.projectId,
+    url: row.url,
+    username: row.username,
   };
 }
 

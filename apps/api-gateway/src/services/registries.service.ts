@@ -13,6 +13,7 @@ import { conflict, GantryError, notFound, unavailable, validationFailed } from '
 import { Inject, Injectable, Logger } from '@nestjs/common';
 
 import { type Principal, projectScope } from '../domain/access.js';
+import { toRegistry } from '../domain/presenters.js';
 import { SecretBox } from '../domain/secrets.js';
 import { RegistryRow } from '../store/entities.js';
 import { GatewayStore } from '../store/gateway-store.js';
@@ -139,16 +140,3 @@ export class RegistriesService {
 
 /** What a sealed password is bound to: its row, and the address it may be sent to. */
 const sealContext = (id: string, url: string): string => `${id}|${url}`;
-
-function toRegistry(row: RegistryRow): Registry {
-  return {
-    id: row.id,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-    user: row.createdBy,
-    region: row.region,
-    projectId: row.projectId,
-    url: row.url,
-    username: row.username,
-  };
-}

@@ -222,28 +222,25 @@ export class GatewayStore {
    * Returns how many apps changed.
    */
   async applyStatuses(statuses: readonly AppStatusChanged[]): Promise<number> {
-    const newest = new Map<string, AppStatusChanged>();
-    for (const e of statuses) {
-      const seen = newest.get(e.appId);
-      if (!seen || e.version > seen.version) newest.set(e.appId, e);
-    }
-    if (newest.size === 0) return 0;
-    try {
-      return await this.updateStatuses([...newest.values()]);
-    } catch (error) {
-      if (!isDataError(error)) throw error;
-    }
-    // One at a time: of each app's statuses, the newest PostgreSQL accepts.
+    // Each app's statuses, newest first.
     const byApp = new Map<string, AppStatusChanged[]>();
     for (const e of statuses) byApp.set(e.appId, [...(byApp.get(e.appId) ?? []), e]);
+    const lists = [...byApp.values()].map((l) => l.sort((a, b) => b.version - a.version));
+    if (lists.length === 0) return 0;
+    try {
+      return await this.updateStatuses(lists.map((l) => l[0] as AppStatusChanged));
+    } catch (error) {
+      if (!sqlState(error)?.startsWith('22')) throw error;
+    }
+    // One at a time: of each app's statuses, the newest PostgreSQL accepts.
     let applied = 0;
-    for (const list of byApp.values())
-      for (const e of list.sort((a, b) => b.version - a.version))
+    for (const list of lists)
+      for (const e of list)
         try {
           applied += await this.updateStatuses([e]);
           break;
         } catch (error) {
-          if (!isDataError(error)) throw error;
+          if (!sqlState(error)?.startsWith('22')) throw error;
           this.log.warn(`status ${e.id} of app ${e.appId} cannot be stored, skipped: ${errorMessage(error)}`);
         }
     return applied;
@@ -346,21 +343,22 @@ function toFlavor(r: FlavorRow): Flavor {
   };
 }
 
-/** PostgreSQL refused a value (SQLSTATE class 22: out of range, invalid text, …): retrying cannot help. */
-function isDataError(error: unknown): boolean {
-  const code =
-    (error as { driverError?: { code?: unknown }; code?: unknown }).driverError?.code ??
-    (error as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('22');
+/**
+ * The SQLSTATE of a PostgreSQL error (TypeORM wraps the driver's): class 22 is a value PostgreSQL
+ * refuses (out of range, invalid text), which no retry helps; 23505 a unique index broken.
+ */
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { driverError?: { code?: unknown } }).driverError?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
-/** Runs a write; false when it broke a unique index (SQLSTATE 23505), which the caller reports. */
+/** Runs a write; false when it broke a unique index, which the caller reports. */
 async function uniqueOrFalse(write: () => Promise<void>): Promise<boolean> {
   try {
     await write();
     return true;
   } catch (error) {
-    if ((error as { driverError?: { code?: string } }).driverError?.code === '23505') return false;
+    if (sqlState(error) === '23505') return false;
     throw error;
   }
 }
