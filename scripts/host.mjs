@@ -123,17 +123,19 @@ export function ensureBusybox() {
  * free port; whatever service the package may start on :5000 is left alone and not relied on.
  */
 export function ensureRegistryTools() {
-  const present = () => existsSync('/usr/bin/docker-registry') && have('htpasswd');
-  const missing = [];
-  if (!existsSync('/usr/bin/docker-registry')) missing.push('docker-registry');
-  if (!have('htpasswd')) missing.push('apache2-utils');
-  if (!missing.length) return;
+  const missing = () =>
+    [
+      !existsSync('/usr/bin/docker-registry') && 'docker-registry',
+      !have('htpasswd') && 'apache2-utils',
+    ].filter(Boolean);
+  const packages = missing();
+  if (!packages.length) return;
   try {
-    aptInstall(...missing);
+    aptInstall(...packages);
   } catch (error) {
     // The package's own service may fail to start (no init system, :5000 taken): the binaries the
     // tests need are unpacked all the same.
-    if (!present()) throw error;
-    log(`apt-get reported an error installing ${missing.join(', ')}, but the binaries are there`);
+    if (missing().length) throw error;
+    log(`apt-get reported an error installing ${packages.join(', ')}, but the binaries are there`);
   }
 }
