@@ -17,15 +17,24 @@
 // as 2 replicas × 4 GPUs. The stream is cut at REQUESTS replicas. Each app is an `app.desired.v1`
 // event published with MessageBus (dedupe id = event id), at most WINDOW apps in flight: a new app
 // is published as soon as one is decided (a closed loop with WINDOW concurrent users). Measured per replica:
-//   - decision latency: publish → the replica appears in its node's `assignments` KV entry (seen by
-//     a watch in this process);
+//   - decision latency: publish → the replica appears in its node's `assignments` KV entry (as that
+//     node's agent receives it, through its own KV watch);
 //   - a refusal: the app's status (in an `app.status.v2` batch) says "waiting for capacity" (QUEUED, or SCALING with
 //     replicas waiting); GPU utilisation at the first refusal = GPUs of the replicas the scheduler
 //     had created before that decision (from its database, by creation time) / GPUs of the fleet;
-//   - scheduler RSS (/proc/<pid>/status) when idle, with the fleet registered, and at the end.
-// Caveat: this process (N agents + the measuring watch) shares the 2 cores with the scheduler,
+//   - placements per second: replicas placed until the first refusal is seen, over that time (the
+//     fleet is then about full, and what follows is mostly refusals); decisions per second: every
+//     replica decided (placed or refused) over the whole run;
+//   - refusal latency: publish → the status that says so;
+//   - scheduler RSS (/proc/<pid>/status) when idle, with the fleet registered, and at the end;
+//   - the machine's CPU by process while the registered fleet idles (3 s) and while measuring.
+// Caveat: this process (N agents + the status subscription) shares the 2 cores with the scheduler,
 // PostgreSQL and NATS; its own event-loop delay is part of what is measured.
-//   npm run build && node bench/fleet-placement.mjs [nodes=1000] [requests=10000] [window=200] [limitSeconds=600] [seed=42]
+// Load: closed loop by default (WINDOW apps in flight: measures the most the real path can decide);
+// with `rate=R`, open loop instead — apps published on a fixed schedule of R replica requests per
+// second whatever the scheduler does (what a target "N placements/s with p99 under L" means: the
+// latency at that offered rate; a closed loop with W in flight can only show latency = W / throughput).
+//   npm run build && node bench/fleet-placement.mjs [nodes=1000] [requests=10000] [window=200] [limitSeconds=600] [seed=42] [rate=R]
 import { join } from 'node:path';
 
 import { BUCKETS, STREAMS, wireBucket, wireStream, wireSubject } from '@gantry/contracts';
@@ -45,9 +54,15 @@ import { freeCapacity, placeReplica, reserve } from '../apps/scheduler/dist/mode
 import { freePort, ROOT, startService, stopService, waitReady } from '../scripts/platform.mjs';
 import { commCpu, machineCpu, memory, pct, processCpu, rng, sleep, threadCpu } from './lib.mjs';
 
-const [NODES = 1000, REQUESTS = 10_000, WINDOW = 200, LIMIT_S = 600, SEED = 42] = process.argv
-  .slice(2)
-  .map(Number);
+const ARGS = process.argv.slice(2);
+const [NODES = 1000, REQUESTS = 10_000, WINDOW = 200, LIMIT_S = 600, SEED = 42] = ARGS.filter(
+  (a) => !a.includes('='),
+).map(Number);
+/** Open loop: replica requests per second (undefined: closed loop with WINDOW apps in flight). */
+const RATE = ARGS.filter((a) => a.startsWith('rate='))
+  .map((a) => Number(a.slice(5)))
+  .find((r) => r > 0);
+const LOAD = RATE ? `open loop at ${RATE} replica requests/s` : `at most ${WINDOW} apps in flight`;
 const GPUS = 8;
 const HEARTBEAT_MS = 5000;
 const IMAGE = 'bench/fleet:1';
@@ -152,6 +167,8 @@ function pureDecision() {
     let placed = 0;
     let used = 0;
     let utilAtFirstRefusal;
+    let fillSeconds;
+    let fillPlaced = 0;
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     const t0 = performance.now();
@@ -163,14 +180,20 @@ function pureDecision() {
       if (res.ok) {
         placed++;
         used += res.gpus.length;
-      } else utilAtFirstRefusal ??= used / TOTAL_GPUS;
+        if (utilAtFirstRefusal === undefined) fillPlaced++;
+      } else if (utilAtFirstRefusal === undefined) {
+        utilAtFirstRefusal = used / TOTAL_GPUS;
+        fillSeconds = (performance.now() - t0) / 1000;
+      }
     }
     const seconds = (performance.now() - t0) / 1000;
     return {
-      placementsPerSecond: placed / seconds,
+      placementsPerSecond: fillPlaced / (fillSeconds ?? seconds),
       decisionsPerSecond: reqs.length / seconds,
       p50: pct(latencies, 50),
       p99: pct(latencies, 99),
+      refusalP50: NaN,
+      refusalP99: NaN,
       utilAtFirstRefusal: utilAtFirstRefusal ?? used / TOTAL_GPUS,
       placed,
       decided: reqs.length,
@@ -247,7 +270,7 @@ function histogramPct(h, q) {
 async function main() {
   Logger.overrideLogger(['error']);
   log(
-    `fleet placement: ${NODES} simulated nodes × ${GPUS} H100, ${REQUESTS} replica requests, at most ${WINDOW} apps in flight, limit ${LIMIT_S} s, seed ${SEED}, node ${process.version}`,
+    `fleet placement: ${NODES} simulated nodes × ${GPUS} H100, ${REQUESTS} replica requests, ${LOAD}, limit ${LIMIT_S} s, seed ${SEED}, node ${process.version}`,
   );
   const pure = pureDecision();
   log(
@@ -315,7 +338,47 @@ async function run(db, ns, cleanups, pure) {
     namespace: ns.namespace,
   });
   cleanups.push(() => bus.close());
-  const plane = new NatsControlPlane(bus);
+  // What the measurement records: each assignment list as its own agent receives it (the agent's
+  // KV watch, through the plane below), and every app status.
+  const published = new Map(); // appId → publish time (ms, performance.now)
+  const wanted = new Map(); // appId → replicas
+  const seenReplica = new Set();
+  const placedLat = []; // ms per placed replica
+  const placedAt = [];
+  const placedCount = new Map(); // appId → replicas seen
+  const refused = new Map(); // appId → replicas refused
+  const refusedLat = []; // ms per refused replica (publish → its status says so)
+  let firstRefusal; // {appId, at (scheduler clock), message}
+  const decided = (appId) => (placedCount.get(appId) ?? 0) + (refused.get(appId) ?? 0) >= wanted.get(appId);
+  const relayLag = []; // ms from the decision (the list's updatedAt) to its node seeing it, per placed replica
+  const sawList = (value) => {
+    const now = performance.now();
+    const lag = value ? Date.now() - Date.parse(value.updatedAt) : NaN;
+    for (const r of value?.replicas ?? []) {
+      if (seenReplica.has(r.replicaId)) continue;
+      seenReplica.add(r.replicaId);
+      const t = published.get(r.appId);
+      if (t === undefined) continue;
+      placedLat.push(now - t);
+      relayLag.push(lag);
+      placedAt.push(now);
+      placedCount.set(r.appId, (placedCount.get(r.appId) ?? 0) + 1);
+    }
+  };
+  /** The NATS control plane, telling the measurement what each agent's own watch delivers. */
+  class MeasuredPlane extends NatsControlPlane {
+    watchAssignments(nodeId, onChange, onInvalid) {
+      return super.watchAssignments(
+        nodeId,
+        (value) => {
+          sawList(value);
+          onChange(value);
+        },
+        onInvalid,
+      );
+    }
+  }
+  const plane = new MeasuredPlane(bus);
   const agents = [];
   cleanups.push(async () => {
     for (let i = 0; i < agents.length; i += 100)
@@ -358,35 +421,17 @@ async function run(db, ns, cleanups, pure) {
   }
   await sleep(Math.min(10_000, 2000 + NODES * 5)); // let the registration resyncs drain
   const memFleet = memory(pid);
+  // What the registered fleet costs with nothing to decide (heartbeats, health checks), for scale.
+  const idle0 = { machine: machineCpu().busy, sched: processCpu(pid), bench: process.cpuUsage() };
+  await sleep(3000);
+  const idle = {
+    machine: (machineCpu().busy - idle0.machine) / 3,
+    sched: (processCpu(pid) - idle0.sched) / 3,
+    bench: (({ user, system }) => (user + system) / 1e6 / 3)(process.cpuUsage(idle0.bench)),
+  };
   log(`${NODES} nodes registered; scheduler RSS ${memFleet.rssMiB.toFixed(0)} MiB`);
 
-  // What the measurement watches: every assignment list, and every app status.
-  const published = new Map(); // appId → publish time (ms, performance.now)
-  const wanted = new Map(); // appId → replicas
-  const seenReplica = new Set();
-  const placedLat = []; // ms per placed replica
-  const placedAt = [];
-  const placedCount = new Map(); // appId → replicas seen
-  const refused = new Map(); // appId → replicas refused
-  let firstRefusal; // {appId, at (scheduler clock), message}
-  const decided = (appId) => (placedCount.get(appId) ?? 0) + (refused.get(appId) ?? 0) >= wanted.get(appId);
-  const kv = await bus.kv('assignments');
-  const relayLag = []; // ms from the decision (the list's updatedAt) to this watch seeing it, per placed replica
-  const watch = await kv.watch((_key, value) => {
-    const now = performance.now();
-    const lag = value ? Date.now() - Date.parse(value.updatedAt) : NaN;
-    for (const r of value?.replicas ?? []) {
-      if (seenReplica.has(r.replicaId)) continue;
-      seenReplica.add(r.replicaId);
-      const t = published.get(r.appId);
-      if (t === undefined) continue;
-      placedLat.push(now - t);
-      relayLag.push(lag);
-      placedAt.push(now);
-      placedCount.set(r.appId, (placedCount.get(r.appId) ?? 0) + 1);
-    }
-  });
-  cleanups.push(async () => watch.stop());
+  // What the measurement watches: every app status (assignment lists: as each agent gets its own).
   const statusSub = bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v2'));
   cleanups.push(async () => statusSub.unsubscribe());
   let statuses = 0;
@@ -403,6 +448,8 @@ async function run(db, ns, cleanups, pure) {
               : 0;
         if (!n || refused.has(s.appId)) continue;
         refused.set(s.appId, n);
+        const due = published.get(s.appId);
+        if (due !== undefined) for (let i = 0; i < n; i++) refusedLat.push(performance.now() - due);
         if (!firstRefusal) {
           firstRefusal = { appId: s.appId, at: s.at, message: s.info.message, seenAt: performance.now() };
           log(`first refusal: ${s.appId}: ${s.info.message}`);
@@ -420,7 +467,9 @@ async function run(db, ns, cleanups, pure) {
     );
   const stats0 = await tableStats();
 
-  // The requests: WINDOW apps in flight, the next one published as soon as one is decided.
+  // The requests: WINDOW apps in flight, the next one published as soon as one is decided; or, at
+  // RATE, each app due at its place in a fixed schedule (its latency counted from when it was due,
+  // so a publisher that falls behind does not hide the wait).
   const stream = apps();
   const metrics0 = await schedulerHistograms(sched.url);
   const cpu0 = processCpu(pid);
@@ -436,15 +485,19 @@ async function run(db, ns, cleanups, pure) {
   let timedOut = false;
   let lastReport = Date.now();
   const inFlight = new Set();
-  const publish = (a) => {
+  const sending = new Set();
+  const publish = (a, due = performance.now()) => {
     wanted.set(a.appId, a.replicas);
-    published.set(a.appId, performance.now());
+    published.set(a.appId, due);
     inFlight.add(a.appId);
     sent += 1;
     sentReplicas += a.replicas;
-    return bus.publish('app.desired.v1', desired(a));
+    const p = bus.publish('app.desired.v1', desired(a));
+    sending.add(p);
+    return p.finally(() => sending.delete(p));
   };
   let next = 0;
+  let scheduled = 0; // open loop: replicas of the apps already due
   while (next < stream.length || inFlight.size > 0) {
     if (Date.now() > deadline) {
       timedOut = true;
@@ -452,9 +505,19 @@ async function run(db, ns, cleanups, pure) {
     }
     for (const id of inFlight) if (decided(id)) inFlight.delete(id);
     const batch = [];
-    while (next < stream.length && inFlight.size + batch.length < WINDOW) batch.push(stream[next++]);
-    await Promise.all(batch.map(publish));
-    if (batch.length === 0) await sleep(1);
+    if (RATE) {
+      const now = performance.now();
+      while (next < stream.length && t0 + (scheduled / RATE) * 1000 <= now) {
+        const a = stream[next++];
+        void publish(a, t0 + (scheduled / RATE) * 1000).catch((e) => log(`publish ${a.appId}: ${e.message}`));
+        scheduled += a.replicas;
+      }
+      await sleep(1);
+    } else {
+      while (next < stream.length && inFlight.size + batch.length < WINDOW) batch.push(stream[next++]);
+      await Promise.all(batch.map((a) => publish(a)));
+      if (batch.length === 0) await sleep(1);
+    }
     if (Date.now() - lastReport > 10_000) {
       lastReport = Date.now();
       const secs = (performance.now() - t0) / 1000;
@@ -508,11 +571,16 @@ async function run(db, ns, cleanups, pure) {
   );
   const passApps = histogramDelta(metrics0.gantry_scheduler_pass_apps, metrics1.gantry_scheduler_pass_apps);
 
+  // Placements per second while placing is what happens: until the first refusal is seen (the
+  // fleet is then about full, and what follows is mostly refusals), or the whole run without one.
+  const fillEnd = firstRefusal?.seenAt ?? tEnd;
   const real = {
-    placementsPerSecond: placedLat.length / seconds,
+    placementsPerSecond: placedAt.filter((t) => t <= fillEnd).length / ((fillEnd - t0) / 1000),
     decisionsPerSecond: (placedLat.length + refusedReplicas) / seconds,
     p50: pct(placedLat, 50),
     p99: pct(placedLat, 99),
+    refusalP50: pct(refusedLat, 50),
+    refusalP99: pct(refusedLat, 99),
     utilAtFirstRefusal,
     placed: placedLat.length,
     decided: placedLat.length + refusedReplicas,
@@ -524,7 +592,7 @@ async function run(db, ns, cleanups, pure) {
   const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
   console.log('');
   console.log(
-    `fleet placement: ${NODES} nodes × ${GPUS} H100 (${TOTAL_GPUS} GPUs), ${sentReplicas} of ${REQUESTS} replica requests sent (${sent} apps, h100-1-gpu; per app 1/2/4 GPUs × 1 replica or 4 GPUs × 2 replicas: 50/25/15/10 %), at most ${WINDOW} apps in flight`,
+    `fleet placement: ${NODES} nodes × ${GPUS} H100 (${TOTAL_GPUS} GPUs), ${sentReplicas} of ${REQUESTS} replica requests sent (${sent} apps, h100-1-gpu; per app 1/2/4 GPUs × 1 replica or 4 GPUs × 2 replicas: 50/25/15/10 %), ${LOAD}`,
   );
   console.log(
     `fidelity: full NodeAgent code + FakeDriver per node, NATS control plane, heartbeats every ${HEARTBEAT_MS} ms; scheduler process on NATS + PostgreSQL${timedOut ? `; STOPPED AT THE ${LIMIT_S} s LIMIT` : ''}`,
@@ -538,7 +606,7 @@ async function run(db, ns, cleanups, pure) {
     );
   const met = (ok) => (ok ? 'met' : 'MISSED');
   row(
-    'placements per second',
+    'placements/s until the first refusal',
     real.placementsPerSecond,
     pure.placementsPerSecond,
     (x) => f(x, 0),
@@ -547,8 +615,11 @@ async function run(db, ns, cleanups, pure) {
   row('decisions per second (incl. refusals)', real.decisionsPerSecond, pure.decisionsPerSecond, (x) =>
     f(x, 0),
   );
-  row('decision latency p50 (ms)', real.p50, pure.p50, (x) => f(x));
-  row('decision latency p99 (ms)', real.p99, pure.p99, (x) => f(x), `< 50 ms: ${met(real.p99 < 50)}`);
+  row('placement latency p50 (ms)', real.p50, pure.p50, (x) => f(x));
+  row('placement latency p99 (ms)', real.p99, pure.p99, (x) => f(x), `< 50 ms: ${met(real.p99 < 50)}`);
+  console.log(
+    `${'refusal latency p50 / p99 (ms)'.padEnd(36)}${`${f(real.refusalP50)} / ${f(real.refusalP99)}`.padEnd(18)}(publish → status "waiting for capacity")`,
+  );
   row(
     'GPU utilisation at first refusal',
     real.utilAtFirstRefusal,
@@ -562,11 +633,14 @@ async function run(db, ns, cleanups, pure) {
     `${'scheduler memory (MiB)'.padEnd(36)}RSS idle ${f(memIdle.rssMiB, 0)}, with ${NODES} nodes ${f(memFleet.rssMiB, 0)}, after ${f(memEnd.rssMiB, 0)} (peak ${f(memEnd.hwmMiB, 0)}); pure decision: heap ${global.gc ? `+${f(pure.memMiB, 1)}` : 'n/a (run with --expose-gc)'}`,
   );
   console.log(
-    `wall ${f(seconds, 1)} s; scheduler CPU ${f(schedCpu, 1)} s (${f((schedCpu / seconds) * 100, 0)} % of a core); this process (agents + watch) CPU ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s; ${statuses} status events`,
+    `wall ${f(seconds, 1)} s; scheduler CPU ${f(schedCpu, 1)} s (${f((schedCpu / seconds) * 100, 0)} % of a core); this process (agents + status subscription) CPU ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s; ${statuses} status events`,
+  );
+  console.log(
+    `idle fleet (registered, nothing to decide, 3 s before measuring): ${f(idle.machine, 2)} of ${machine0.cores} cores busy (scheduler ${f(idle.sched, 2)}, agents ${f(idle.bench, 2)})`,
   );
   console.log(
     `machine while measuring: ${f(machineBusy, 1)} CPU seconds = ${f(machineBusy / seconds, 2)} of its ${machine0.cores} cores busy ` +
-      `(scheduler ${f(schedCpu, 1)} s, agents + watch ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s, NATS ${f(natsCpu, 1)} s, PostgreSQL ${f(postgresCpu, 1)} s, the rest ${f(machineBusy - schedCpu - natsCpu - postgresCpu - (benchCpu.user + benchCpu.system) / 1e6, 1)} s): ` +
+      `(scheduler ${f(schedCpu, 1)} s, agents ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s, NATS ${f(natsCpu, 1)} s, PostgreSQL ${f(postgresCpu, 1)} s, the rest ${f(machineBusy - schedCpu - natsCpu - postgresCpu - (benchCpu.user + benchCpu.system) / 1e6, 1)} s): ` +
       `${f((machineBusy / Math.max(1, real.decided)) * 1000, 2)} ms of CPU per decision`,
   );
   console.log(
@@ -609,7 +683,7 @@ async function run(db, ns, cleanups, pure) {
   );
   console.log(
     `latency above (publish → the replica in its node's assignments KV entry) adds the outbox relay and the KV watch to that: ` +
-      `decided (the list's updatedAt) → seen by the watch p50 ${f(pct(relayLag, 50), 1)} ms, p99 ${f(pct(relayLag, 99), 1)} ms; ` +
+      `decided (the list's updatedAt) → received by its node p50 ${f(pct(relayLag, 50), 1)} ms, p99 ${f(pct(relayLag, 99), 1)} ms; ` +
       `${delta('apps', 'n_tup_upd')} app rows and ${delta('replicas', 'n_tup_ins')} replica rows written`,
   );
 }

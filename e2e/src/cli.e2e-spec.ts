@@ -171,6 +171,19 @@ describe('gantry CLI against the platform', () => {
     expect(new Set(lines()).size).toBe(lines().length);
   });
 
+  it('app logs -f stops quietly, exit 0, when its reader goes away (gantry app logs -f | head -1)', async () => {
+    const child = spawn(process.execPath, [MAIN, 'app', 'logs', appA.id, '-f', '--interval', '200'], {
+      env: { ...process.env, GANTRY_CONFIG: configPath },
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    // The reader takes the first output and closes its end: the follower's next write meets EPIPE.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((res) => child.on('exit', res));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('a read token scoped to team=a sees only team=a apps and cannot stop them', async () => {
     reader = json(
       await gantry([

@@ -101,6 +101,14 @@ async function readSecret(prompt: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+// A reader that goes away early (`gantry app logs -f | head`) is the end of the output, not a
+// failure: stop quietly, as other command-line tools do on SIGPIPE.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+
 const io: Io = {
   env: loadEnv(),
   stdout: (text) => process.stdout.write(text),
