@@ -34,7 +34,10 @@
 // with `rate=R`, open loop instead — apps published on a fixed schedule of R replica requests per
 // second whatever the scheduler does (what a target "N placements/s with p99 under L" means: the
 // latency at that offered rate; a closed loop with W in flight can only show latency = W / throughput).
-//   npm run build && node bench/fleet-placement.mjs [nodes=1000] [requests=10000] [window=200] [limitSeconds=600] [seed=42] [rate=R]
+// Warm-up: before measuring, `warmup=N` (default 2,000) replicas of another stream of the same mix
+// are placed, become READY and are deleted, so that what is measured is a scheduler (and agents)
+// whose code the JIT has compiled, as in a platform that has been running; `warmup=0` measures cold.
+//   npm run build && node bench/fleet-placement.mjs [nodes=1000] [requests=10000] [window=200] [limitSeconds=600] [seed=42] [rate=R] [warmup=N]
 import { join } from 'node:path';
 
 import { BUCKETS, STREAMS, wireBucket, wireStream, wireSubject } from '@gantry/contracts';
@@ -52,7 +55,17 @@ import { NodeAgentConfigSchema } from '../apps/node-agent/dist/config.js';
 import { FakeDriver } from '../apps/node-agent/dist/driver/fake/fake-driver.js';
 import { freeCapacity, placeReplica, reserve } from '../apps/scheduler/dist/model/placement.js';
 import { freePort, ROOT, startService, stopService, waitReady } from '../scripts/platform.mjs';
-import { commCpu, machineCpu, memory, pct, processCpu, rng, sleep, threadCpu } from './lib.mjs';
+import {
+  commCpu,
+  loopbackRoundTrip,
+  machineCpu,
+  memory,
+  pct,
+  processCpu,
+  rng,
+  sleep,
+  threadCpu,
+} from './lib.mjs';
 
 const ARGS = process.argv.slice(2);
 const [NODES = 1000, REQUESTS = 10_000, WINDOW = 200, LIMIT_S = 600, SEED = 42] = ARGS.filter(
@@ -62,6 +75,8 @@ const [NODES = 1000, REQUESTS = 10_000, WINDOW = 200, LIMIT_S = 600, SEED = 42] 
 const RATE = ARGS.filter((a) => a.startsWith('rate='))
   .map((a) => Number(a.slice(5)))
   .find((r) => r > 0);
+/** Replicas placed and deleted before measuring (`warmup=N`; 0: measure a cold scheduler). */
+const WARMUP = Number(ARGS.find((a) => a.startsWith('warmup='))?.slice(7) ?? 2000);
 const LOAD = RATE ? `open loop at ${RATE} replica requests/s` : `at most ${WINDOW} apps in flight`;
 const GPUS = 8;
 const HEARTBEAT_MS = 5000;
@@ -75,15 +90,15 @@ const deadline = started + LIMIT_S * 1000;
 const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${m}`);
 
 /** The apps, in order, cut at REQUESTS replicas: {appId, replicas, gpus (per replica)}. */
-function apps() {
-  const r = rng(SEED);
+function apps(prefix = 'fleet', requests = REQUESTS, seed = SEED) {
+  const r = rng(seed);
   const out = [];
   let replicas = 0;
-  for (let i = 0; replicas < REQUESTS; i++) {
+  for (let i = 0; replicas < requests; i++) {
     const x = r();
     const [n, gpus] = x < 0.5 ? [1, 1] : x < 0.75 ? [1, 2] : x < 0.9 ? [1, 4] : [2, 4];
-    const take = Math.min(n, REQUESTS - replicas);
-    out.push({ appId: `fleet-${String(i).padStart(5, '0')}`, replicas: take, gpus });
+    const take = Math.min(n, requests - replicas);
+    out.push({ appId: `${prefix}-${String(i).padStart(5, '0')}`, replicas: take, gpus });
     replicas += take;
   }
   return out;
@@ -107,15 +122,15 @@ function resources(units) {
   };
 }
 
-function desired(app) {
+function desired(app, version = 1, lifecycle = 'RUNNING') {
   const at = new Date().toISOString();
   return {
-    id: `${app.appId}:desired:1`,
+    id: `${app.appId}:desired:${version}`,
     appId: app.appId,
     projectId: 'bench-fleet',
-    version: 1,
+    version,
     at,
-    lifecycle: 'RUNNING',
+    lifecycle,
     spec: {
       name: app.appId,
       image: IMAGE,
@@ -276,6 +291,10 @@ async function main() {
   log(
     `pure decision (in-process placeReplica): ${Math.round(pure.decisionsPerSecond)} decisions/s, p99 ${pure.p99.toFixed(3)} ms`,
   );
+  const hop = await loopbackRoundTrip();
+  log(
+    `one hop between two processes here (loopback TCP round trip): ${hop.wallUs.toFixed(1)} µs, ${hop.cpuUs.toFixed(1)} µs of machine CPU, ${hop.switches.toFixed(1)} context switches`,
+  );
 
   const db = await createTestDatabase('fleet');
   const ns = await createTestNamespace('fleet');
@@ -292,13 +311,13 @@ async function main() {
   );
   hardStop.unref();
   try {
-    return await run(db, ns, cleanups, pure);
+    return await run(db, ns, cleanups, pure, hop);
   } finally {
     await cleanup();
   }
 }
 
-async function run(db, ns, cleanups, pure) {
+async function run(db, ns, cleanups, pure, hop) {
   // The scheduler, its own process.
   const port = await freePort();
   const logDir = join(ROOT, '.gantry', 'bench-logs', `fleet-${ns.namespace}`);
@@ -438,6 +457,7 @@ async function run(db, ns, cleanups, pure) {
   void (async () => {
     for await (const m of statusSub)
       for (const s of m.json().statuses) {
+        if (!wanted.has(s.appId)) continue; // a warm-up app
         statuses++;
         const waiting = /(\d+) waiting for capacity/.exec(s.info.message);
         const n =
@@ -456,6 +476,33 @@ async function run(db, ns, cleanups, pure) {
         }
       }
   })();
+
+  // Warm-up, as a scheduler that has been running is: WARMUP replicas (another stream of the same
+  // mix) placed until READY, then deleted until the fleet is empty again; nothing of it is measured.
+  if (WARMUP > 0) {
+    const tWarm = Date.now();
+    const warm = apps('warm', WARMUP, SEED + 1);
+    const count = async (where) =>
+      Number((await one(`SELECT count(*)::int AS n FROM scheduler.replicas WHERE ${where}`)).n);
+    const until = async (what, done) => {
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`warm-up: ${what} not reached in time`);
+        await sleep(200);
+      }
+    };
+    for (let i = 0; i < warm.length; i += 200)
+      await Promise.all(warm.slice(i, i + 200).map((a) => bus.publish('app.desired.v1', desired(a))));
+    await until(`${WARMUP} replicas READY`, async () => (await count(`phase = 'READY'`)) >= WARMUP);
+    for (let i = 0; i < warm.length; i += 200)
+      await Promise.all(
+        warm.slice(i, i + 200).map((a) => bus.publish('app.desired.v1', desired(a, 2, 'DELETED'))),
+      );
+    await until('an empty fleet', async () => (await count('true')) === 0);
+    await until('agents running nothing', async () => agents.every((a) => a.phases().length === 0));
+    log(
+      `warm-up: ${WARMUP} replicas placed, READY and deleted in ${((Date.now() - tWarm) / 1000).toFixed(1)} s`,
+    );
+  }
 
   const tableStats = async () =>
     Object.fromEntries(
@@ -533,10 +580,28 @@ async function run(db, ns, cleanups, pure) {
   const threads1 = threadCpu(pid);
   const natsCpu = commCpu('nats-server') - nats0;
   const postgresCpu = commCpu('postgres') - postgres0;
-  const machineBusy = machineCpu().busy - machine0.busy;
+  const machine1 = machineCpu();
+  const machineBusy = machine1.busy - machine0.busy;
+  const switches = machine1.ctxt - machine0.ctxt;
   const benchCpu = process.cpuUsage(benchCpu1);
   const memEnd = memory(pid);
   await sleep(3000); // READY reports and their reconciles
+  // The same fleet, now running what was placed, with nothing more to decide.
+  const after0 = {
+    machine: machineCpu().busy,
+    sched: processCpu(pid),
+    bench: process.cpuUsage(),
+    nats: commCpu('nats-server'),
+    pg: commCpu('postgres'),
+  };
+  await sleep(3000);
+  const afterIdle = {
+    machine: (machineCpu().busy - after0.machine) / 3,
+    sched: (processCpu(pid) - after0.sched) / 3,
+    bench: (({ user, system }) => (user + system) / 1e6 / 3)(process.cpuUsage(after0.bench)),
+    nats: (commCpu('nats-server') - after0.nats) / 3,
+    pg: (commCpu('postgres') - after0.pg) / 3,
+  };
   const refusedReplicas = [...refused.values()].reduce((a, b) => a + b, 0);
   const published1 = await publishedMessages(bus.nc, ns.namespace);
 
@@ -639,9 +704,17 @@ async function run(db, ns, cleanups, pure) {
     `idle fleet (registered, nothing to decide, 3 s before measuring): ${f(idle.machine, 2)} of ${machine0.cores} cores busy (scheduler ${f(idle.sched, 2)}, agents ${f(idle.bench, 2)})`,
   );
   console.log(
+    `idle fleet running the placed replicas (3 s after measuring): ${f(afterIdle.machine, 2)} cores busy (scheduler ${f(afterIdle.sched, 2)}, agents ${f(afterIdle.bench, 2)}, NATS ${f(afterIdle.nats, 2)}, PostgreSQL ${f(afterIdle.pg, 2)})`,
+  );
+  console.log(
     `machine while measuring: ${f(machineBusy, 1)} CPU seconds = ${f(machineBusy / seconds, 2)} of its ${machine0.cores} cores busy ` +
       `(scheduler ${f(schedCpu, 1)} s, agents ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s, NATS ${f(natsCpu, 1)} s, PostgreSQL ${f(postgresCpu, 1)} s, the rest ${f(machineBusy - schedCpu - natsCpu - postgresCpu - (benchCpu.user + benchCpu.system) / 1e6, 1)} s): ` +
       `${f((machineBusy / Math.max(1, real.decided)) * 1000, 2)} ms of CPU per decision`,
+  );
+  console.log(
+    `context switches while measuring: ${switches} = ${f(switches / Math.max(1, real.decided), 1)} per decision, ${f(switches / seconds, 0)}/s; ` +
+      `at ${f(hop.cpuUs, 1)} µs of CPU per bare round trip (${f(hop.switches, 1)} switches), ${f(hop.cpuUs / hop.switches, 1)} µs per switch ≈ ` +
+      `${f(((switches * hop.cpuUs) / hop.switches / 1e6 / Math.max(1e-9, machineBusy)) * 100, 0)} % of the CPU used while measuring`,
   );
   console.log(
     `scheduler threads (CPU s; the outbox relay worker, GC and libuv threads are not named): ${Object.entries(

@@ -155,15 +155,16 @@ export function commCpu(comm) {
   return total;
 }
 
-/** CPU seconds the whole machine has been busy (all cores), and how many cores it has. */
+/** CPU seconds the whole machine has been busy (all cores), its context switches so far, and its cores. */
 export function machineCpu() {
   try {
-    const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
-    const t = cpu.split(/\s+/).slice(1).map(Number);
+    const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+    const t = lines[0].split(/\s+/).slice(1).map(Number);
     const idle = t[3] + t[4];
-    return { busy: (t.reduce((a, b) => a + b, 0) - idle) / 100, cores: availableParallelism() };
+    const ctxt = Number(lines.find((l) => l.startsWith('ctxt '))?.slice(5) ?? NaN);
+    return { busy: (t.reduce((a, b) => a + b, 0) - idle) / 100, ctxt, cores: availableParallelism() };
   } catch {
-    return { busy: NaN, cores: availableParallelism() };
+    return { busy: NaN, ctxt: NaN, cores: availableParallelism() };
   }
 }
 
@@ -175,5 +176,46 @@ export function memory(pid) {
     return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
   } catch {
     return { rssMiB: NaN, hwmMiB: NaN };
+  }
+}
+
+/**
+ * What one hop between two processes costs on this machine: `n` one-byte round trips over loopback
+ * TCP between this process and an echo server in another Node process, as wall time and machine
+ * CPU per round trip, and context switches per round trip. A message system pays this on every
+ * publish, ack, delivery and database round trip, so it scales what any real path can do here.
+ */
+export async function loopbackRoundTrip(n = 20_000) {
+  const { spawn } = await import('node:child_process');
+  const { connect } = await import('node:net');
+  const server = spawn(
+    process.execPath,
+    [
+      '-e',
+      "require('net').createServer((s) => s.on('data', (d) => s.write(d))).listen(0, '127.0.0.1', function () { console.log(this.address().port); });",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const port = await new Promise((resolve, reject) => {
+      server.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+      server.once('exit', (code) => reject(new Error(`echo server exited ${code}`)));
+    });
+    const sock = connect(port, '127.0.0.1');
+    sock.setNoDelay(true);
+    await new Promise((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    const m0 = machineCpu();
+    const t0 = performance.now();
+    let i = 0;
+    await new Promise((resolve) => {
+      sock.on('data', () => (++i >= n ? resolve() : sock.write('x')));
+      sock.write('x');
+    });
+    const wallUs = ((performance.now() - t0) * 1000) / n;
+    const m1 = machineCpu();
+    sock.destroy();
+    return { wallUs, cpuUs: ((m1.busy - m0.busy) * 1e6) / n, switches: (m1.ctxt - m0.ctxt) / n };
+  } finally {
+    server.kill();
   }
 }
