@@ -746,7 +746,8 @@ async function run(db, ns, cleanups, pure, hop) {
     .sort((a, b) => b[1] - a[1]);
   const totalMessages = sentMessages.reduce((a, [, n]) => a + n, 0);
   console.log(
-    `messages stored in JetStream while measuring: ${totalMessages} (${f(totalMessages / Math.max(1, real.placed), 1)} per placed replica): ` +
+    `messages stored in JetStream while measuring: ${totalMessages} (${f(totalMessages / Math.max(1, real.placed), 1)} per placed replica; ` +
+      `nats-server CPU ${f((natsCpu * 1e6) / Math.max(1, totalMessages), 0)} µs per message stored, with its deliveries and acks): ` +
       sentMessages.map(([k, n]) => `${k} ${n}`).join(', '),
   );
   console.log(

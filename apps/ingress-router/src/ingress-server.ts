@@ -5,7 +5,6 @@ import {
   type OutgoingHttpHeaders,
   type Server,
   type ServerResponse,
-  STATUS_CODES,
 } from 'node:http';
 import {
   type ClientHttp2Session,
@@ -23,7 +22,7 @@ import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 
 import { type ErrorBody, type RouteEntry, tokenKey } from '@gantry/contracts';
-import { Readiness } from '@gantry/runtime';
+import { answerClientError, Readiness, writeRawJson } from '@gantry/runtime';
 import {
   Inject,
   Injectable,
@@ -216,17 +215,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.onUpgrade(req, socket, head),
     );
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-      writeRaw(socket, tooLarge ? 431 : 400, {
-        error: 'BAD_REQUEST',
-        message: tooLarge ? 'the request headers are too large' : 'the request is not valid HTTP',
-      });
-    });
+    server.on('clientError', answerClientError);
     await this.listen(server, this.opts.port, 'ingress');
     this.server = server;
     if (this.opts.h2cPort !== undefined) {
@@ -765,7 +754,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
 
   private rejectUpgrade(socket: Duplex, app: string, reply: Reply): void {
     ingressMetrics.requests.inc({ app, status_class: statusClass(reply.status) });
-    writeRaw(socket, reply.status, reply.body, reply.headers);
+    writeRawJson(socket, reply.status, reply.body, reply.headers);
   }
 
   private reply(res: ServerResponse, reply: Reply): void {
@@ -832,26 +821,6 @@ function badGateway(appId: string, upstream: Upstream, code: string): Reply {
 }
 
 /** Writes a complete JSON HTTP answer on a raw socket (upgrades, unparseable requests), then closes it. */
-function writeRaw(socket: Duplex, status: number, body: ErrorBody, headers: OutgoingHttpHeaders = {}): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const text = JSON.stringify(body);
-  const extra = Object.entries(headers)
-    .map(([k, v]) => `${k}: ${String(v)}\r\n`)
-    .join('');
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-      'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(text)}\r\n` +
-      'Cache-Control: no-store\r\nConnection: close\r\n' +
-      extra +
-      '\r\n' +
-      text,
-  );
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }

@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+
 import type { QueryRequest, QueryResponse } from '@gantry/contracts';
 import { notFound } from '@gantry/errors';
 import { OnQuery } from '@gantry/messaging';
@@ -80,5 +82,28 @@ describe('runService', () => {
     const missing = await fetch(`${url}/nowhere`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: 'NOT_FOUND', message: 'no such endpoint: GET /nowhere' });
+  });
+
+  it('answers a request Node refuses before routing (URL too large, not HTTP) with the JSON error body too', async () => {
+    const url = await app.getUrl();
+    const long = await fetch(`${url}/nowhere?q=${'a'.repeat(20_000)}`);
+    expect(long.status).toBe(431);
+    expect(await long.json()).toEqual({
+      error: 'BAD_REQUEST',
+      message: 'the request line and headers are too large',
+    });
+    const { port } = new URL(url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('HELLO THERE\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(raw).toContain('Content-Type: application/json');
+    expect(raw.slice(raw.indexOf('\r\n\r\n') + 4)).toBe(
+      JSON.stringify({ error: 'BAD_REQUEST', message: 'the request is not valid HTTP' }),
+    );
   });
 });

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+
 import { JetStreamTransport, PassThroughRpcFilter, type TransportOptions } from '@gantry/messaging';
 import {
   ConsoleLogger,
@@ -10,7 +12,7 @@ import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions, NestMicroservice } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 
-import { HttpErrorFilter, TracingInterceptor } from './http.js';
+import { answerClientError, HttpErrorFilter, TracingInterceptor } from './http.js';
 import { startTelemetry, stopTelemetry } from './telemetry.js';
 
 const LEVELS: Record<string, LogLevel[]> = {
@@ -73,6 +75,7 @@ export async function runService(opts: ServiceOptions): Promise<INestApplication
     ms.setIsInitHookCalled(true);
   }
   if (!opts.startWhen) await app.startAllMicroservices();
+  (app.getHttpServer() as Server).on('clientError', answerClientError);
   await app.listen(opts.port, opts.host);
   if (opts.startWhen) {
     const gate = opts.startWhen;

@@ -1,3 +1,6 @@
+import { type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+
 import { type ErrorBody, HTTP_STATUS } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
 import {
@@ -132,4 +135,49 @@ export class TracingInterceptor implements NestInterceptor {
 
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/**
+ * Writes a whole JSON response straight to a socket and closes it: for answers given before (or
+ * instead of) an HTTP request object, such as a request Node's parser refuses or a refused upgrade.
+ */
+export function writeRawJson(
+  socket: Duplex,
+  status: number,
+  body: ErrorBody,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${String(v)}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(text)}\r\n` +
+      'Cache-Control: no-store\r\nConnection: close\r\n' +
+      extra +
+      '\r\n' +
+      text,
+  );
+}
+
+/**
+ * Answers a request Node's HTTP parser refuses (a `clientError`: headers or URL too large, not
+ * HTTP at all) with the JSON error body like any other error, instead of Node's bare status line.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  writeRawJson(socket, tooLarge ? 431 : 400, {
+    error: 'BAD_REQUEST',
+    message: tooLarge ? 'the request line and headers are too large' : 'the request is not valid HTTP',
+  });
 }
