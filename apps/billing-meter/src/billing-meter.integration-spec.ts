@@ -616,7 +616,8 @@ describe('billing-meter on real PostgreSQL and NATS', () => {
       // one: each refused one is dead-lettered on its own, the valid one is billed.
       const refused: AppStatusChanged[] = [
         { ...valid, id: 'h-4', at: '1999-12-31T23:59:59Z' },
-        { ...valid, id: 'h-5', at: new Date(T2 + 30 * 24 * H).toISOString() },
+        // Judged against when the stream stored it (the real clock, not the test's): a month past now.
+        { ...valid, id: 'h-5', at: new Date(Date.now() + 30 * 24 * H).toISOString() },
         { ...valid, id: 'h-6', allocatedUnits: 1_000_000_000 },
         { ...valid, id: 'h-7', rate: { ...CPU, currency: 'eur' } },
         { ...valid, id: 'h-8', rate: { ...CPU, flavor: '' } },
