@@ -65,6 +65,7 @@ import {
   rng,
   sleep,
   threadCpu,
+  until,
 } from './lib.mjs';
 
 const ARGS = process.argv.slice(2);
@@ -207,8 +208,6 @@ function pureDecision() {
       decisionsPerSecond: reqs.length / seconds,
       p50: pct(latencies, 50),
       p99: pct(latencies, 99),
-      refusalP50: NaN,
-      refusalP99: NaN,
       utilAtFirstRefusal: utilAtFirstRefusal ?? used / TOTAL_GPUS,
       placed,
       decided: reqs.length,
@@ -440,14 +439,22 @@ async function run(db, ns, cleanups, pure, hop) {
   }
   await sleep(Math.min(10_000, 2000 + NODES * 5)); // let the registration resyncs drain
   const memFleet = memory(pid);
-  // What the registered fleet costs with nothing to decide (heartbeats, health checks), for scale.
-  const idle0 = { machine: machineCpu().busy, sched: processCpu(pid), bench: process.cpuUsage() };
-  await sleep(3000);
-  const idle = {
-    machine: (machineCpu().busy - idle0.machine) / 3,
-    sched: (processCpu(pid) - idle0.sched) / 3,
-    bench: (({ user, system }) => (user + system) / 1e6 / 3)(process.cpuUsage(idle0.bench)),
+  /** Cores busy over 3 s of nothing to decide: the machine, the scheduler, the agents, NATS, PostgreSQL. */
+  const idleCores = async () => {
+    const at = () => ({
+      machine: machineCpu().busy,
+      sched: processCpu(pid),
+      bench: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage()),
+      nats: commCpu('nats-server'),
+      pg: commCpu('postgres'),
+    });
+    const a = at();
+    await sleep(3000);
+    const b = at();
+    return Object.fromEntries(Object.keys(a).map((k) => [k, (b[k] - a[k]) / 3]));
   };
+  // What the registered fleet costs with nothing to decide (heartbeats, health checks), for scale.
+  const idle = await idleCores();
   log(`${NODES} nodes registered; scheduler RSS ${memFleet.rssMiB.toFixed(0)} MiB`);
 
   // What the measurement watches: every app status (assignment lists: as each agent gets its own).
@@ -484,21 +491,20 @@ async function run(db, ns, cleanups, pure, hop) {
     const warm = apps('warm', WARMUP, SEED + 1);
     const count = async (where) =>
       Number((await one(`SELECT count(*)::int AS n FROM scheduler.replicas WHERE ${where}`)).n);
-    const until = async (what, done) => {
-      while (!(await done())) {
-        if (Date.now() > deadline) throw new Error(`warm-up: ${what} not reached in time`);
-        await sleep(200);
-      }
-    };
+    const settled = (what, done) =>
+      until(`warm-up: ${what}`, async () => (await done()) || undefined, {
+        limitMs: Math.max(1000, deadline - Date.now()),
+        pollMs: 200,
+      });
     for (let i = 0; i < warm.length; i += 200)
       await Promise.all(warm.slice(i, i + 200).map((a) => bus.publish('app.desired.v1', desired(a))));
-    await until(`${WARMUP} replicas READY`, async () => (await count(`phase = 'READY'`)) >= WARMUP);
+    await settled(`${WARMUP} replicas READY`, async () => (await count(`phase = 'READY'`)) >= WARMUP);
     for (let i = 0; i < warm.length; i += 200)
       await Promise.all(
         warm.slice(i, i + 200).map((a) => bus.publish('app.desired.v1', desired(a, 2, 'DELETED'))),
       );
-    await until('an empty fleet', async () => (await count('true')) === 0);
-    await until('agents running nothing', async () => agents.every((a) => a.phases().length === 0));
+    await settled('an empty fleet', async () => (await count('true')) === 0);
+    await settled('agents running nothing', async () => agents.every((a) => a.phases().length === 0));
     log(
       `warm-up: ${WARMUP} replicas placed, READY and deleted in ${((Date.now() - tWarm) / 1000).toFixed(1)} s`,
     );
@@ -532,16 +538,13 @@ async function run(db, ns, cleanups, pure, hop) {
   let timedOut = false;
   let lastReport = Date.now();
   const inFlight = new Set();
-  const sending = new Set();
   const publish = (a, due = performance.now()) => {
     wanted.set(a.appId, a.replicas);
     published.set(a.appId, due);
     inFlight.add(a.appId);
     sent += 1;
     sentReplicas += a.replicas;
-    const p = bus.publish('app.desired.v1', desired(a));
-    sending.add(p);
-    return p.finally(() => sending.delete(p));
+    return bus.publish('app.desired.v1', desired(a));
   };
   let next = 0;
   let scheduled = 0; // open loop: replicas of the apps already due
@@ -587,21 +590,7 @@ async function run(db, ns, cleanups, pure, hop) {
   const memEnd = memory(pid);
   await sleep(3000); // READY reports and their reconciles
   // The same fleet, now running what was placed, with nothing more to decide.
-  const after0 = {
-    machine: machineCpu().busy,
-    sched: processCpu(pid),
-    bench: process.cpuUsage(),
-    nats: commCpu('nats-server'),
-    pg: commCpu('postgres'),
-  };
-  await sleep(3000);
-  const afterIdle = {
-    machine: (machineCpu().busy - after0.machine) / 3,
-    sched: (processCpu(pid) - after0.sched) / 3,
-    bench: (({ user, system }) => (user + system) / 1e6 / 3)(process.cpuUsage(after0.bench)),
-    nats: (commCpu('nats-server') - after0.nats) / 3,
-    pg: (commCpu('postgres') - after0.pg) / 3,
-  };
+  const afterIdle = await idleCores();
   const refusedReplicas = [...refused.values()].reduce((a, b) => a + b, 0);
   const published1 = await publishedMessages(bus.nc, ns.namespace);
 
@@ -701,7 +690,7 @@ async function run(db, ns, cleanups, pure, hop) {
     `wall ${f(seconds, 1)} s; scheduler CPU ${f(schedCpu, 1)} s (${f((schedCpu / seconds) * 100, 0)} % of a core); this process (agents + status subscription) CPU ${f((benchCpu.user + benchCpu.system) / 1e6, 1)} s; ${statuses} status events`,
   );
   console.log(
-    `idle fleet (registered, nothing to decide, 3 s before measuring): ${f(idle.machine, 2)} of ${machine0.cores} cores busy (scheduler ${f(idle.sched, 2)}, agents ${f(idle.bench, 2)})`,
+    `idle fleet (registered, nothing to decide, 3 s before measuring): ${f(idle.machine, 2)} of ${machine0.cores} cores busy (scheduler ${f(idle.sched, 2)}, agents ${f(idle.bench, 2)}, NATS ${f(idle.nats, 2)}, PostgreSQL ${f(idle.pg, 2)})`,
   );
   console.log(
     `idle fleet running the placed replicas (3 s after measuring): ${f(afterIdle.machine, 2)} cores busy (scheduler ${f(afterIdle.sched, 2)}, agents ${f(afterIdle.bench, 2)}, NATS ${f(afterIdle.nats, 2)}, PostgreSQL ${f(afterIdle.pg, 2)})`,

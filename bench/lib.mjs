@@ -1,6 +1,8 @@
 // Helpers shared by the benchmarks.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -17,17 +19,11 @@ import Docker from 'dockerode';
 import { ensureBusybox, ensureDocker } from '../scripts/host.mjs';
 import { freePorts, ROOT, startPlatform } from '../scripts/platform.mjs';
 
-export { sleep } from '@gantry/testing';
+export { rng, sleep } from '@gantry/testing';
 
 /** Polls until truthy, bounded (libs/testing's waitFor, with a 90 s default). */
 export const until = (what, fn, { limitMs = 90_000, pollMs = 20 } = {}) =>
   waitFor(what, fn, { timeoutMs: limitMs, intervalMs: pollMs });
-
-/** The same pseudo-random stream for the same seed (LCG), so runs compare. */
-export function rng(seed) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 /** The p-th percentile (nearest rank). */
 export const pct = (xs, p) =>
@@ -112,10 +108,13 @@ export async function benchPlatform(name, agents) {
   };
 }
 
-/** User + system CPU seconds in a /proc `stat` line (fields 14 and 15, counted after the command name). */
-function statCpu(stat) {
+/**
+ * User + system CPU seconds in a /proc `stat` line (fields 14 and 15, counted after the command
+ * name); with `reaped`, also those of its children that exited and were waited for (16 and 17).
+ */
+function statCpu(stat, reaped = false) {
   const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return (Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0)) / 100;
 }
 
 /** CPU seconds a process has used so far (NaN once it is gone). */
@@ -141,13 +140,17 @@ export function threadCpu(pid) {
   return out;
 }
 
-/** CPU seconds used so far by every process whose command name is `comm` (e.g. nats-server, postgres). */
+/**
+ * CPU seconds used so far by every process whose command name is `comm` (e.g. nats-server,
+ * postgres), counting processes of it that exited and were reaped by one of them (a PostgreSQL
+ * backend that ends is counted in the postmaster's children time, so the sum never goes back).
+ */
 export function commCpu(comm) {
   let total = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm) total += statCpu(stat);
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm) total += statCpu(stat, true);
     } catch {
       // gone meanwhile
     }
@@ -186,8 +189,6 @@ export function memory(pid) {
  * publish, ack, delivery and database round trip, so it scales what any real path can do here.
  */
 export async function loopbackRoundTrip(n = 20_000) {
-  const { spawn } = await import('node:child_process');
-  const { connect } = await import('node:net');
   const server = spawn(
     process.execPath,
     [

@@ -1,3 +1,4 @@
+import { rng } from '@gantry/testing';
 import { describe, expect, it } from '@jest/globals';
 
 import { api, E } from './platform.js';
@@ -11,12 +12,6 @@ import { api, E } from './platform.js';
  * gateway keeps answering, and no write is accepted (every write names something that does not
  * exist, or carries a body that cannot be whole). Deterministic: a seeded stream picks the values.
  */
-
-/** The same pseudo-random stream for the same seed (LCG). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 const WRONG: unknown[] = [
   null,

@@ -820,7 +820,6 @@ function badGateway(appId: string, upstream: Upstream, code: string): Reply {
   };
 }
 
-/** Writes a complete JSON HTTP answer on a raw socket (upgrades, unparseable requests), then closes it. */
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
