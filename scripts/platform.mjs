@@ -185,7 +185,7 @@ export function startService(svc, logDir) {
   return { name: svc.name, label, port: svc.port, url: `http://127.0.0.1:${svc.port}`, proc, logFile };
 }
 
-/** Stops a started service: SIGTERM, then SIGKILL after 10 s; resolves once it has exited. */
+/** Stops a started service: SIGTERM (after SIGCONT), then SIGKILL after 10 s; resolves once it has exited. */
 export function stopService(s) {
   return new Promise((res) => {
     if (s.proc.exitCode !== null || s.proc.signalCode !== null) return res();
@@ -194,6 +194,8 @@ export function stopService(s) {
       clearTimeout(kill);
       res();
     });
+    // A stopped process (kill -STOP, to play a silent host) takes SIGTERM only once it runs again.
+    s.proc.kill('SIGCONT');
     s.proc.kill('SIGTERM');
   });
 }

@@ -5,10 +5,14 @@
 //   own (NATS from the distribution; PostgreSQL embedded, from npm);
 // - builds, starts every service, waits until all are ready, prints the API URL and admin token,
 //   deploys a small demo app and prints its URL. Ctrl-C stops everything it started.
+// - `--nodes N` runs N node agents (hosts `local`, `local-2`, …) sharing this machine's Docker Engine,
+//   and `--gpus G` gives each G simulated V100S GPUs (the catalog's default GPU flavor): a fleet to try
+//   placement, failover, cordon and drain on, as the README's "A fleet on one machine" shows.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 
 import { aptInstall, ensureBusybox, ensureDocker, have, log, portOpen, waitUntil } from './host.mjs';
 
@@ -17,6 +21,28 @@ const STATE = join(ROOT, '.gantry');
 const EMBEDDED_PG_VERSION = '18.4.0-beta.17';
 const NAMESPACE = process.env.GANTRY_NAMESPACE ?? 'gantry';
 mkdirSync(STATE, { recursive: true });
+
+/** `--nodes N` (1–16 node agents) and `--gpus G` (0–8 simulated GPUs each); exits with usage on anything else. */
+function options() {
+  const usage = 'usage: npm run up [-- --nodes N (1-16)] [--gpus G (0-8)]';
+  try {
+    const { values } = parseArgs({
+      options: { nodes: { type: 'string', default: '1' }, gpus: { type: 'string', default: '0' } },
+      strict: true,
+    });
+    const int = (name, text, min, max) => {
+      const n = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!(n >= min && n <= max))
+        throw new Error(`--${name} must be a whole number from ${min} to ${max}, not "${text}"`);
+      return n;
+    };
+    return { nodes: int('nodes', values.nodes, 1, 16), gpus: int('gpus', values.gpus, 0, 8) };
+  } catch (e) {
+    console.error(`[gantry] ${e.message}\n${usage}`);
+    process.exit(2);
+  }
+}
+const OPTS = options();
 
 const cleanups = [];
 let stopping = false;
@@ -173,12 +199,13 @@ async function main() {
   log('building (tsc -b)');
   run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json']);
 
-  const { DEFAULT_PORTS, startPlatform } = await import('./platform.mjs');
+  const { DEFAULT_PORTS, freePort, startPlatform } = await import('./platform.mjs');
   const token = adminToken();
   const ports = { ...DEFAULT_PORTS };
   for (const [k, p] of Object.entries(ports))
     if (await portOpen(p)) throw new Error(`port ${p} (${k}) is already in use: is another Gantry running?`);
-  log('starting the services');
+  const agents = await fleet(ports.agent, freePort);
+  log(`starting the services (${agents.length} node agent${agents.length > 1 ? 's' : ''})`);
   const platform = await startPlatform({
     natsUrl,
     databaseUrl,
@@ -187,7 +214,7 @@ async function main() {
     secretKey: secretKey(),
     ports,
     logDir: join(STATE, 'logs'),
-    agents: [{ id: process.env.NODE_ID ?? 'local', cpus: 16, memory: 64 * 1024 ** 3 }],
+    agents,
   });
   // Cleanups run last-first: the agent stops before its containers go, or it would start them again.
   cleanups.push(() => removeAppContainers());
@@ -249,10 +276,53 @@ async function main() {
          -d '{"image":"${demoImage}","resources":{"cpu":1},"unsecureHttp":true}' ${api}/v1/app
     curl -H "Authorization: Bearer $GANTRY_TOKEN" "${api}/v1/app/${demo.id}/log?tail=20"
     curl -H "Authorization: Bearer $GANTRY_TOKEN" "${api}/v1/billing/usage?appId=${demo.id}"
-
+${fleetTry(platform.services, agents, api)}
   Ctrl-C stops everything npm run up started.
 `);
   await new Promise(() => {});
+}
+
+/**
+ * The node agents to run: `local` (or NODE_ID) on the standard agent port, then `<id>-2` … on free
+ * ports, each advertising room for CPU apps plus its simulated GPUs with the CPUs and memory the
+ * default GPU flavor (ai1-1-gpu: 13 vCPU, 40 GiB per V100S) gives each.
+ */
+async function fleet(firstPort, freePort) {
+  const base = process.env.NODE_ID ?? 'local';
+  const agents = [];
+  for (let i = 0; i < OPTS.nodes; i++)
+    agents.push({
+      id: i === 0 ? base : `${base}-${i + 1}`,
+      port: i === 0 ? firstPort : await freePort(),
+      cpus: 16 + 13 * OPTS.gpus,
+      memory: (64 + 40 * OPTS.gpus) * 1024 ** 3,
+      ...(OPTS.gpus > 0 ? { simulatedGpus: `${OPTS.gpus}:v100s`, labels: `zone=local-${(i % 2) + 1}` } : {}),
+    });
+  return agents;
+}
+
+/** What to try as an operator when several agents (or simulated GPUs) run. */
+function fleetTry(services, agents, api) {
+  if (agents.length === 1 && OPTS.gpus === 0) return '';
+  const pid = (id) => services.find((s) => s.label === `node-agent:${id}`)?.proc.pid ?? '?';
+  const hosts = agents.map((a) => `${a.id} (pid ${pid(a.id)})`).join(', ');
+  const gpus = OPTS.gpus > 0 ? `, ${OPTS.gpus} simulated V100S GPU${OPTS.gpus > 1 ? 's' : ''} each` : '';
+  const victim = agents[1] ?? agents[0];
+  return `
+  Fleet        ${agents.length} node agent${agents.length > 1 ? 's' : ''}: ${hosts}${gpus}
+  As an operator (the admin token):
+    export GANTRY_URL=${api}
+    npm run gantry -- node list
+    npm run gantry -- app run ${'gantry-demo/hello:1'} --cpu 1 --replicas 2 --unsecure-http   # on two hosts${
+      OPTS.gpus > 0
+        ? `
+    npm run gantry -- app run gantry-demo/hello:1 --gpu 1 --unsecure-http               # binds a GPU`
+        : ''
+    }
+    kill -STOP ${pid(victim.id)}      # ${victim.id} goes silent: NOT_READY, then LOST after 10 s; its replicas move
+    kill -CONT ${pid(victim.id)}      # it comes back and stops the containers it no longer has
+    npm run gantry -- node drain ${agents[0].id}     # moves its replicas one at a time; then uncordon
+`;
 }
 
 /** App containers are recreated from their assignments at the next start; stop them with the platform. */

@@ -140,12 +140,26 @@ describe('a fleet of three hosts', () => {
   it('lists the three hosts with their simulated GPUs', async () => {
     const list = await waitFor('three READY nodes', async () => {
       const r = await call<{
-        items: { id: string; state: string; simulatedGpus: boolean; capacity: { gpus: number } }[];
+        items: {
+          id: string;
+          state: string;
+          simulatedGpus: boolean;
+          capacity: { gpus: number };
+          gpus: { model: string; memory: number }[];
+        }[];
       }>('GET', '/v1/node');
       return r.body.items.filter((n) => n.state === 'READY').length === 3 ? r.body.items : undefined;
     });
     expect(list.map((n) => n.id).sort()).toEqual(nodes);
-    for (const n of list) expect(n).toMatchObject({ simulatedGpus: true, capacity: { gpus: 2 } });
+    for (const n of list) {
+      expect(n).toMatchObject({ simulatedGpus: true, capacity: { gpus: 2 } });
+      // In bytes, as every memory figure (nvidia-smi's 81,559 MiB for an H100).
+      expect(n.gpus).toEqual(
+        [0, 1].map(() =>
+          expect.objectContaining({ model: 'NVIDIA H100 80GB HBM3', memory: 81_559 * 2 ** 20 }),
+        ),
+      );
+    }
   });
 
   it('spreads two replicas over two hosts, both behind the one URL', async () => {

@@ -5,7 +5,9 @@ import { describe, expect, it } from '@jest/globals';
 
 import { parseNvidiaSmi, simulatedGpus } from './gpus.js';
 
-const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const MiB = 1024 ** 2;
+const fixture = (name: string): string =>
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
 describe('parseNvidiaSmi', () => {
   it('reads an 8 × H100 host', () => {
@@ -17,7 +19,7 @@ describe('parseNvidiaSmi', () => {
       index: 0,
       uuid: 'GPU-5c3f0a5e-9b3c-2f0e-8d9d-1e2f3a4b5c6d',
       model: 'NVIDIA H100 80GB HBM3',
-      memory: 81_559,
+      memory: 81_559 * MiB,
     });
     expect(new Set(gpus.map((g) => g.uuid)).size).toBe(8);
     for (const g of gpus) expect(GpuSchema.parse(g)).toEqual(g);
@@ -27,8 +29,18 @@ describe('parseNvidiaSmi', () => {
     const { gpus, skipped } = parseNvidiaSmi(fixture('nvidia-smi-2xa100.csv'));
     expect(skipped).toEqual([]);
     expect(gpus).toEqual([
-      { index: 0, uuid: 'GPU-4f0c5c77-9b3a-2c1e-8d6f-0a9b8c7d6e5f', model: 'NVIDIA A100-SXM4-80GB', memory: 81_920 },
-      { index: 1, uuid: 'GPU-7e21a0b3-3c4d-5e6f-a7b8-c9d0e1f2a3b4', model: 'NVIDIA A100-SXM4-80GB', memory: 81_920 },
+      {
+        index: 0,
+        uuid: 'GPU-4f0c5c77-9b3a-2c1e-8d6f-0a9b8c7d6e5f',
+        model: 'NVIDIA A100-SXM4-80GB',
+        memory: 81_920 * MiB,
+      },
+      {
+        index: 1,
+        uuid: 'GPU-7e21a0b3-3c4d-5e6f-a7b8-c9d0e1f2a3b4',
+        model: 'NVIDIA A100-SXM4-80GB',
+        memory: 81_920 * MiB,
+      },
     ]);
   });
 
@@ -41,7 +53,12 @@ describe('parseNvidiaSmi', () => {
       gpus: 0,
       skipped: 1,
     },
-    { name: 'a row without a GPU UUID', output: '0, 00000000:17:00.0, NVIDIA L4, 23034\n', gpus: 0, skipped: 1 },
+    {
+      name: 'a row without a GPU UUID',
+      output: '0, 00000000:17:00.0, NVIDIA L4, 23034\n',
+      gpus: 0,
+      skipped: 1,
+    },
   ])('skips what is not a GPU row: $name', ({ output, gpus, skipped }) => {
     const r = parseNvidiaSmi(output);
     expect(r.gpus).toHaveLength(gpus);
@@ -53,7 +70,12 @@ describe('parseNvidiaSmi', () => {
       '1, GPU-11111111-2222-3333-4444-555555555555, Some GPU, rev 2, [N/A]\n0, MIG-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, NVIDIA A100-SXM4-80GB MIG 1g.10gb, 9728\n',
     );
     expect(r.gpus).toEqual([
-      { index: 0, uuid: 'MIG-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee', model: 'NVIDIA A100-SXM4-80GB MIG 1g.10gb', memory: 9728 },
+      {
+        index: 0,
+        uuid: 'MIG-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+        model: 'NVIDIA A100-SXM4-80GB MIG 1g.10gb',
+        memory: 9728 * MiB,
+      },
       { index: 1, uuid: 'GPU-11111111-2222-3333-4444-555555555555', model: 'Some GPU, rev 2', memory: 0 },
     ]);
   });
@@ -65,7 +87,7 @@ describe('simulatedGpus', () => {
     expect(simulatedGpus('node-a', 4, 'h100')).toEqual(a);
     const b = simulatedGpus('node-b', 4, 'h100');
     expect(new Set([...a, ...b].map((g) => g.uuid)).size).toBe(8);
-    expect(a[2]).toMatchObject({ index: 2, model: 'NVIDIA H100 80GB HBM3', memory: 81_559 });
+    expect(a[2]).toMatchObject({ index: 2, model: 'NVIDIA H100 80GB HBM3', memory: 81_559 * MiB });
     expect(a[0]?.uuid).toMatch(/^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     for (const g of a) expect(GpuSchema.parse(g)).toEqual(g);
   });

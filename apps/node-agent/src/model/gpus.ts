@@ -8,6 +8,8 @@ export const NVIDIA_SMI_ARGS = [
   '--format=csv,noheader,nounits',
 ] as const;
 
+const MiB = 1024 ** 2;
+
 export interface ParsedGpus {
   gpus: Gpu[];
   /** Rows that could not be understood, with why. */
@@ -17,7 +19,8 @@ export interface ParsedGpus {
 /**
  * Parses `nvidia-smi --query-gpu=index,uuid,name,memory.total --format=csv,noheader,nounits`.
  * Tolerates padding, CRLF, blank lines and commas in names; a row without an index or a GPU UUID is
- * skipped (and said so); memory that is not a number (`[N/A]`) is 0. Sorted by index.
+ * skipped (and said so); memory, printed in MiB, is kept in bytes (not a number, `[N/A]`: 0). Sorted
+ * by index.
  */
 export function parseNvidiaSmi(output: string): ParsedGpus {
   const gpus: Gpu[] = [];
@@ -41,14 +44,14 @@ export function parseNvidiaSmi(output: string): ParsedGpus {
       skipped.push(`${row}: not a GPU UUID`);
       continue;
     }
-    const memory = /^\d+$/.test(memoryCell) ? Number(memoryCell) : 0;
+    const memory = /^\d{1,9}$/.test(memoryCell) ? Number(memoryCell) * MiB : 0;
     gpus.push({ index: Number(indexCell), uuid, model: model.slice(0, 128), memory });
   }
   gpus.sort((a, b) => a.index - b.index);
   return { gpus, skipped };
 }
 
-/** Models a simulated node can advertise: short name → what nvidia-smi would print. */
+/** Models a simulated node can advertise: short name → what nvidia-smi would print (memory in MiB). */
 export const SIMULATED_MODELS: Record<string, { name: string; memory: number }> = {
   h100: { name: 'NVIDIA H100 80GB HBM3', memory: 81_559 },
   a100: { name: 'NVIDIA A100-SXM4-80GB', memory: 81_920 },
@@ -67,6 +70,6 @@ export function simulatedGpus(nodeId: string, count: number, model: string): Gpu
   return Array.from({ length: count }, (_, index) => {
     const h = createHash('sha256').update(`gantry-simulated-gpu:${nodeId}:${index}`).digest('hex');
     const uuid = `GPU-${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-    return { index, uuid, model: m.name, memory: m.memory };
+    return { index, uuid, model: m.name, memory: m.memory * MiB };
   });
 }

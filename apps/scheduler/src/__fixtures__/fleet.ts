@@ -52,7 +52,7 @@ export function heartbeat(
         index: i,
         uuid: `GPU-${nodeId}-${i}`,
         model: 'NVIDIA H100 80GB HBM3',
-        memory: 81559,
+        memory: 81_559 * 1024 ** 2,
       })),
     },
     simulatedGpus: gpus > 0,

@@ -31,7 +31,7 @@ const gpuNode = (id: string, gpus = 2, over: Partial<NodeView> = {}): NodeView =
       index: i,
       uuid: `GPU-${id}-${i}`,
       model: 'NVIDIA H100 80GB HBM3',
-      memory: 81559,
+      memory: 81_559 * 1024 ** 2,
     })),
   },
   ...over,

@@ -8,6 +8,7 @@ export const GpuSchema = z.strictObject({
   index: z.int().min(0),
   uuid: z.string().min(1).max(128),
   model: z.string().max(128),
+  /** Bytes, as every memory figure Gantry shows (nvidia-smi's MiB × 2^20; 0 when it says [N/A]). */
   memory: z.int().min(0),
 });
 export type Gpu = z.infer<typeof GpuSchema>;
