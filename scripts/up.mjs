@@ -11,6 +11,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -252,14 +253,21 @@ async function main() {
   } else if (demo.status?.state === 'STOPPED') {
     await call('PUT', `/v1/app/${demo.id}/start`);
   }
-  await waitUntil('the demo app to be RUNNING', async () => {
-    const r = await call('GET', `/v1/app/${demo.id}`);
-    if (r.body?.status?.state === 'FAILED')
-      throw new Error(`demo app failed: ${r.body.status.info?.message}`);
-    return r.body?.status?.state === 'RUNNING';
-  });
-
   const url = `http://${demo.id}.app.localhost:${ports.ingress}`;
+  // RUNNING and answering through the ingress: after a restart the status read back may be the last
+  // run's, with replicas on a host of that run that is gone until the scheduler declares it lost.
+  await waitUntil(
+    'the demo app to be RUNNING and to answer through the ingress',
+    async () => {
+      const r = await call('GET', `/v1/app/${demo.id}`);
+      if (r.body?.status?.state === 'FAILED')
+        throw new Error(`demo app failed: ${r.body.status.info?.message}`);
+      if (r.body?.status?.state !== 'RUNNING') return false;
+      return (await statusVia(ports.ingress, `${demo.id}.app.localhost`)) === 200;
+    },
+    90_000,
+  );
+
   console.log(`
   Gantry is up.
 
@@ -323,6 +331,19 @@ function fleetTry(services, agents, api) {
     kill -CONT ${pid(victim.id)}      # it comes back and stops the containers it no longer has
     npm run gantry -- node drain ${agents[0].id}     # moves its replicas one at a time; then uncordon
 `;
+}
+
+/** The status of `GET /` on 127.0.0.1:`port` with this Host header (fetch cannot set Host); 0 when unreachable. */
+function statusVia(port, host) {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, timeout: 5000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end();
+  });
 }
 
 /** App containers are recreated from their assignments at the next start; stop them with the platform. */

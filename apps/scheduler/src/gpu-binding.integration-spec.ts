@@ -27,7 +27,10 @@ describe('GPU binding under concurrent requests', () => {
   const statuses = new Map<string, AppStatusChanged>();
   const apps = Array.from({ length: 12 }, (_, i) => `gpu-app-${i}`);
 
-  const hb = (nodeId: string) => heartbeat(nodeId, { gpus: 4 });
+  /** GPUs each node advertises (4 unless changed: a host back with fewer). */
+  const gpuCount = new Map<string, number>();
+  const hb = (nodeId: string) => heartbeat(nodeId, { gpus: gpuCount.get(nodeId) ?? 4 });
+  const everFailed = new Set<string>();
   const beat = (nodeId: string) => {
     ns.bus.signal('node.heartbeat.v1', hb(nodeId));
     timers.push(setInterval(() => ns.bus.signal('node.heartbeat.v1', hb(nodeId)), 200));
@@ -50,6 +53,7 @@ describe('GPU binding under concurrent requests', () => {
     ns.bus.nc.subscribe(wireSubject(ns.namespace, 'app.status.v2'), {
       callback: (_e, m) => {
         for (const s of m.json<AppStatusBatch>().statuses.map((x) => AppStatusChangedSchema.parse(x))) {
+          if (s.state === 'FAILED' || s.state === 'ERROR') everFailed.add(s.appId);
           const prev = statuses.get(s.appId);
           if (!prev || prev.version < s.version) statuses.set(s.appId, s);
         }
@@ -98,5 +102,31 @@ describe('GPU binding under concurrent requests', () => {
     });
     expect(new Set(gpus.map((g) => g.uuid)).size).toBe(12);
     expect(new Set(gpus.map((g) => g.appId))).toEqual(new Set(apps));
+  });
+
+  it('moves replicas bound to GPUs a host no longer has (back with fewer), never failing their apps', async () => {
+    const before = await bound(['g3']);
+    gpuCount.set('g3', 2);
+    // Its GPUs 2 and 3 are gone: their two apps wait for GPUs elsewhere (the fleet is full) …
+    const moved = before.filter((g) => g.uuid === 'GPU-g3-2' || g.uuid === 'GPU-g3-3').map((g) => g.appId);
+    expect(moved).toHaveLength(2);
+    await waitFor('g3 keeps only its GPUs 0 and 1, two apps waiting for a GPU', async () => {
+      const left = (await bound(['g3'])).map((g) => g.uuid).sort();
+      const waiting = moved.filter(
+        (a) =>
+          statuses.get(a)?.state === 'SCALING' &&
+          /waiting for capacity: needs 1 × H100/.test(statuses.get(a)?.info.message ?? ''),
+      );
+      return left.join() === 'GPU-g3-0,GPU-g3-1' && waiting.length === 2 ? true : undefined;
+    });
+    // … and are placed as soon as a host brings some.
+    beat('g4');
+    const gpus = await waitFor('12 GPUs bound again', async () => {
+      const b = await bound(['g1', 'g2', 'g3', 'g4']);
+      return b.length === 12 ? b : undefined;
+    });
+    expect(new Set(gpus.map((g) => g.uuid)).size).toBe(12);
+    expect(gpus.filter((g) => moved.includes(g.appId)).every((g) => g.uuid.startsWith('GPU-g4-'))).toBe(true);
+    expect([...everFailed]).toEqual([]);
   });
 });

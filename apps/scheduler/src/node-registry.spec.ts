@@ -104,4 +104,32 @@ describe('node registry: heartbeats', () => {
     await jest.advanceTimersByTimeAsync(1000);
     expect(calls.touched).toEqual([{ n1: 10_001 }]);
   });
+
+  it('offers a node it loaded from the database for placement only once the node is heard from', async () => {
+    const { store } = recordingStore();
+    const h = heartbeat('n1', { gpus: 1 });
+    (store as unknown as { nodes: () => Promise<unknown[]> }).nodes = async () => [
+      {
+        id: 'n1',
+        address: h.address,
+        schedulable: true,
+        draining: false,
+        // What the node had when last heard from (by a previous leader): one GPU.
+        capacity: h.capacity,
+        simulatedGpus: true,
+        labels: {},
+        lastHeartbeatAt: new Date(0),
+      },
+    ];
+    const registry = new NodeRegistry(store);
+    await registry.load({ notReadyAfterMs: 3000, lostAfterMs: 10_000 }, 1000);
+    // Its replicas keep their grace period (READY: routed to), but nothing new lands on a capacity
+    // that may be stale (the host may have come back with fewer GPUs); its record says what it said.
+    expect(registry.views().get('n1')).toMatchObject({ health: 'READY', schedulable: false });
+    expect(registry.details('n1')?.view).toMatchObject({ health: 'READY', schedulable: true });
+    // Its first heartbeat (here without the GPU) is news, whatever it says.
+    expect(await registry.observe(heartbeat('n1'), 1500)).toBe(true);
+    expect(registry.views().get('n1')).toMatchObject({ schedulable: true, capacity: { gpus: [] } });
+    expect(await registry.observe(heartbeat('n1'), 2500)).toBe(false);
+  });
 });

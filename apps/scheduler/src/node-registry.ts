@@ -14,6 +14,12 @@ export interface Known {
   digest: string;
   /** The last assignment generation the node said it applied. */
   appliedGeneration: number;
+  /**
+   * Heard from since this scheduler loaded it. A node known only from the database keeps its
+   * replicas (and their routes) through a fresh grace period, but gets nothing new until it says
+   * what it has now: it may be back with fewer GPUs, or not back at all.
+   */
+  heard: boolean;
 }
 
 const PERSIST_EVERY_MS = 10_000;
@@ -64,11 +70,15 @@ export class NodeRegistry implements OnApplicationShutdown {
         persistedMs: nowMs,
         digest: JSON.stringify(view),
         appliedGeneration: 0,
+        heard: false,
       });
     }
   }
 
-  /** Records a heartbeat. True when the node is new or its capacity, address or labels changed. */
+  /**
+   * Records a heartbeat. True when the node is new, heard from for the first time since it was
+   * loaded, or its capacity, address or labels changed.
+   */
   async observe(hb: NodeHeartbeat, nowMs: number): Promise<boolean> {
     const prev = this.known.get(hb.nodeId);
     const view = {
@@ -80,7 +90,7 @@ export class NodeRegistry implements OnApplicationShutdown {
       simulatedGpus: hb.simulatedGpus,
     };
     const digest = JSON.stringify({ ...view, labels: hb.labels });
-    const changed = !prev || prev.digest !== digest;
+    const changed = !prev || prev.digest !== digest || !prev.heard;
     // An unchanged node keeps its view object: placement compares capacities by identity.
     const entry: Known = {
       view: changed ? view : (prev?.view ?? view),
@@ -90,6 +100,7 @@ export class NodeRegistry implements OnApplicationShutdown {
       persistedMs: prev?.persistedMs ?? 0,
       digest,
       appliedGeneration: hb.appliedGeneration,
+      heard: true,
     };
     if (prev) this.known.set(hb.nodeId, entry);
     if (changed) {
@@ -197,11 +208,19 @@ export class NodeRegistry implements OnApplicationShutdown {
     };
   }
 
-  /** Every node with its health; the same map until something changes (see `version`). */
+  /**
+   * Every node with its health, as placement sees it (a node not yet heard from is not schedulable:
+   * see `Known.heard`); the same map until something changes (see `version`).
+   */
   views(): Map<string, NodeView> {
     if (this.cached?.version === this.version) return this.cached.views;
     const views = new Map<string, NodeView>();
-    for (const [id, k] of this.known) views.set(id, { ...k.view, health: k.health });
+    for (const [id, k] of this.known)
+      views.set(id, {
+        ...k.view,
+        health: k.health,
+        ...(k.heard ? {} : { schedulable: false }),
+      });
     this.cached = { version: this.version, views };
     return views;
   }

@@ -215,6 +215,35 @@ describe('reconcileApp', () => {
     expect(plan.app.availableReplicas).toBe(0);
   });
 
+  it('goes SCALING, naming the blocking resource, when a lost node’s replica fits nowhere else', () => {
+    const running = app({ state: 'RUNNING', availableReplicas: 1, allocatedUnits: 1 });
+    const nodes = [
+      node('n1', { health: 'LOST' }),
+      node('n2', { capacity: { cpus: 0.5, memory: 32 * GiB, gpus: [] } }),
+    ];
+    const plan = run(running, [replica('r1', { phase: 'READY', everReady: true })], nodes);
+    expect(plan.forget).toEqual(['r1']);
+    expect(plan.create).toEqual([]);
+    expect(plan.app.state).toBe('SCALING');
+    expect(plan.app.info).toEqual({
+      code: 'APP_SCALING',
+      message:
+        '0/1 replicas ready; 1 waiting for capacity: needs 1 CPUs on one host; largest free on any schedulable host: 0.5',
+    });
+    expect(plan.blocked).toBeDefined();
+    // Once there is room again, it is placed and the app converges back to RUNNING.
+    const next = run(plan.app, [], [node('n2')]);
+    expect(next.create).toEqual([expect.objectContaining({ nodeId: 'n2' })]);
+    expect(next.app.state).toBe('SCALING');
+  });
+
+  it('stays RUNNING while a placed replica is only restarting (nothing is missing)', () => {
+    const running = app({ state: 'RUNNING', availableReplicas: 1, allocatedUnits: 1 });
+    const plan = run(running, [replica('r1', { phase: 'RESTARTING', everReady: true, restarts: 1 })]);
+    expect(plan.create).toEqual([]);
+    expect(plan.app.state).toBe('RUNNING');
+  });
+
   it('scales with what fits and says how many wait', () => {
     const plan = run(
       app({ spec: spec(3) }),
@@ -236,6 +265,68 @@ describe('reconcileApp', () => {
     ]);
     expect(plan.stop).toEqual(['r2']);
     expect(plan.app.state).toBe('SCALING');
+  });
+});
+
+describe('reconcileApp when a node no longer has a GPU a replica holds', () => {
+  const gpuSpec = appSpec({ gpus: 1, image: 'demo:1', labels: { 'gantry/id': 'app1' } });
+  const gpu = (nodeId: string) => ({
+    index: 0,
+    uuid: `GPU-${nodeId}-0`,
+    model: 'NVIDIA H100 80GB HBM3',
+    memory: 0,
+  });
+  const withGpu = (id: string, gpus = [gpu(id)]) =>
+    node(id, { capacity: { cpus: 4, memory: 32 * GiB, gpus } });
+  const held = (over: Partial<ReplicaView> = {}) =>
+    replica('r1', {
+      specHash: runtimeHash(gpuSpec),
+      gpus: [{ index: 0, uuid: 'GPU-n1-0' }],
+      phase: 'READY',
+      everReady: true,
+      ...over,
+    });
+  const running = () => app({ spec: gpuSpec, state: 'RUNNING', availableReplicas: 1, allocatedUnits: 1 });
+
+  it('replaces the replica on another node, saying the platform interrupted it', () => {
+    // n1 came back (or its GPU fell off the bus) without the GPU r1 was bound to.
+    const plan = run(running(), [held()], [withGpu('n1', []), withGpu('n2')]);
+    expect(plan.stop).toEqual(['r1']);
+    expect(plan.create).toEqual([
+      expect.objectContaining({ nodeId: 'n2', gpus: [{ index: 0, uuid: 'GPU-n2-0' }] }),
+    ]);
+    expect(plan.events).toContainEqual(
+      expect.objectContaining({
+        type: 'REPLICA_REMOVED',
+        reason: 'APP_INTERRUPTED_BY_PLATFORM',
+        replicaId: 'r1',
+        message: 'replica r1 was bound to GPU GPU-n1-0, which node n1 no longer has',
+      }),
+    );
+    expect(plan.app.state).toBe('SCALING');
+  });
+
+  it('does not fail the app when the node refused such a replica before it was ever ready', () => {
+    const refused = held({
+      phase: 'FAILED',
+      everReady: false,
+      reason: 'APP_ERROR',
+      message: 'the replica needs 1 GPUs but node n1 has none',
+    });
+    const plan = run(running(), [refused], [withGpu('n1', []), withGpu('n2')]);
+    expect(plan.app.state).toBe('SCALING');
+    expect(plan.create).toEqual([expect.objectContaining({ nodeId: 'n2' })]);
+    // Nowhere else to go: it waits for a GPU, naming it, instead of failing.
+    const waiting = run(running(), [refused], [withGpu('n1', [])]);
+    expect(waiting.app.state).toBe('SCALING');
+    expect(waiting.app.info.message).toMatch(/1 waiting for capacity: needs 1 × H100 GPUs on one host/);
+  });
+
+  it('leaves a replica alone while its node still has its GPUs', () => {
+    const plan = run(running(), [held()], [withGpu('n1'), withGpu('n2')]);
+    expect(plan.stop).toEqual([]);
+    expect(plan.create).toEqual([]);
+    expect(plan.app.state).toBe('RUNNING');
   });
 });
 

@@ -119,6 +119,23 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
       if (state === 'STOPPED') go('start');
       if (!ACTIVE_STATES.has(state)) break;
 
+      // A replica bound to a GPU its node no longer has (the host came back with fewer, or one fell
+      // off the bus) is the platform's doing: replaced elsewhere, never the app failing.
+      for (const r of present()) {
+        if (r.desired !== 'RUN' || r.gpus.length === 0) continue;
+        const has = nodes.get(r.nodeId)?.capacity.gpus ?? [];
+        const gone = r.gpus.find((g) => !has.some((h) => h.uuid === g.uuid));
+        if (!gone) continue;
+        stop.add(r.id);
+        events.push({
+          type: 'REPLICA_REMOVED',
+          reason: 'APP_INTERRUPTED_BY_PLATFORM',
+          message: `replica ${r.id} was bound to GPU ${gone.uuid}, which node ${r.nodeId} no longer has`,
+          replicaId: r.id,
+          nodeId: r.nodeId,
+        });
+      }
+
       const hash = runtimeHash(app.spec);
       // A replica created for another runtime spec (image, command, env, ports, probe, resources).
       const outdated = (r: ReplicaView) => r.specHash !== undefined && r.specHash !== hash;
@@ -126,7 +143,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
         (r) => r.desired === 'RUN' && r.phase === 'READY' && !stop.has(r.id) && outdated(r),
       );
       const failed = present().find(
-        (r) => r.desired === 'RUN' && r.phase === 'FAILED' && !r.everReady && !outdated(r),
+        (r) => r.desired === 'RUN' && !stop.has(r.id) && r.phase === 'FAILED' && !r.everReady && !outdated(r),
       );
       // A new replica that fails while old ones still serve stalls the rollout but fails nothing: it
       // stays (saying why) and holds its surge slot until the spec changes again.
@@ -155,7 +172,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
       }
       // A replica that failed after having served, or that runs an outdated spec, is replaced.
       for (const r of present())
-        if (r.desired === 'RUN' && r.phase === 'FAILED' && (r.everReady || outdated(r))) {
+        if (r.desired === 'RUN' && !stop.has(r.id) && r.phase === 'FAILED' && (r.everReady || outdated(r))) {
           stop.add(r.id);
           events.push({
             type: 'REPLICA_FAILED',
@@ -271,7 +288,10 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
           break;
         }
       }
-      if (state === 'RUNNING' && (create.length > 0 || surplus > 0 || rolling))
+      // Replicas are missing (lost with their node, none placed instead): the app is SCALING again,
+      // and its info says what blocks them, until they are placed and ready.
+      const missing = live().length < want;
+      if (state === 'RUNNING' && (create.length > 0 || surplus > 0 || rolling || missing))
         go(
           'replicasChanged',
           rolling ? { code: 'APP_SCALING', message: `rolling update: ${why}` } : undefined,
