@@ -11,7 +11,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -232,7 +231,7 @@ async function main() {
   };
 
   // The demo app: busybox httpd FROM scratch, built locally (no registry needed).
-  const { buildTestImage, webAppSpec } = await import('@gantry/testing');
+  const { buildTestImage, viaIngress, webAppSpec } = await import('@gantry/testing');
   const { default: Docker } = await import('dockerode');
   process.env.GANTRY_BUSYBOX = busybox;
   const demoImage = 'gantry-demo/hello:1';
@@ -263,7 +262,10 @@ async function main() {
       if (r.body?.status?.state === 'FAILED')
         throw new Error(`demo app failed: ${r.body.status.info?.message}`);
       if (r.body?.status?.state !== 'RUNNING') return false;
-      return (await statusVia(ports.ingress, `${demo.id}.app.localhost`)) === 200;
+      const answer = await viaIngress(`http://127.0.0.1:${ports.ingress}`, `${demo.id}.app.localhost`).catch(
+        () => undefined,
+      );
+      return answer?.status === 200;
     },
     90_000,
   );
@@ -304,7 +306,7 @@ async function fleet(firstPort, freePort) {
       port: i === 0 ? firstPort : await freePort(),
       cpus: 16 + 13 * OPTS.gpus,
       memory: (64 + 40 * OPTS.gpus) * 1024 ** 3,
-      ...(OPTS.gpus > 0 ? { simulatedGpus: `${OPTS.gpus}:v100s`, labels: `zone=local-${(i % 2) + 1}` } : {}),
+      ...(OPTS.gpus > 0 ? { simulatedGpus: `${OPTS.gpus}:v100s` } : {}),
     });
   return agents;
 }
@@ -331,19 +333,6 @@ function fleetTry(services, agents, api) {
     kill -CONT ${pid(victim.id)}      # it comes back and stops the containers it no longer has
     npm run gantry -- node drain ${agents[0].id}     # moves its replicas one at a time; then uncordon
 `;
-}
-
-/** The status of `GET /` on 127.0.0.1:`port` with this Host header (fetch cannot set Host); 0 when unreachable. */
-function statusVia(port, host) {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, timeout: 5000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end();
-  });
 }
 
 /** App containers are recreated from their assignments at the next start; stop them with the platform. */

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-import { createTestDatabase, createTestNamespace, waitFor } from '@gantry/testing';
+import { createTestDatabase, createTestNamespace, viaIngress, waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
 
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the launcher npm run up, the e2e setup and the benchmarks share; not an Nx project
 import { freePort, freePorts, type Platform, startPlatform } from '../../scripts/platform.mjs';
-import { type AppObject, E, viaIngress } from './platform.js';
+import { type AppObject, E } from './platform.js';
 
 /**
  * The GPU fleet as an operator tries it: three node agents on this machine sharing the Docker Engine

@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
-import { request } from 'node:http';
 import { promisify } from 'node:util';
 
-import { jsonClient, waitFor } from '@gantry/testing';
+import { type IngressReply, jsonClient, viaIngress, waitFor } from '@gantry/testing';
 
 /** What the shared platform (global-setup.mjs) tells the tests. */
 export interface E2E {
@@ -25,50 +24,6 @@ if (!E)
 
 /** Calls the REST API as a client would, with the admin token unless told otherwise. */
 export const api = jsonClient(() => E.api, E.adminToken);
-
-export interface IngressReply {
-  status: number;
-  text: string;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-/**
- * One request to `ingress` with `Host: <host>`, the way `curl -H 'Host: …'` sends it. node:http, not
- * fetch: fetch (undici) drops a Host header it is given.
- */
-export function viaIngress(
-  ingress: string,
-  host: string,
-  path = '/',
-  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<IngressReply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${ingress}${path}`,
-      {
-        method: opts.method ?? 'GET',
-        headers: { ...opts.headers, host },
-        agent: false,
-        timeout: opts.timeoutMs ?? 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            text: Buffer.concat(chunks).toString('utf8'),
-            headers: res.headers,
-          }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${ingress} for ${host} in time`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Calls an app of the shared platform through its ingress by Host header. */
 export async function callApp(

@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { waitFor } from '@gantry/testing';
+import { viaIngress, waitFor } from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Docker from 'dockerode';
 
 import { json, type Result, runCli } from './cli.js';
-import { api, type AppObject, callApp, E, viaIngress } from './platform.js';
+import { api, type AppObject, callApp, E } from './platform.js';
 
 interface TokenObject {
   id: string;

@@ -1,3 +1,5 @@
+import { request } from 'node:http';
+
 export interface Reply<T = Record<string, unknown>> {
   status: number;
   body: T;
@@ -62,4 +64,48 @@ export function expectError(
       `expected ${status} ${error}${message === undefined ? '' : ` with a message matching ${String(message)}`}, ` +
         `got ${r.status} ${JSON.stringify(r.body)}`,
     );
+}
+
+export interface IngressReply {
+  status: number;
+  text: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * One request to `ingress` with `Host: <host>`, the way `curl -H 'Host: …'` sends it. node:http, not
+ * fetch: fetch (undici) drops a Host header it is given.
+ */
+export function viaIngress(
+  ingress: string,
+  host: string,
+  path = '/',
+  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<IngressReply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${ingress}${path}`,
+      {
+        method: opts.method ?? 'GET',
+        headers: { ...opts.headers, host },
+        agent: false,
+        timeout: opts.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
+          }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${ingress} for ${host} in time`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
