@@ -1,6 +1,7 @@
+import { waitFor } from '@gantry/testing';
 import { describe, expect, it } from '@jest/globals';
 
-import { api, createApp, E, waitForState } from './platform.js';
+import { api, createApp, E, getApp, waitForState } from './platform.js';
 
 describe('bad input gets a clear answer and loses nothing', () => {
   it.each<[string, string, number, string]>([
@@ -58,5 +59,37 @@ describe('apps that cannot run say why', () => {
       `/v1/app/${app.id}/event`,
     );
     expect(events.status).toBe(200);
+  });
+
+  it('an app whose readiness probe never passes says what the probe gets, then FAILED at its progress deadline, billed no further', async () => {
+    // The image serves on 8080; the app says 9090.
+    const app = await createApp({
+      image: E.images.web,
+      resources: { cpu: 1 },
+      unsecureHttp: true,
+      defaultHttpPort: 9090,
+      deploymentStrategy: { progressDeadlineSeconds: 12 },
+    });
+    const waiting = await waitFor(
+      'the probe in the status',
+      async () => {
+        const a = await getApp(app.id);
+        return a.status.info.message.includes('readiness probe') ? a : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+    expect(waiting.status.state).toBe('SCALING');
+    expect(waiting.status.info.message).toMatch(
+      /replica \S+: readiness probe GET \/ on :9090: .+ \(\d+ tr(y|ies) over \d+ s\)/,
+    );
+    const failed = await waitForState(app.id, 'FAILED', 40_000);
+    expect(failed.status.info.code).toBe('APP_PROGRESS_DEADLINE_EXCEEDED');
+    expect(failed.status.info.message).toMatch(
+      /^no replica became ready within 12 s of being placed \(progressDeadlineSeconds\): replica \S+: readiness probe GET \/ on :9090: /,
+    );
+    // Billed from SCALING to FAILED: a minute or two, not for as long as it would have waited.
+    const scaling = failed.status.history.find((h) => h.state === 'SCALING');
+    const end = failed.status.history.find((h) => h.state === 'FAILED');
+    expect(Date.parse(end?.date ?? '') - Date.parse(scaling?.date ?? '')).toBeLessThan(30_000);
   });
 });

@@ -255,4 +255,28 @@ describe('a fleet of three hosts', () => {
     );
     expect((await call('GET', `/v1/node/${node}`)).status).toBe(404);
   });
+
+  it('an app stopped while an agent is down and its container vanished still reaches STOPPED once the agent is back', async () => {
+    const [node = ''] = await nodesOfApp();
+    const since = new Date().toISOString();
+    await killAgent(node);
+    // While the agent is down (back before its host is declared lost), the app is stopped and the
+    // container vanishes (as npm run up's Ctrl-C removes them): no report will ever say it went.
+    for (const c of await containers(node)) await docker.getContainer(c.Id).remove({ force: true });
+    expect((await call('PUT', `/v1/app/${app.id}/stop`)).status).toBeLessThan(300);
+    await platform.restart(`node-agent:${node}`);
+    await waitFor('STOPPED', async () => (await status()).state === 'STOPPED', { timeoutMs: 20_000 });
+    expect(await containers()).toEqual([]);
+    // Not because the host was lost meanwhile: its agent's heartbeat said the replica was gone.
+    const events = await call<{ events: Array<{ at: string; message: string }> }>(
+      'GET',
+      `/v1/app/${app.id}/event`,
+    );
+    expect(events.body.events.filter((e) => e.at >= since && e.message.includes('which is lost'))).toEqual(
+      [],
+    );
+    // And it starts again.
+    expect((await call('PUT', `/v1/app/${app.id}/start`)).status).toBeLessThan(300);
+    await waitFor('RUNNING again', async () => (await status()).state === 'RUNNING', { timeoutMs: 60_000 });
+  });
 });

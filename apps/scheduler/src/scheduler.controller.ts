@@ -56,5 +56,9 @@ export class SchedulerController {
   @OnSignal('node.heartbeat.v1')
   async onHeartbeat(hb: NodeHeartbeat): Promise<void> {
     if (await this.registry.observe(hb, Date.now())) this.reconciler.nodesChanged([hb.nodeId]);
+    // Replicas told to stop whose containers are gone without a report (they vanished while the
+    // agent was down): the heartbeat says so, and their apps go on (STOPPING → STOPPED, drains end).
+    if (this.reconciler.fleet.goneFrom(hb).length > 0)
+      await this.reconciler.submit((fleet, ch) => ({ apps: fleet.dropGone(hb, ch), result: undefined }));
   }
 }

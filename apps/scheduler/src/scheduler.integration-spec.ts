@@ -322,8 +322,17 @@ describe('scheduler on real PostgreSQL and NATS', () => {
     expect((await replicasOf('app-r')).map((r) => r.replicaId)).toContain(old.replicaId);
     expect((await routes.get('app-r'))?.endpoints.map((e) => e.replicaId)).toEqual([old.replicaId]);
 
-    // A fixed image: the failed replica goes, a new one starts; the old one goes once it is ready.
+    // A fixed image: the failed replica goes (it holds the surge's place until its node reports it
+    // gone), a new one starts; the old one goes once it is ready.
     await desire('app-r', 4, 'RUNNING', { ...spec(), image: 'gantry-test/web:2' });
+    await withReplicas('failed replica unassigned', (rs) => rs.length === 1);
+    expect(latest('app-r')?.allocatedUnits).toBeLessThanOrEqual(2);
+    await report({
+      nodeId: bad?.nodeId ?? '',
+      replicaId: bad?.replicaId ?? '',
+      appId: 'app-r',
+      phase: 'STOPPED',
+    });
     const withFresh = await withReplicas(
       'replica of the fixed image',
       (rs) => rs.length === 2 && rs.some((r) => r.image === 'gantry-test/web:2'),
@@ -338,12 +347,6 @@ describe('scheduler on real PostgreSQL and NATS', () => {
       (rs) => rs.length === 1 && rs[0]?.replicaId === fresh.replicaId,
     );
     await report({ nodeId: old.nodeId, replicaId: old.replicaId, appId: 'app-r', phase: 'STOPPED' });
-    await report({
-      nodeId: bad?.nodeId ?? '',
-      replicaId: bad?.replicaId ?? '',
-      appId: 'app-r',
-      phase: 'STOPPED',
-    });
     const running = await stateOf('app-r', 'RUNNING');
     expect(running).toMatchObject({ availableReplicas: 1, info: { code: 'APP_RUNNING' } });
     // Never 0 ready replicas in between.

@@ -28,7 +28,7 @@ describe('decideLifecycle: what stop, start and delete may do in each state', ()
     INITIALIZING: ['STOPPED', '409', '409', 'DELETED'],
     SCALING: ['STOPPED', '409', '409', 'DELETED'],
     RUNNING: ['STOPPED', '409', '409', 'DELETED'],
-    STOPPING: ['409', '409', '409', '409'],
+    STOPPING: ['409', 'RUNNING', 'DELETED', 'DELETED'],
     STOPPED: ['409', 'RUNNING', 'DELETED', 'DELETED'],
     FAILED: ['409', '409', 'DELETED', 'DELETED'],
     ERROR: ['409', '409', 'DELETED', 'DELETED'],
@@ -57,9 +57,14 @@ describe('decideLifecycle: what stop, start and delete may do in each state', ()
     expect(outcome('RUNNING', 'delete')).toBe(
       '409: cannot delete app a1: it is RUNNING; stop it first, or delete with ?force=true',
     );
-    expect(outcome('STOPPING', 'delete', true)).toBe(
-      '409: cannot delete app a1: it is STOPPING; wait until it is STOPPED, FAILED or ERROR',
+    expect(outcome('DELETING', 'delete', true)).toBe(
+      '409: cannot delete app a1: it is DELETING; wait until it is STOPPED, FAILED or ERROR',
     );
+  });
+
+  it('a stopping app always has a way out: start and delete are taken, and applied once it is stopped', () => {
+    expect(outcome('STOPPING', 'start', false, 'STOPPED')).toBe('RUNNING');
+    expect(outcome('STOPPING', 'delete', false, 'STOPPED')).toBe('DELETED');
   });
 
   it('an app already being deleted: delete again changes nothing, stop and start are refused', () => {

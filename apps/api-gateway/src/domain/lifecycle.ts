@@ -21,9 +21,10 @@ export type LifecycleDecision = { publish: true; lifecycle: Lifecycle } | { publ
  * state when the action cannot apply.
  *
  * - stop: from QUEUED, INITIALIZING, SCALING, RUNNING → lifecycle STOPPED.
- * - start: from STOPPED → lifecycle RUNNING.
- * - delete: from STOPPED, FAILED, ERROR → lifecycle DELETED; from an active state only with
- *   `force` (the scheduler stops it first). Deleting an app already being deleted changes nothing.
+ * - start: from STOPPED → lifecycle RUNNING; also from STOPPING (the scheduler finishes stopping it,
+ *   then starts it), so that an app whose stop cannot complete yet always has a way out.
+ * - delete: from STOPPED, FAILED, ERROR and STOPPING → lifecycle DELETED; from an active state only
+ *   with `force` (the scheduler stops it first). Deleting an app already being deleted changes nothing.
  */
 export function decideLifecycle(app: LifecycleView, action: UserAction, force = false): LifecycleDecision {
   if (app.lifecycle === 'DELETED') {
@@ -35,6 +36,9 @@ export function decideLifecycle(app: LifecycleView, action: UserAction, force = 
       },
     );
   }
+  // A stopping app goes on to STOPPED whatever is asked; the scheduler then applies what was.
+  if (app.state === 'STOPPING' && action !== 'stop')
+    return { publish: true, lifecycle: action === 'start' ? 'RUNNING' : 'DELETED' };
   const result = transition(app.state, action);
   switch (action) {
     case 'stop':

@@ -52,6 +52,11 @@ export class Controller {
   private readonly died = new Map<string, number>();
   /** True once a pass listed the containers; false after a listing failed. */
   engineOk = false;
+  /**
+   * The last listing made with the assignments known: the generation it was made under and the
+   * replicas that had a container then (see `NodeHeartbeat.observedGeneration`).
+   */
+  observed: { generation: number; replicaIds: ReadonlySet<string> } | undefined;
 
   constructor(private readonly d: ControllerDeps) {}
 
@@ -143,6 +148,9 @@ export class Controller {
   private async pass(): Promise<void> {
     const { driver, owner } = this.d;
     let listed;
+    // Taken before listing: a container of a replica unassigned under this generation cannot appear
+    // after the listing (creations for it are aborted), so the listing speaks for this generation.
+    const generation = this.desired !== undefined ? (this.generation ?? 0) : undefined;
     try {
       listed = await driver.listContainers(owner);
       this.engineOk = true;
@@ -157,6 +165,11 @@ export class Controller {
     }
     const timer = agentMetrics.passes.startTimer({ node: owner.nodeId });
     const containers = listed.map(observe);
+    if (generation !== undefined)
+      this.observed = {
+        generation,
+        replicaIds: new Set(containers.flatMap((c) => (c.replicaId ? [c.replicaId] : []))),
+      };
     const now = Date.now();
     // Docker sends `die` before its container list shows the container stopped: a pass woken by the
     // event may still see it running. Look again shortly until the list agrees, instead of leaving

@@ -18,7 +18,7 @@ import type { Checkpoint, ReplicaCheckpoint } from './checkpoint.js';
 import type { ControlPlane } from './control-plane.js';
 import type { LogShipper } from './log-shipper.js';
 import { agentMetrics } from './metrics.js';
-import { ProbeLoop, type Prober } from './prober.js';
+import { ProbeLoop, type ProbeProgress, type Prober } from './prober.js';
 import type { ReportContent, Reporter } from './reporter.js';
 
 /** What the agent knows of a replica it runs, beyond what Docker shows. */
@@ -398,7 +398,25 @@ export class Executor {
           });
       },
       this.d.probeTiming,
+      // Until it is first ready, the replica says what its probe gets (the app's status shows it, and
+      // fails it with it at its progress deadline), with the last lines it wrote.
+      (p) => void this.probeProgress(rt, containerId, p),
     ).start();
+  }
+
+  private async probeProgress(rt: ReplicaRuntime, containerId: string, p: ProbeProgress): Promise<void> {
+    const a = rt.assignment;
+    const lines = framesToLines(await this.d.driver.tailLogs(containerId, 3).catch(() => [])).slice(-3);
+    if (rt.containerId !== containerId || rt.everReady || this.d.replicas.get(a.replicaId) !== rt) return;
+    if (rt.phase !== 'STARTING' && rt.phase !== 'NOT_READY') return;
+    const tail = lines.length
+      ? `; its last log lines:\n${lines.map((l) => `${l.stream}: ${l.line.slice(0, 300)}`).join('\n')}`
+      : '';
+    this.report(rt, rt.phase, {
+      message:
+        `readiness probe GET ${a.probe.path} on :${a.probe.port}: ${p.detail} ` +
+        `(${p.tries} ${p.tries === 1 ? 'try' : 'tries'} over ${Math.round(p.sinceMs / 1000)} s)${tail}`,
+    });
   }
 
   private retryLater(rt: ReplicaRuntime, what: string, error: unknown): void {

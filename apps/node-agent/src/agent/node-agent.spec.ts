@@ -280,6 +280,49 @@ describe('NodeAgent on the fake driver', () => {
     expect(restarting).toMatchObject({ exitCode: 137, restarts: 1 });
   });
 
+  it('says what the readiness probe gets while a replica is not ready yet, with its last log lines', async () => {
+    const driver = new FakeDriver().addImage('deaf:1', { serves: false, output: ['listening on :9090'] });
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [assignment('r1', 'deaf:1')]));
+    const said = await until('a probe report', () => plane.of('r1').find((r) => r.message !== undefined));
+    expect(said.phase).toBe('STARTING');
+    expect(said.message).toMatch(
+      /^readiness probe GET \/ on :8080: answered 503 \(\d+ tr(y|ies) over \d+ s\); its last log lines:\nstdout: listening on :9090$/,
+    );
+    // Said again only when it changes or after a while, not at every try.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(plane.of('r1').filter((r) => r.message !== undefined)).toHaveLength(1);
+  });
+
+  it('lists in its heartbeat every replica it still has a container of, under the generation it looked at', async () => {
+    const driver = new FakeDriver().addImage('web:1');
+    const plane = new MemoryPlane();
+    const checkpoint = Checkpoint.inMemory();
+    const first = agentOn(driver, plane, checkpoint);
+    await first.start();
+    plane.put(list(1, [assignment('r1', 'web:1'), assignment('r2', 'web:1'), assignment('r3', 'web:1')]));
+    await until('all READY', () =>
+      ['r1', 'r2', 'r3'].every((id) => plane.of(id).some((r) => r.phase === 'READY')),
+    );
+    await first.stop();
+    // While the agent is down, r2 and r3 are unassigned and r2's container vanishes (removed by hand).
+    const r2 = driver.all().find((c) => c.spec.name.endsWith('-r2'));
+    await driver.removeContainer(r2?.id ?? '');
+    plane.put(list(2, [assignment('r1', 'web:1')]));
+    const second = agentOn(driver, plane, checkpoint, 60_000);
+    await second.start();
+    const hb = await until('a look under generation 2', () => {
+      const p = second.heartbeatPayload();
+      return p.observedGeneration === 2 && p;
+    });
+    const listed = new Map(hb.replicas.map((r) => [r.replicaId, r.phase]));
+    expect(listed.has('r2')).toBe(false); // gone: the scheduler may drop it
+    expect(listed.get('r3')).toBe('PRESENT'); // an orphan within its grace period still holds its place
+    expect(listed.has('r1')).toBe(true);
+  });
+
   it('adopts running containers after a restart of the agent and removes orphans after the grace period', async () => {
     const driver = new FakeDriver().addImage('web:1', { output: ['hello once'] });
     const plane = new MemoryPlane();

@@ -189,6 +189,11 @@ export class NodeAgent {
 
   heartbeatPayload(): NodeHeartbeat {
     const c = this.o.config;
+    const replicas = this.phases();
+    const observed = this.controller.observed;
+    if (observed)
+      for (const replicaId of observed.replicaIds)
+        if (!this.replicas.has(replicaId)) replicas.push({ replicaId, phase: 'PRESENT' });
     return {
       nodeId: c.NODE_ID,
       address: c.NODE_ADDRESS,
@@ -202,7 +207,9 @@ export class NodeAgent {
       simulatedGpus: this.gpus.mode === 'simulated',
       labels: c.NODE_LABELS,
       appliedGeneration: this.controller.appliedGeneration,
-      replicas: this.phases().slice(0, 10_000),
+      // Past the contract's bound the list would not be whole: then it says nothing about what is gone.
+      replicas: replicas.slice(0, 10_000),
+      ...(observed && replicas.length <= 10_000 ? { observedGeneration: observed.generation } : {}),
     };
   }
 

@@ -314,6 +314,32 @@ describe('Fleet', () => {
     expect(fleet.waiting.size).toBe(0);
   });
 
+  it('drops a stopped replica a heartbeat shows gone (no report ever came), and the app becomes STOPPED', () => {
+    const { fleet } = fleetOf(gpuNode('n1', 1));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    const held = fleet.replicasOf('a')[0]?.id ?? '';
+    pass(fleet, (c) => (fleet.saveDesired({ ...desired('a', 2), lifecycle: 'STOPPED' }, c) ? ['a'] : []));
+    expect(fleet.app('a')?.state).toBe('STOPPING');
+    const hb = { nodeId: 'n1', replicas: [], observedGeneration: fleet.generation('n1') };
+    // Not before the agent has looked under the generation that told it to stop the replica, nor
+    // while it still lists it, nor from an agent that does not say what it looked under.
+    expect(fleet.goneFrom({ ...hb, observedGeneration: fleet.generation('n1') - 1 })).toEqual([]);
+    expect(fleet.goneFrom({ ...hb, replicas: [{ replicaId: held, phase: 'PRESENT' }] })).toEqual([]);
+    expect(fleet.goneFrom({ nodeId: 'n1', replicas: [] })).toEqual([]);
+    expect(fleet.goneFrom(hb).map((r) => r.id)).toEqual([held]);
+    const ch = pass(fleet, (c) => fleet.dropGone(hb, c));
+    expect([...ch.deletedReplicas]).toEqual([held]);
+    expect(fleet.app('a')?.state).toBe('STOPPED');
+    expect(fleet.free.get('n1')?.gpus.map((g) => g.uuid)).toEqual(['GPU-n1-0']);
+    expect(fleet.goneFrom(hb)).toEqual([]);
+  });
+
+  it('never drops a running replica a heartbeat does not list', () => {
+    const { fleet } = fleetOf(gpuNode('n1', 1));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    expect(fleet.goneFrom({ nodeId: 'n1', replicas: [], observedGeneration: 99 })).toEqual([]);
+  });
+
   it('forgets the replicas of a lost node, gives nothing back to it, and places them elsewhere', () => {
     const { fleet, views } = fleetOf(gpuNode('n1'), gpuNode('n2', 2, { schedulable: false }));
     pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));

@@ -6,6 +6,7 @@ import {
   type AppDesired,
   type AppEvent,
   type AppStatusChanged,
+  type NodeHeartbeat,
   type ReplicaAssignment,
   type ReplicaReport,
 } from '@gantry/contracts';
@@ -220,6 +221,32 @@ export class Fleet {
     this.replicasById.set(next.id, next);
     ch.replicas.add(next.id);
     return row.appId;
+  }
+
+  /**
+   * The replicas told to stop that a node's heartbeat shows gone: it lists every replica it still has
+   * a container of, and it looked under the node's newest assignment generation (so it knew they
+   * were to stop). Read-only; see `dropGone`.
+   */
+  goneFrom(hb: Pick<NodeHeartbeat, 'nodeId' | 'replicas' | 'observedGeneration'>): StoredReplica[] {
+    if (hb.observedGeneration === undefined || hb.observedGeneration < this.generation(hb.nodeId)) return [];
+    const stopping = this.replicasOn(hb.nodeId).filter((r) => r.desired === 'STOP');
+    if (stopping.length === 0) return [];
+    const listed = new Set(hb.replicas.map((r) => r.replicaId));
+    return stopping.filter((r) => !listed.has(r.id));
+  }
+
+  /**
+   * Drops the replicas a heartbeat shows gone (see `goneFrom`): what a report would have said had the
+   * agent been there to see them go (a restart after their containers vanished). Returns their apps.
+   */
+  dropGone(hb: Pick<NodeHeartbeat, 'nodeId' | 'replicas' | 'observedGeneration'>, ch: Changes): string[] {
+    const apps = new Set<string>();
+    for (const r of this.goneFrom(hb)) {
+      this.remove(r, ch);
+      apps.add(r.appId);
+    }
+    return [...apps];
   }
 
   /**

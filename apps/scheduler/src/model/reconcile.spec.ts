@@ -525,11 +525,12 @@ describe('reconcileApp rolling update', () => {
 
   it.each([
     // maxSurge, maxUnavailable, placed on the first pass, removed on the first pass, min ready, max total
-    ['25%', '25%', 2, 1, 3, 5],
+    // (a removed replica holds its place within the surge until its node reports it gone)
+    ['25%', '25%', 1, 1, 3, 5],
     ['2', '0', 2, 0, 4, 6],
-    ['0', '1', 1, 1, 3, 4],
+    ['0', '1', 0, 1, 3, 4],
     ['0', '0', 1, 0, 4, 5],
-    ['50%', '50%', 4, 2, 2, 6],
+    ['50%', '50%', 2, 2, 2, 6],
   ])(
     'with 4 replicas, surge %s and unavailable %s: first pass places %i, removes %i; bounds hold to the end',
     (maxSurge, maxUnavailable, placedFirst, removedFirst, minReady, maxTotal) => {
@@ -591,11 +592,15 @@ describe('reconcileApp rolling update', () => {
     const again = run(stuck.app, failedNew, nodes());
     expect(again.events).toEqual([]);
     expect(again.statusChanged).toBe(false);
-    // A fixed image replaces the failed new replica and the rollout goes on.
+    // A fixed image replaces the failed new replica and the rollout goes on, once the failed one
+    // (which holds the surge's place until its node reports it gone) is gone.
     const fixed = run({ ...stuck.app, spec: withImage('demo:3') }, failedNew, nodes());
     expect(fixed.stop).toEqual(['r1']);
-    expect(fixed.create).toEqual([expect.objectContaining({ image: 'demo:3' })]);
+    expect(fixed.create).toEqual([]);
     expect(fixed.app.state).toBe('SCALING');
+    const gone = after(fixed, failedNew).filter((r) => r.desired === 'RUN');
+    const next = run(fixed.app, gone, nodes());
+    expect(next.create).toEqual([expect.objectContaining({ image: 'demo:3' })]);
   });
 
   it('a new replica still not ready progressDeadlineSeconds after it was placed fails the rollout, said once; the old one keeps serving', () => {
@@ -670,5 +675,111 @@ describe('reconcileApp rolling update', () => {
     expect(plan.app.history).toHaveLength(HISTORY_LIMIT);
     expect(plan.app.history.at(-1)?.state).toBe('STOPPED');
     expect(plan.app.history[0]).toEqual(old[2]);
+  });
+});
+
+describe('reconcileApp on a first deployment that never becomes ready', () => {
+  const scaling = app({
+    state: 'SCALING',
+    allocatedUnits: 1,
+    info: { code: 'APP_SCALING', message: '0/1 replicas ready' },
+  });
+  const probeSays = 'readiness probe GET / on :8080: connection refused (57 tries over 600 s)';
+  // `run` reconciles at 10:00:05.
+  const placedAt = (secondsBefore: number) =>
+    new Date(Date.parse(T0) + 5000 - secondsBefore * 1000).toISOString();
+
+  it('says in its info what the readiness probe got while it waits', () => {
+    const plan = run(scaling, [
+      replica('r1', { phase: 'STARTING', message: probeSays, createdAt: placedAt(60) }),
+    ]);
+    expect(plan.app.state).toBe('SCALING');
+    expect(plan.app.info.message).toBe(`0/1 replicas ready; replica r1: ${probeSays}`);
+    expect(plan.statusChanged).toBe(true);
+  });
+
+  it('fails at progressDeadlineSeconds, naming the probe and what it got, and stops the replica', () => {
+    const r1 = replica('r1', { phase: 'STARTING', message: probeSays, createdAt: placedAt(601) });
+    const plan = run(scaling, [r1]);
+    expect(plan.app.state).toBe('FAILED');
+    expect(plan.app.info).toEqual({
+      code: 'APP_PROGRESS_DEADLINE_EXCEEDED',
+      message: `no replica became ready within 600 s of being placed (progressDeadlineSeconds): replica r1: ${probeSays}`,
+    });
+    expect(plan.stop).toEqual(['r1']);
+    expect(plan.create).toEqual([]);
+  });
+
+  it('names the phase when the replica said nothing (an image still pulling)', () => {
+    const plan = run(scaling, [replica('r1', { phase: 'PULLING', createdAt: placedAt(700) })]);
+    expect(plan.app.info.message).toContain('replica r1: still pulling its image');
+  });
+
+  it('leaves an app alone once one of its replicas has been ready', () => {
+    const plan = run(scaling, [
+      replica('r1', { phase: 'NOT_READY', everReady: true, createdAt: placedAt(3600) }),
+    ]);
+    expect(plan.app.state).toBe('SCALING');
+  });
+
+  it('follows the app’s own deadline', () => {
+    const short = app({
+      ...scaling,
+      spec: { ...spec(), deploymentStrategy: { ...spec().deploymentStrategy, progressDeadlineSeconds: 30 } },
+    });
+    expect(run(short, [replica('r1', { phase: 'STARTING', createdAt: placedAt(29) })]).app.state).toBe(
+      'SCALING',
+    );
+    expect(run(short, [replica('r1', { phase: 'STARTING', createdAt: placedAt(31) })]).app.state).toBe(
+      'FAILED',
+    );
+  });
+});
+
+describe('reconcileApp when the platform fails a replica', () => {
+  it('puts the app in ERROR, not FAILED, and stops the replica', () => {
+    const scaling = app({ state: 'SCALING', allocatedUnits: 1 });
+    const failed = replica('r1', {
+      phase: 'FAILED',
+      reason: 'APP_ERROR',
+      message: 'creating the container failed: engine unavailable (5 attempts)',
+    });
+    const plan = run(scaling, [failed]);
+    expect(plan.app.state).toBe('ERROR');
+    expect(plan.app.info).toEqual({
+      code: 'APP_ERROR',
+      message: 'creating the container failed: engine unavailable (5 attempts)',
+    });
+    expect(plan.stop).toEqual(['r1']);
+  });
+});
+
+describe('reconcileApp rolling update, replicas that take a while to go', () => {
+  it('never holds more than replicas + maxSurge, counting stopped replicas until they are gone', () => {
+    const s: AppSpec = { ...spec(2), image: 'demo:2' };
+    let cur = app({
+      state: 'RUNNING',
+      desiredVersion: 2,
+      spec: s,
+      availableReplicas: 2,
+      allocatedUnits: 2,
+      info: { code: 'APP_RUNNING', message: '2/2 replicas ready' },
+    });
+    const big = [node('n1', { capacity: { cpus: 16, memory: 128 * GiB, gpus: [] } })];
+    let reps: ReplicaView[] = ['a', 'b'].map((id) => replica(id, { phase: 'READY', everReady: true }));
+    const maxHeld = 2 + rolloutBounds(s.deploymentStrategy, 2).maxSurge;
+    for (let pass = 0; pass < 30; pass++) {
+      const plan = run(cur, reps, big);
+      cur = plan.app;
+      const applied = after(plan, reps);
+      expect(applied.length).toBeLessThanOrEqual(maxHeld);
+      expect(cur.allocatedUnits).toBeLessThanOrEqual(maxHeld);
+      if (cur.state === 'RUNNING' && applied.every((r) => r.image === 'demo:2')) return;
+      // The node agent: a stopped replica goes one pass later, a new one becomes ready.
+      reps = applied
+        .filter((r) => !(r.desired === 'STOP' && reps.some((p) => p.id === r.id && p.desired === 'STOP')))
+        .map((r) => (r.phase === 'PENDING' ? { ...r, phase: 'READY' as const, everReady: true } : r));
+    }
+    throw new Error('the rollout did not converge');
   });
 });

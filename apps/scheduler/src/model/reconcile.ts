@@ -4,6 +4,7 @@ import {
   type AppState,
   type AppTrigger,
   type Info,
+  PLATFORM_INFO_CODES,
   STATE_INFO_CODE,
   transition,
 } from '@gantry/contracts';
@@ -164,9 +165,24 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
             )
           : undefined;
       if (failed && !stuck) {
-        go('userFailure', {
+        // The platform's own failures (an engine that cannot create containers, a node without the
+        // GPUs it advertised) put the app in ERROR; the rest are the app's (FAILED).
+        const platform = failed.reason !== undefined && PLATFORM_INFO_CODES.has(failed.reason);
+        go(platform ? 'platformError' : 'userFailure', {
           code: failed.reason ?? 'APP_FAILED',
           message: failed.message ?? `replica ${failed.id} failed before it was ever ready`,
+        });
+        break;
+      }
+      // A first deployment (nothing has served since it was placed) whose replica is still not ready
+      // `progressDeadlineSeconds` after it was placed fails, saying what its readiness probe got.
+      const overdue = firstDeploymentOverdue(present(), now, deadlineS);
+      if (overdue && (state === 'SCALING' || state === 'INITIALIZING')) {
+        go('userFailure', {
+          code: 'APP_PROGRESS_DEADLINE_EXCEEDED',
+          message:
+            `no replica became ready within ${deadlineS} s of being placed (progressDeadlineSeconds): ` +
+            `replica ${overdue.id}: ${overdue.message ?? describePhase(overdue)}`,
         });
         break;
       }
@@ -225,9 +241,14 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
       const replacementInFlight = () => counted().some((r) => r.phase !== 'READY');
       const target = () =>
         Math.max(0, want - movers().length) + (movers().length > 0 && !replacementInFlight() ? 1 : 0);
+      // Replicas told to stop hold their resources (and are billed) until their node reports them
+      // gone: a rolling update counts them against `maxSurge` too.
+      const held = () => present().filter((r) => !moving(r)).length + create.length;
       const needsMore = () =>
         rolling
-          ? counted().length < rolloutCap && counted().filter((r) => !outdated(r)).length < want
+          ? counted().length < rolloutCap &&
+            held() < rolloutCap &&
+            counted().filter((r) => !outdated(r)).length < want
           : counted().length < Math.min(want, target());
       while (needsMore()) {
         const placed = input.place ? input.place(req) : placeReplica(req, input.free);
@@ -313,12 +334,18 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
         const stuckWhy = stuck
           ? `; rollout stuck: new replica ${stuck.id} failed: ${stuck.message ?? stuck.reason ?? 'it failed'}; the previous replicas keep serving`
           : lateWhy;
+        // While nothing is ready yet, what the first waiting replica last said (its readiness probe).
+        const waitingOn =
+          ready === 0 && !stuckWhy
+            ? live().find((r) => r.phase !== 'READY' && r.phase !== 'FAILED' && r.message)
+            : undefined;
         info = {
           code: STATE_INFO_CODE[state],
           message:
             `${ready}/${want} replicas ready` +
             (stillOutdated ? `; rolling update (${why}): ${updated}/${want} updated` : '') +
             stuckWhy +
+            (waitingOn ? `; replica ${waitingOn.id}: ${waitingOn.message}` : '') +
             (waiting > 0 && blocked ? `; ${waiting} waiting for capacity: ${blocked}` : ''),
         };
         if (stuck && !app.info.message.includes(`rollout stuck: new replica ${stuck.id}`))
@@ -398,6 +425,37 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
     deleted: state === 'DELETED',
     ...(blocked !== undefined ? { blocked } : {}),
   };
+}
+
+/**
+ * The replica that makes a first deployment overdue: nothing among `replicas` has ever been ready,
+ * and one placed more than `deadlineS` ago is still not ready (nor failed, which fails on its own).
+ */
+export function firstDeploymentOverdue(
+  replicas: readonly ReplicaView[],
+  now: string,
+  deadlineS: number,
+): ReplicaView | undefined {
+  if (replicas.some((r) => r.everReady || r.phase === 'READY')) return undefined;
+  const limit = Date.parse(now) - deadlineS * 1000;
+  return replicas.find(
+    (r) =>
+      r.desired === 'RUN' &&
+      r.phase !== 'FAILED' &&
+      r.createdAt !== undefined &&
+      Date.parse(r.createdAt) < limit,
+  );
+}
+
+function describePhase(r: ReplicaView): string {
+  switch (r.phase) {
+    case 'PENDING':
+      return 'its node never reported it started';
+    case 'PULLING':
+      return 'still pulling its image';
+    default:
+      return `still ${r.phase.toLowerCase().replace('_', ' ')}`;
+  }
 }
 
 /** Why a rolling update replaces replicas, for events and info ("image changed to …"). */

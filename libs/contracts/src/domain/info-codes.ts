@@ -31,6 +31,12 @@ export const INFO_CODES = [
 ] as const;
 export type InfoCode = (typeof INFO_CODES)[number];
 
+/**
+ * Replica failure reasons that are the platform's doing (an engine that cannot create containers, a
+ * node without the GPUs it advertised): an app failing for one of them goes ERROR, not FAILED.
+ */
+export const PLATFORM_INFO_CODES: ReadonlySet<InfoCode> = new Set<InfoCode>(['APP_ERROR']);
+
 /** The code an app's status carries in each state unless a decision names a more precise one. */
 export const STATE_INFO_CODE: Record<AppState, InfoCode> = {
   QUEUED: 'APP_QUEUED',

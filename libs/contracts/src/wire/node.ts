@@ -31,6 +31,14 @@ export const NodeHeartbeatSchema = z.strictObject({
   /** Highest assignment generation the agent has applied. */
   appliedGeneration: z.int().min(0),
   replicas: z.array(z.strictObject({ replicaId: IdSchema, phase: z.string().max(32) })).max(10_000),
+  /**
+   * The assignment generation the agent's last look at its containers was made under. When present,
+   * `replicas` lists every replica the agent runs or still has a container of (phase `PRESENT` for a
+   * container it has not taken charge of yet), so that a replica it was told to stop and that is not
+   * listed is gone — even when no report ever said so (its container vanished while the agent was
+   * down). Absent from agents that predate it.
+   */
+  observedGeneration: z.int().min(0).optional(),
 });
 export type NodeHeartbeat = z.infer<typeof NodeHeartbeatSchema>;
 

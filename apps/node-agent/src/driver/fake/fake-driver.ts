@@ -109,14 +109,17 @@ export class FakeDriver implements ContainerDriver {
     return [...this.containers.values()].map((c) => ({ id: c.id, spec: c.spec, state: c.state }));
   }
 
-  prober(): { probe(target: { address: string; port: number; path: string }): Promise<boolean> } {
+  prober(): {
+    probe(target: { address: string; port: number; path: string }): Promise<{ ok: boolean; detail: string }>;
+  } {
     return {
       probe: (target) => {
         for (const c of this.containers.values()) {
           if (c.state !== 'running' || !Object.values(c.ports).includes(target.port)) continue;
-          return Promise.resolve(this.behaviours.get(c.spec.image)?.serves !== false);
+          const ok = this.behaviours.get(c.spec.image)?.serves !== false;
+          return Promise.resolve({ ok, detail: ok ? 'answered 200' : 'answered 503' });
         }
-        return Promise.resolve(false);
+        return Promise.resolve({ ok: false, detail: 'connection refused' });
       },
     };
   }
