@@ -18,8 +18,7 @@ describe('Checkpoint', () => {
   it('keeps the images pulled with credentials across a reload, with the replicas', async () => {
     const first = await Checkpoint.load(path);
     first.update('r1', { restarts: 2 });
-    first.rememberPrivateImage('sha256:abc', '127.0.0.1:5000');
-    await first.flush();
+    expect(await first.rememberPrivateImage('sha256:abc', '127.0.0.1:5000')).toBe(true);
 
     const second = await Checkpoint.load(path);
     expect(second.privateImage('sha256:abc')).toBe('127.0.0.1:5000');
@@ -29,6 +28,20 @@ describe('Checkpoint', () => {
       version: 1,
       privateImages: { 'sha256:abc': '127.0.0.1:5000' },
     });
+  });
+
+  it('has a private image on disk by the time it is remembered, without waiting for a later save', async () => {
+    const cp = await Checkpoint.load(path);
+    cp.update('r1', { restarts: 1 }); // a save is scheduled for later
+    await cp.rememberPrivateImage('sha256:abc', '127.0.0.1:5000');
+    // Read as a crashed agent's successor would, at once.
+    expect((await Checkpoint.load(path)).privateImage('sha256:abc')).toBe('127.0.0.1:5000');
+  });
+
+  it('says when a private image could not be recorded', async () => {
+    await writeFile(join(dir, 'blocker'), '');
+    const cp = await Checkpoint.load(join(dir, 'blocker', 'node.json'));
+    expect(await cp.rememberPrivateImage('sha256:abc', '127.0.0.1:5000')).toBe(false);
   });
 
   it('loads the file of an agent that predates the memory of private images', async () => {

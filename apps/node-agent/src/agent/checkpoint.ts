@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { INFO_CODES } from '@gantry/contracts';
@@ -95,19 +95,23 @@ export class Checkpoint {
     return this.privateImages.get(imageId);
   }
 
-  /** Remembers that the local image `imageId` was pulled from `registry` with credentials. */
-  rememberPrivateImage(imageId: string, registry: string): void {
-    if (this.privateImages.get(imageId) === registry) return;
-    this.privateImages.set(imageId, registry);
-    this.schedule();
+  /**
+   * Remembers that the local image `imageId` was pulled from `registry` with credentials, on disk
+   * (fsynced) before it resolves: an agent that crashes right after must still know the image is
+   * private, or it would let another project run it from the cache. False when it could not be written.
+   */
+  async rememberPrivateImage(imageId: string, registry: string): Promise<boolean> {
+    if (this.privateImages.get(imageId) !== registry) this.privateImages.set(imageId, registry);
+    return this.flush();
   }
 
-  /** Writes now; resolves once what is in memory is on disk (or failed to get there). */
-  async flush(): Promise<void> {
+  /** Writes now; resolves once what is in memory is on disk (true) or failed to get there (false). */
+  async flush(): Promise<boolean> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.saving = this.saving.then(() => this.write());
-    await this.saving;
+    const written = this.saving.then(() => this.write());
+    this.saving = written.then(() => undefined);
+    return written;
   }
 
   private schedule(): void {
@@ -116,8 +120,9 @@ export class Checkpoint {
     this.timer.unref();
   }
 
-  private async write(): Promise<void> {
-    if (!this.path) return;
+  /** Temp file, fsync, rename, fsync of the directory: the file is the old one or the new one, durably. */
+  private async write(): Promise<boolean> {
+    if (!this.path) return true;
     const body = JSON.stringify({
       version: 1,
       replicas: Object.fromEntries(this.replicas),
@@ -126,12 +131,26 @@ export class Checkpoint {
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
       await mkdir(dirname(this.path), { recursive: true });
-      await writeFile(tmp, body);
+      const file = await open(tmp, 'w');
+      try {
+        await file.writeFile(body);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
       await rename(tmp, this.path);
+      const dir = await open(dirname(this.path), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
       this.warned = false;
+      return true;
     } catch (error) {
       if (!this.warned) this.log.warn(`cannot write ${this.path}: ${(error as Error).message}`);
       this.warned = true;
+      return false;
     }
   }
 }

@@ -177,7 +177,13 @@ export class Executor {
             'JOB_IMAGE_PULL',
             `image "${a.image}" does not exist locally and could not be pulled`,
           );
-        if (auth) this.d.checkpoint.rememberPrivateImage(image.id, imageRegistry(a.image));
+        // On disk before any container of it runs (see Checkpoint.rememberPrivateImage).
+        if (auth && !(await this.d.checkpoint.rememberPrivateImage(image.id, imageRegistry(a.image))))
+          return this.retryLater(
+            rt,
+            `recording that image ${a.image} is private`,
+            new Error('the checkpoint could not be written'),
+          );
       }
     } catch (error) {
       return this.retryLater(rt, `inspecting image ${a.image}`, error);
