@@ -56,3 +56,26 @@ export function freePort(): Promise<number>;
 export function freePorts(): Promise<Record<PortName, number>>;
 export function startPlatform(opts: PlatformOptions): Promise<Platform>;
 export function tail(file: string, lines?: number): string;
+/** One service as `serviceEnvs` describes it: what `startService` starts. */
+export interface ServiceEnv {
+  name: string;
+  label?: string;
+  port: number;
+  env: Record<string, string | number>;
+}
+export function serviceEnvs(opts: PlatformOptions): ServiceEnv[];
+export function waitReady(s: Service, timeoutMs?: number): Promise<void>;
+export function startService(svc: ServiceEnv, logDir: string): Service;
+export function stopService(s: Service): Promise<void>;
+export function supervise(
+  svc: ServiceEnv,
+  s: Service,
+  logDir: string,
+  hooks: {
+    stopped(): boolean;
+    isCurrent(s: Service): boolean;
+    replace(s: Service, again: Service): void;
+    log?: (line: string) => void;
+  },
+  delayMs?: number,
+): Service;

@@ -129,25 +129,37 @@ export async function startPlatform(opts) {
   const logDir = opts.logDir ?? join(ROOT, '.gantry', 'logs');
   mkdirSync(logDir, { recursive: true });
   const started = [];
+  let stopping = false;
   const stop = async () => {
-    await Promise.all(started.reverse().map(stopService));
+    stopping = true;
+    await Promise.all([...started].reverse().filter(Boolean).map(stopService));
   };
   const svcs = serviceEnvs(opts);
+  const hooks = {
+    stopped: () => stopping,
+    isCurrent: (x) => started.includes(x),
+    replace: (x, again) => {
+      started[started.indexOf(x)] = again;
+    },
+  };
+  const supervised = (svc, x) => supervise(svc, x, logDir, hooks);
   /** Starts a service again (after it was killed), in the same environment; resolves once ready. */
   const restart = async (label) => {
-    const i = started.findIndex((x) => x.label === label);
+    const i = started.findIndex((x) => x?.label === label);
     if (i === -1) throw new Error(`no service ${label}`);
-    const s = startService(
-      svcs.find((x) => (x.label ?? x.name) === label),
-      logDir,
-    );
+    const svc = svcs.find((x) => (x.label ?? x.name) === label);
+    // Whatever runs there (a supervised restart included) gives way to this one.
+    const previous = started[i];
+    started[i] = null;
+    await stopService(previous);
+    const s = supervised(svc, startService(svc, logDir));
     started[i] = s;
     await waitReady(s, opts.readyTimeoutMs);
     return s;
   };
   try {
     for (const svc of svcs) {
-      const s = startService(svc, logDir);
+      const s = supervised(svc, startService(svc, logDir));
       started.push(s);
       opts.onStart?.(s);
     }
@@ -183,6 +195,32 @@ export function startService(svc, logDir) {
   proc.stdout.pipe(out);
   proc.stderr.pipe(out);
   return { name: svc.name, label, port: svc.port, url: `http://127.0.0.1:${svc.port}`, proc, logFile };
+}
+
+/**
+ * Like systemd's Restart=on-failure: when the started service `s` exits by itself with an error (a
+ * scheduler that lost its lease to a database restart, a service that could not reach NATS at boot)
+ * and is still the current one (`hooks.isCurrent`), it is started again (`hooks.replace(s, again)`),
+ * after 1 s, doubling to 30 s while it keeps failing within 10 s of its start. A service killed by a
+ * signal (kill -9, a test playing a lost host) is left as it is: whoever killed it starts it again.
+ * Returns `s`.
+ */
+export function supervise(svc, s, logDir, hooks, delayMs = 1000) {
+  const startedAt = Date.now();
+  s.proc.once('exit', (code) => {
+    if (hooks.stopped() || code === null || code === 0 || !hooks.isCurrent(s)) return;
+    const wait = Date.now() - startedAt < 10_000 ? delayMs : 1000;
+    (hooks.log ?? console.error)(
+      `${s.label} exited with code ${code}; starting it again in ${wait / 1000} s`,
+    );
+    setTimeout(() => {
+      if (hooks.stopped() || !hooks.isCurrent(s)) return;
+      const again = startService(svc, logDir);
+      hooks.replace(s, again);
+      supervise(svc, again, logDir, hooks, Math.min(30_000, wait * 2));
+    }, wait).unref();
+  });
+  return s;
 }
 
 /** Stops a started service: SIGTERM (after SIGCONT), then SIGKILL after 10 s; resolves once it has exited. */

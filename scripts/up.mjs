@@ -230,6 +230,9 @@ async function main() {
     return { status: r.status, body: await r.json().catch(() => undefined) };
   };
 
+  // Agents of an earlier `--nodes N` run that this one did not start would stay LOST forever.
+  void forgetEarlierAgents(call, agents);
+
   // The demo app: busybox httpd FROM scratch, built locally (no registry needed).
   const { buildTestImage, viaIngress, webAppSpec } = await import('@gantry/testing');
   const { default: Docker } = await import('dockerode');
@@ -309,6 +312,50 @@ async function fleet(firstPort, freePort) {
       ...(OPTS.gpus > 0 ? { simulatedGpus: `${OPTS.gpus}:v100s` } : {}),
     });
   return agents;
+}
+
+/**
+ * The node agents an earlier run started (`local-2` … of `--nodes N`) and this one did not: nothing
+ * will heartbeat as them again, so `node list` would show them LOST forever. Each is forgotten
+ * (DELETE /v1/node/{id}) once the scheduler no longer counts it READY — it gives every node it loads
+ * a fresh grace period, and refuses to forget one holding replicas (409) until it is LOST — so this
+ * watches them for a while and says in one line what it forgot. One that stays READY has an agent
+ * still running somewhere, and is left alone. Never rejects: npm run up goes on regardless.
+ */
+async function forgetEarlierAgents(call, agents, timeoutMs = 30_000) {
+  const base = process.env.NODE_ID ?? 'local';
+  const ours = new Set(agents.map((a) => a.id));
+  const earlier = (id) =>
+    !ours.has(id) && id.startsWith(`${base}-`) && /^\d+$/.test(id.slice(base.length + 1));
+  const forgotten = [];
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const list = await call('GET', '/v1/node');
+      if (list.status !== 200) throw new Error(`GET /v1/node answered ${list.status}`);
+      const left = (list.body?.items ?? []).filter((n) => earlier(n.id));
+      let waiting = 0;
+      for (const node of left) {
+        if (node.state !== 'NOT_READY' && node.state !== 'LOST') {
+          waiting++;
+          continue;
+        }
+        const r = await call('DELETE', `/v1/node/${encodeURIComponent(node.id)}`);
+        if (r.status === 204) forgotten.push(node.id);
+        else if (r.status === 409)
+          waiting++; // still holds replicas: forgettable once LOST
+        else if (r.status !== 404) throw new Error(`DELETE /v1/node/${node.id} answered ${r.status}`);
+      }
+      if (waiting === 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } catch (e) {
+    log(`could not forget the node agents of an earlier run: ${e.message}`);
+  }
+  if (forgotten.length > 0)
+    log(
+      `forgot node agent${forgotten.length > 1 ? 's' : ''} ${forgotten.sort().join(', ')}: started by an earlier npm run up, not by this one`,
+    );
 }
 
 /** What to try as an operator when several agents (or simulated GPUs) run. */

@@ -230,7 +230,9 @@ describe('gantry CLI against the platform', () => {
 
     const refused = await gantry(['app', 'delete', appA.id]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^error: cannot delete app .*stop it first/);
+    expect(refused.stderr).toMatch(
+      /^error: cannot delete app .*: it is RUNNING\nhint: stop it first .* --force\n$/,
+    );
 
     for (const app of [appA, appB]) expect((await gantry(['app', 'delete', app.id, '--force'])).code).toBe(0);
     await waitFor(

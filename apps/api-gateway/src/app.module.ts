@@ -4,6 +4,7 @@ import { HealthModule, Readiness } from '@gantry/runtime';
 import { type DynamicModule, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 
 import { type ApiGatewayConfig, SERVICE } from './config.js';
+import { AdminController } from './http/admin.controller.js';
 import { AppsController } from './http/apps.controller.js';
 import { BillingController } from './http/billing.controller.js';
 import { CapabilitiesController } from './http/capabilities.controller.js';
@@ -44,6 +45,7 @@ export const GATEWAY_CONTROLLERS = [
   RegistriesController,
   ProjectsController,
   NodesController,
+  AdminController,
   DocsController,
 ];
 
@@ -71,6 +73,7 @@ export class ApiGatewayModule {
           service: SERVICE,
           natsUrl: config.NATS_URL,
           namespace: config.GANTRY_NAMESPACE,
+          replicas: config.GANTRY_NATS_REPLICAS,
         }),
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,

@@ -42,6 +42,11 @@ export const ApiGatewayConfigSchema = z.object({
     .default(20),
   /** Requests a token (or client address) may make at once, above its average rate. */
   RATE_LIMIT_BURST: env.int(100, 1, 1_000_000),
+  /**
+   * How often the `tokens` KV bucket (what the ingress enforces) is reconciled with the database:
+   * missing or stale entries written again, keys of tokens that no longer exist deleted.
+   */
+  TOKENS_RECONCILE_MS: env.int(60_000, 1_000, 86_400_000),
   /** Most tokens and client addresses tracked at once; the least recently seen are forgotten first. */
   RATE_LIMIT_MAX_BUCKETS: env.int(10_000, 100, 10_000_000),
 });

@@ -28,6 +28,7 @@ export class BillingMeterModule {
           service: SERVICE,
           natsUrl: config.NATS_URL,
           namespace: config.GANTRY_NAMESPACE,
+          replicas: config.GANTRY_NATS_REPLICAS,
         }),
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,

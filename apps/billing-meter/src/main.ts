@@ -13,5 +13,10 @@ await runService({
   host: config.HTTP_HOST,
   logLevel: config.LOG_LEVEL,
   otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
-  messaging: { service: SERVICE, natsUrl: config.NATS_URL, namespace: config.GANTRY_NAMESPACE },
+  messaging: {
+    service: SERVICE,
+    natsUrl: config.NATS_URL,
+    namespace: config.GANTRY_NAMESPACE,
+    replicas: config.GANTRY_NATS_REPLICAS,
+  },
 });

@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 
 import { ApiError, CliError, GantryClient, UsageError } from './client.js';
 import { type CliEnv, DEFAULT_API_URL, readSavedConfig, type SavedConfig } from './config.js';
-import { ArgumentError, parseApiUrl } from './model/args.js';
+import { ArgumentError, parseApiUrl, tokenProblem } from './model/args.js';
 import { type OutputFormat, serialize } from './model/format.js';
 
 /** Everything the CLI touches outside itself, so that tests can run it in memory. */
@@ -116,6 +116,9 @@ export class Run {
         1,
         'run `gantry login --url URL --token TOKEN` (or pipe the token on stdin), or set GANTRY_TOKEN',
       );
+    const problem = tokenProblem(t.token);
+    if (problem)
+      throw new UsageError(`${problem}: check the token given (--token, GANTRY_TOKEN or gantry login)`);
     return new GantryClient(t.url, t.token, this.io.fetch);
   }
 

@@ -185,6 +185,35 @@ describe('gantry login', () => {
     await expect(stat(configPath)).rejects.toThrow(/ENOENT/);
   });
 
+  it('asks for the token on a terminal and never prints it (table or JSON)', async () => {
+    h.tty = true;
+    h.stdin = 'good';
+    expect(await h.run('login', '--url', URL_A)).toBe(0);
+    expect(h.asked).toEqual(['Token: ']);
+    expect(await h.run('login', '--url', URL_A, '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual({ url: URL_A, configPath, me: sampleMe });
+    expect(h.out + h.err).not.toContain('good');
+    expect(JSON.parse(await readFile(configPath, 'utf8'))).toEqual({ url: URL_A, token: 'good' });
+  });
+
+  it('refuses a token no API could take without repeating it (exit 2, nothing sent or saved)', async () => {
+    for (const stdin of ['gantry_s3cr\u2019t\n', 'gantry_s3cr t\n', 'gantry_s3cr\u0007t']) {
+      h.stdin = stdin;
+      expect(await h.run('login', '--url', URL_A)).toBe(2);
+      expect(h.err).toMatch(/^error: a token holds (only printable ASCII|no spaces)/);
+      expect(h.err).not.toContain('s3cr');
+    }
+    expect(h.calls).toEqual([]);
+    await expect(stat(configPath)).rejects.toThrow(/ENOENT/);
+    const env = new Harness({ configPath, url: URL_A, token: 'gantry_s3cr\u00e9t' });
+    expect(await env.run('me')).toBe(2);
+    expect(env.err).toMatch(
+      /^error: a token holds only printable ASCII characters .*: check the token given/,
+    );
+    expect(env.err).not.toContain('s3cr');
+    expect(env.calls).toEqual([]);
+  });
+
   it('refuses an empty token as a usage error', async () => {
     h.stdin = '   \n';
     expect(await h.run('login', '--url', URL_A)).toBe(2);
@@ -423,6 +452,41 @@ describe('gantry app', () => {
     ]);
   });
 
+  it('delete of a running app says --force (the API tells curl users ?force=true)', async () => {
+    h.route('DELETE', `/v1/app/${APP_ID}`, (c) =>
+      c.url.searchParams.get('force') === 'true'
+        ? { status: 204 }
+        : {
+            status: 409,
+            body: {
+              error: 'CONFLICT',
+              message: `cannot delete app ${APP_ID}: it is RUNNING; stop it first, or delete with ?force=true`,
+              details: { state: 'RUNNING' },
+            },
+          },
+    );
+    expect(await h.run('app', 'delete', APP_ID)).toBe(1);
+    expect(h.err).toBe(
+      `error: cannot delete app ${APP_ID}: it is RUNNING\n` +
+        `hint: stop it first (gantry app stop ${APP_ID}), or stop and delete it at once: gantry app delete ${APP_ID} --force\n`,
+    );
+    expect(h.err).not.toContain('?force=true');
+    expect(await h.run('app', 'rm', APP_ID, '--force')).toBe(0);
+    // Other refusals are printed as the API wrote them.
+    h.routes = [];
+    h.route('DELETE', /./, () => ({
+      status: 409,
+      body: {
+        error: 'CONFLICT',
+        message: `cannot delete app ${APP_ID}: it is STOPPING; wait until it is STOPPED, FAILED or ERROR`,
+      },
+    }));
+    expect(await h.run('app', 'delete', APP_ID)).toBe(1);
+    expect(h.err).toBe(
+      `error: cannot delete app ${APP_ID}: it is STOPPING; wait until it is STOPPED, FAILED or ERROR\n`,
+    );
+  });
+
   it('a read token cannot stop: the 403 is printed, exit 1', async () => {
     h.route('PUT', /stop$/, () => ({
       status: 403,
@@ -444,11 +508,52 @@ describe('gantry app', () => {
         ],
       },
     }));
-    expect(await h.run('app', 'logs', APP_ID, '--tail', '5')).toBe(0);
+    expect(await h.run('app', 'logs', APP_ID, '--tail', '5', '--no-prefix')).toBe(0);
     expect(h.out).toBe('one\ntwo\n');
     expect(h.calls.at(-1)?.url.search).toBe('?tail=5');
     expect(await h.run('app', 'logs', APP_ID, '-t', '--prefix')).toBe(0);
     expect(h.out).toBe('2026-11-23T11:59:00.000000001Z [r1] one\n2026-11-23T11:59:01.000000001Z [r2] two\n');
+  });
+
+  it('logs of an app with several replicas name the replica on each line by default', async () => {
+    const lines = [
+      { timestamp: '2026-11-23T11:59:00.000000001Z', replica: 'r1', stream: 'stdout', content: 'one' },
+      { timestamp: '2026-11-23T11:59:01.000000001Z', replica: 'r1', stream: 'stdout', content: 'two' },
+    ];
+    h.route('GET', /\/log$/, () => ({ body: { logs: lines } }));
+    h.route('GET', `/v1/app/${APP_ID}`, () => ({ body: sampleApp() })); // 2 replicas
+    expect(await h.run('app', 'logs', APP_ID)).toBe(0);
+    expect(h.out).toBe('[r1] one\n[r1] two\n');
+    expect(await h.run('app', 'logs', APP_ID, '--replica', 'r1')).toBe(0);
+    expect(h.out).toBe('one\ntwo\n');
+    expect(await h.run('app', 'logs', APP_ID, '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual({ logs: lines });
+    // One replica: plain lines.
+    const single = sampleApp();
+    single.spec.scalingStrategy = { fixed: { replicas: 1 } };
+    h.routes = [];
+    h.route('GET', /\/log$/, () => ({ body: { logs: lines } }));
+    h.route('GET', `/v1/app/${APP_ID}`, () => ({ body: single }));
+    expect(await h.run('app', 'logs', APP_ID)).toBe(0);
+    expect(h.out).toBe('one\ntwo\n');
+  });
+
+  it('logs -f names replicas from the first line when the app has several', async () => {
+    const l = (ms: number, replica: string) => ({
+      timestamp: `2026-11-23T11:59:00.${String(ms).padStart(3, '0')}000001Z`,
+      replica,
+      stream: 'stdout',
+      content: `line ${ms}`,
+    });
+    const batches = [[l(1, 'r1')], [l(1, 'r1'), l(2, 'r2')]];
+    let poll = 0;
+    h.route('GET', /\/log$/, () => ({ body: { logs: batches[Math.min(poll++, batches.length - 1)] } }));
+    h.route('GET', `/v1/app/${APP_ID}`, () => ({ body: sampleApp() }));
+    h.afterSleep = (n) => {
+      if (n === 2) h.interrupt?.();
+    };
+    expect(await h.run('app', 'logs', APP_ID, '-f')).toBe(0);
+    expect(h.out).toBe('[r1] line 1\n[r2] line 2\n');
   });
 
   it('logs -f polls with since = the last timestamp and prints only new lines until Ctrl-C', async () => {
@@ -587,6 +692,86 @@ describe('gantry token, capabilities, node, billing', () => {
     });
     expect(h.out).toContain('No usage in this period.');
     expect(await h.run('billing', 'usage', '--from', 'yesterday')).toBe(2);
+  });
+});
+
+describe('gantry admin dlq', () => {
+  beforeEach(loggedIn);
+
+  const letter = (id: number, over: Record<string, unknown> = {}) => ({
+    id,
+    subject: 'app.status.v2',
+    consumer: 'billing-meter--app_status_v2',
+    reason: 'permanent failure:\nrefused',
+    data: '{}',
+    deliveries: 3,
+    at: '2026-11-23T11:59:00.000Z',
+    ...over,
+  });
+
+  it('list shows the letters, passes paging and the subject, and says where the next page starts', async () => {
+    h.route('GET', '/v1/admin/dlq', () => ({
+      body: { items: [letter(4), letter(9, { part: true })], next: 9, total: 12 },
+    }));
+    expect(
+      await h.run('admin', 'dlq', 'list', '--after', '3', '--limit', '2', '--subject', 'app.status.v2'),
+    ).toBe(0);
+    expect(Object.fromEntries(h.calls.at(-1)?.url.searchParams ?? [])).toEqual({
+      after: '3',
+      limit: '2',
+      subject: 'app.status.v2',
+    });
+    expect(h.out).toMatch(/^ *ID +AT +SUBJECT +CONSUMER +DELIVERIES +REASON\n/);
+    expect(h.out).toContain('app.status.v2 (part)');
+    expect(h.out).toContain('permanent failure: refused');
+    expect(h.out).toContain(
+      '2 shown of 12 in the dead-letter stream.\nMore: gantry admin dlq list --after 9\n',
+    );
+    expect(await h.run('admin', 'dlq', 'ls', '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toMatchObject({ total: 12, next: 9 });
+    h.routes.unshift((c) =>
+      c.url.pathname === '/v1/admin/dlq' ? { body: { items: [], total: 0 } } : undefined,
+    );
+    expect(await h.run('admin', 'dlq', 'list')).toBe(0);
+    expect(h.out).toBe('No dead letters.\n');
+  });
+
+  it('replay sends the ids, a subject or all, and prints what was and was not replayed', async () => {
+    h.route('POST', '/v1/admin/dlq/replay', () => ({
+      body: { replayed: [12], failed: [{ id: 13, reason: 'one part of a batch message' }] },
+    }));
+    expect(await h.run('admin', 'dlq', 'replay', '--id', '12', '--id', '13')).toBe(0);
+    expect(h.calls.at(-1)?.body).toEqual({ ids: [12, 13] });
+    expect(h.out).toBe('Replayed 1 dead letter(s): 12.\nNot replayed 13: one part of a batch message\n');
+    expect(await h.run('admin', 'dlq', 'replay', '--subject', 'app.event.v2')).toBe(0);
+    expect(h.calls.at(-1)?.body).toEqual({ subject: 'app.event.v2' });
+    expect(await h.run('admin', 'dlq', 'replay', '--all', '-o', 'json')).toBe(0);
+    expect(h.calls.at(-1)?.body).toEqual({ all: true });
+    expect(JSON.parse(h.out)).toEqual({
+      replayed: [12],
+      failed: [{ id: 13, reason: 'one part of a batch message' }],
+    });
+  });
+
+  it('refuses a replay without a choice or with two, and ids that are not ids, before asking the API', async () => {
+    const before = h.calls.length;
+    expect(await h.run('admin', 'dlq', 'replay')).toBe(2);
+    expect(h.err).toMatch(/exactly one of them/);
+    expect(await h.run('admin', 'dlq', 'replay', '--all', '--id', '3')).toBe(2);
+    expect(await h.run('admin', 'dlq', 'replay', '--id', 'abc')).toBe(2);
+    expect(h.err).toMatch(/must be a dead letter id/);
+    expect(await h.run('admin', 'dlq', 'replay', '--id', '0')).toBe(2);
+    expect(await h.run('admin', 'dlq', 'list', '--limit', '501')).toBe(2);
+    expect(h.calls.length).toBe(before);
+  });
+
+  it('shows the API refusing a non-admin token', async () => {
+    h.route('GET', '/v1/admin/dlq', () => ({
+      status: 403,
+      body: { error: 'FORBIDDEN', message: 'this operation needs an admin token' },
+    }));
+    expect(await h.run('admin', 'dlq', 'list')).toBe(1);
+    expect(h.err).toContain('needs an admin token');
   });
 });
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 
 import { ApiError, CliError } from './client.js';
+import { registerAdmin } from './commands/admin.js';
 import { registerApp } from './commands/app.js';
 import { registerAuth } from './commands/auth.js';
 import { registerBilling } from './commands/billing.js';
@@ -60,6 +61,7 @@ export function buildProgram(io: Io, passthrough: readonly string[]): Command {
   registerCapabilities(program, io, passthrough);
   registerNode(program, io, passthrough);
   registerBilling(program, io, passthrough);
+  registerAdmin(program, io, passthrough);
   return program;
 }
 

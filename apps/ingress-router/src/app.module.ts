@@ -21,6 +21,10 @@ export class IngressRouterModule {
       h2cPort: config.INGRESS_H2C_PORT,
       domain: config.GANTRY_APPS_DOMAIN,
       upstreamTimeoutMs: config.INGRESS_UPSTREAM_TIMEOUT_MS,
+      connectTimeoutMs: config.INGRESS_CONNECT_TIMEOUT_MS,
+      responseHeaderTimeoutMs: config.INGRESS_RESPONSE_HEADER_TIMEOUT_MS,
+      maxAttempts: config.INGRESS_MAX_ATTEMPTS,
+      ejectAfterFailures: config.INGRESS_EJECT_AFTER_FAILURES,
       ejectMs: config.INGRESS_EJECT_MS,
     };
     return {
@@ -31,6 +35,7 @@ export class IngressRouterModule {
           service: SERVICE,
           natsUrl: config.NATS_URL,
           namespace: config.GANTRY_NAMESPACE,
+          replicas: config.GANTRY_NATS_REPLICAS,
         }),
       ],
       providers: [RouteTable, IngressServer, { provide: INGRESS_OPTIONS, useValue: options }],

@@ -19,10 +19,29 @@ export const IngressRouterConfigSchema = z.object({
     })
     .default('app.localhost')
     .transform((d) => d.toLowerCase()),
-  /** Longest wait for a replica's answer (headers and body activity) before 504. */
+  /**
+   * Longest silence on a connection to a replica (no byte either way) once it is connected: before
+   * its answer, 504; during a response body (a stream, SSE), the response is cut. Streams that may
+   * stay quiet longer must send something (a comment, a ping) at least this often.
+   */
   INGRESS_UPSTREAM_TIMEOUT_MS: env.int(300_000, 100, 3_600_000),
-  /** How long an endpoint that refused a connection is tried last. */
-  INGRESS_EJECT_MS: env.int(5_000, 0, 600_000),
+  /** Longest wait for a connection to a replica; then the next replica is tried (any method: nothing was sent). */
+  INGRESS_CONNECT_TIMEOUT_MS: env.int(2_000, 50, 60_000),
+  /**
+   * Longest wait, once a request is sent, for the replica's response headers (a frozen replica
+   * accepts connections and never answers); then 504, or the next replica for a request that may be
+   * sent twice. A body streaming after its headers is not bound by it.
+   */
+  INGRESS_RESPONSE_HEADER_TIMEOUT_MS: env.int(60_000, 100, 3_600_000),
+  /** Most replicas one request is tried on (fewer when the app has fewer ready replicas). */
+  INGRESS_MAX_ATTEMPTS: env.int(3, 1, 10),
+  /** Failed attempts in a row (refused, unreachable, timed out) that eject a replica. */
+  INGRESS_EJECT_AFTER_FAILURES: env.int(3, 1, 1_000),
+  /**
+   * How long an ejected replica gets traffic only when no other is left; then it is tried again, and
+   * ejected again at its next failure until it answers.
+   */
+  INGRESS_EJECT_MS: env.int(10_000, 0, 600_000),
 });
 export type IngressRouterConfig = z.infer<typeof IngressRouterConfigSchema>;
 

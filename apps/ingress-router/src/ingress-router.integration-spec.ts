@@ -236,7 +236,7 @@ describe('ingress-router on real NATS', () => {
     const ready = await fetch(`${adminUrl}/readyz`);
     expect(await ready.json()).toEqual({
       status: 'ready',
-      checks: { routes: 'ok', tokens: 'ok', ingress: 'ok' },
+      checks: { routes: 'ok', tokens: 'ok', nats: 'ok', ingress: 'ok' },
     });
     const r = await call(host(SNAPSHOT));
     expect(r.status).toBe(200);

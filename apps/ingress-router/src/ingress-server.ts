@@ -1,5 +1,6 @@
 import {
   Agent,
+  type ClientRequest,
   createServer,
   type IncomingMessage,
   type OutgoingHttpHeaders,
@@ -19,7 +20,7 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 
 import { type ErrorBody, type RouteEntry, tokenKey } from '@gantry/contracts';
 import { answerClientError, Readiness, writeRawJson } from '@gantry/runtime';
@@ -34,7 +35,15 @@ import httpProxy from 'http-proxy';
 
 import { ingressMetrics, statusClass } from './metrics.js';
 import { type AccessDecision, decideAccess } from './model/access.js';
-import { serving, tryOrder, type Upstream, upstreamKey } from './model/balancer.js';
+import {
+  afterAttempt,
+  type EndpointHealth,
+  mayRetry,
+  serving,
+  tryOrder,
+  type Upstream,
+  upstreamKey,
+} from './model/balancer.js';
 import { credentialOf, loginCookie, logoutCookie, wantsHtml } from './model/credentials.js';
 import { cleanResponseHeaders, upstreamRequestHeaders } from './model/headers.js';
 import { parseHost, resolveTarget } from './model/host.js';
@@ -50,9 +59,17 @@ export interface IngressOptions {
   port: number;
   /** Apps answer at `<appId>.<domain>` and `<appId>-<port>.<domain>` (lower case). */
   domain: string;
-  /** Longest wait for a replica's answer before 504. */
+  /** Longest silence on a replica's connection (either way), headers or body, before giving up. */
   upstreamTimeoutMs: number;
-  /** How long an endpoint that refused a connection is tried last. */
+  /** Longest wait for a connection to a replica. */
+  connectTimeoutMs: number;
+  /** Longest wait for a replica's response headers once the request is sent (not for its body). */
+  responseHeaderTimeoutMs: number;
+  /** Most replicas one HTTP/1.1 request is tried on. */
+  maxAttempts: number;
+  /** Failed attempts in a row that eject a replica. */
+  ejectAfterFailures: number;
+  /** How long an ejected replica is tried only when nothing else is left. */
   ejectMs: number;
   /**
    * A second listener for HTTP/2 in cleartext with prior knowledge (h2c), as gRPC clients speak it
@@ -77,6 +94,8 @@ interface Flight {
   startedAt: number;
   timedOut: boolean;
   upgraded: boolean;
+  /** Called with the current attempt's request to the replica once it has a socket. */
+  onProxyReq?: (proxyReq: ClientRequest) => void;
 }
 
 /** A flight's first attempt; with its replica already chosen, it is under way from now. */
@@ -91,9 +110,15 @@ function newFlight(appId: string, upstream?: Upstream): Flight {
   };
 }
 
-/** Requests that may be sent again to another replica when the first one could not be reached. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** Failures that mean the replica was never reached (or dropped a reused connection): safe to retry. */
+/** Our codes for an attempt that ran out of time: connecting, waiting for headers, silent connection. */
+const CONNECT_TIMEOUT = 'CONNECT_TIMEOUT';
+const RESPONSE_TIMEOUT = 'RESPONSE_TIMEOUT';
+const IDLE_TIMEOUT = 'TIMEOUT';
+const TIMEOUTS = new Set([CONNECT_TIMEOUT, RESPONSE_TIMEOUT, IDLE_TIMEOUT]);
+/**
+ * Failures of the replica (or of the way to it) before it answered: they count against its health
+ * and may send the request to another replica (when `mayRetry` allows).
+ */
 const RETRYABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -101,9 +126,12 @@ const RETRYABLE = new Set([
   'ENETUNREACH',
   'EPIPE',
   'ETIMEDOUT',
+  ...TIMEOUTS,
 ]);
-/** Failures that say the endpoint itself is down: try it last for a while. */
+/** Failures that say the endpoint itself is down (WebSocket and h2c, which are not retried). */
 const DOWN = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Health of endpoints not heard of for this long is forgotten (they left the routes, most likely). */
+const HEALTH_MEMORY_MS = 10 * 60_000;
 const LOGIN_BODY_LIMIT = 8 * 1024;
 /** Metrics label for requests that named no existing app. */
 const NO_APP = '-';
@@ -151,7 +179,8 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
   private readonly h2clients = new Set<ServerHttp2Session>();
   private listening = false;
   private readonly turns = new Map<string, number>();
-  private readonly downUntil = new Map<string, number>();
+  /** Passive health of endpoints that failed lately (key: `upstreamKey`). */
+  private readonly health = new Map<string, EndpointHealth>();
   private readonly flights = new WeakMap<IncomingMessage, Flight>();
   /** Upgraded connections by the hash of the token that opened them: closed when it is revoked. */
   private readonly tunnels = new Map<string, Set<Closable>>();
@@ -176,12 +205,14 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       proxyReq.once('timeout', () => {
         if (flight.attempt === attempt) flight.timedOut = true;
       });
+      flight.onProxyReq?.(proxyReq);
     });
     this.proxy.on('proxyReqWs', (proxyReq, req, socket) => {
       const flight = this.flights.get(req);
       if (!flight) return;
       proxyReq.once('upgrade', (_res: IncomingMessage, upstream: Duplex) => {
         flight.upgraded = true;
+        if (flight.upstream) this.attempted(flight.appId, flight.upstream, true);
         // A tunnel lives and dies as one: closing either side (revocation, shutdown) closes the other.
         socket.once('close', () => upstream.destroy());
         upstream.once('close', () => socket.destroy());
@@ -190,6 +221,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       });
       proxyReq.once('response', (res: IncomingMessage) => {
         if (res.statusCode === 101) return;
+        if (flight.upstream) this.attempted(flight.appId, flight.upstream, true);
         this.observeUpstream(flight);
         ingressMetrics.requests.inc({ app: flight.appId, status_class: statusClass(res.statusCode ?? 502) });
       });
@@ -198,6 +230,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       cleanResponseHeaders(proxyRes.headers);
       const flight = this.flights.get(req);
       if (!flight?.upstream) return;
+      this.attempted(flight.appId, flight.upstream, true);
       this.observeUpstream(flight);
       if (!res.headersSent) res.setHeader('X-Gantry-Replica', flight.upstream.replicaId);
     });
@@ -331,6 +364,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       });
       up.setTimeout(this.opts.upstreamTimeoutMs, () => up.close(h2.NGHTTP2_CANCEL));
       up.on('response', (headers) => {
+        this.attempted(app, upstream, true);
         this.observeUpstream(flight);
         const out: Record<string, string | string[]> = {};
         for (const [k, v] of Object.entries(headers))
@@ -347,7 +381,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       up.on('error', (err: NodeJS.ErrnoException) => {
         const code = err.code ?? 'EUNKNOWN';
         ingressMetrics.upstreamErrors.inc({ app, code });
-        if (DOWN.has(code)) this.downUntil.set(upstreamKey(upstream), Date.now() + this.opts.ejectMs);
+        if (DOWN.has(code)) this.attempted(app, upstream, false);
         h2reply(badGateway(route.appId, upstream, code));
       });
       up.pipe(res);
@@ -477,11 +511,11 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       const upstream = this.order(route.appId, upstreams)[0] as Upstream;
       const flight = newFlight(app, upstream);
       this.flights.set(req, flight);
-      this.proxy.ws(req, socket, head, { target: target(upstream) }, (err) => {
+      this.proxy.ws(req, socket, head, { target: target(upstream), ssl: lenient() }, (err) => {
         const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
         if (flight.upgraded) return; // the tunnel broke after the switch: http-proxy ends the socket
         ingressMetrics.upstreamErrors.inc({ app, code });
-        if (DOWN.has(code)) this.downUntil.set(upstreamKey(upstream), Date.now() + this.opts.ejectMs);
+        if (DOWN.has(code)) this.attempted(app, upstream, false);
         this.rejectUpgrade(socket, app, badGateway(route.appId, upstream, code));
       });
     } catch (error) {
@@ -671,14 +705,20 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /**
-   * Proxies to the app's replicas in round-robin order. A request that may safely be sent twice
-   * (idempotent, no body) goes to the next replica when the first cannot be reached.
+   * Proxies to the app's replicas in round-robin order, ejected ones last. Each attempt has its own
+   * deadlines: to connect, then (once the request is sent) to get response headers; a body after
+   * the headers is bound only by the connection's silence (`upstreamTimeoutMs`). A failed attempt
+   * goes to the next replica when `mayRetry` allows: whatever the method while nothing was sent (a
+   * request body is read only once connected), else only for an idempotent request without a body.
    */
   private forward(req: IncomingMessage, res: ServerResponse, appId: string, upstreams: Upstream[]): void {
     const order = this.order(appId, upstreams);
-    const bodiless = !req.headers['transfer-encoding'] && Number(req.headers['content-length'] ?? '0') === 0;
-    const retryable = IDEMPOTENT.has(req.method ?? '') && bodiless && order.length > 1;
-    if (retryable) req.resume();
+    const method = req.method ?? 'GET';
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
+    // Nothing to read: let the request end, each attempt sends an empty body of its own.
+    if (!hasBody) req.resume();
+    const maxAttempts = Math.min(order.length, this.opts.maxAttempts);
     const flight = newFlight(appId);
     this.flights.set(req, flight);
     const attempt = (i: number): void => {
@@ -687,45 +727,134 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       flight.upstream = upstream;
       flight.startedAt = performance.now();
       flight.timedOut = false;
-      this.proxy.web(
-        req,
-        res,
-        { target: target(upstream), ...(retryable ? { buffer: Readable.from([]) } : {}) },
-        (err) => {
-          if (flight.attempt !== i) return; // a late report about an attempt already given up
-          const code = flight.timedOut ? 'TIMEOUT' : ((err as NodeJS.ErrnoException).code ?? 'EUNKNOWN');
-          ingressMetrics.upstreamErrors.inc({ app: appId, code });
-          if (DOWN.has(code)) this.downUntil.set(upstreamKey(upstream), Date.now() + this.opts.ejectMs);
-          if (res.headersSent || res.destroyed) {
-            res.destroy();
-            return;
-          }
-          if (retryable && i === 0 && RETRYABLE.has(code) && !req.socket.destroyed) {
-            this.log.debug(`replica ${upstream.replicaId} of ${appId} failed (${code}); trying another`);
-            attempt(1);
-            return;
-          }
-          if (code === 'TIMEOUT')
-            this.reply(res, {
-              status: 504,
-              body: {
-                error: 'TIMEOUT',
-                message: `replica ${upstream.replicaId} of app ${appId} did not answer within ${this.opts.upstreamTimeoutMs} ms`,
-              },
-            });
-          else this.reply(res, badGateway(appId, upstream, code));
-        },
-      );
+      const state: { sent: boolean; failure?: string } = { sent: false };
+      // The body reaches the replica through a stream of this attempt's own, opened once connected.
+      const pipe = hasBody ? new PassThrough() : undefined;
+      const body = pipe ?? Readable.from([]);
+      flight.onProxyReq = (proxyReq) =>
+        this.watchAttempt(proxyReq, state, () => {
+          if (pipe) req.pipe(pipe);
+        });
+      this.proxy.web(req, res, { target: target(upstream), buffer: body, ssl: lenient() }, (err) => {
+        if (flight.attempt !== i) return; // a late report about an attempt already given up
+        flight.onProxyReq = undefined;
+        const code =
+          state.failure ??
+          (flight.timedOut ? IDLE_TIMEOUT : ((err as NodeJS.ErrnoException).code ?? 'EUNKNOWN'));
+        ingressMetrics.upstreamErrors.inc({ app: appId, code });
+        if (RETRYABLE.has(code)) this.attempted(appId, upstream, false);
+        if (pipe) req.unpipe(pipe);
+        if (res.headersSent || res.destroyed) {
+          res.destroy();
+          return;
+        }
+        const again = mayRetry({
+          method,
+          hasBody,
+          sent: state.sent,
+          answered: false,
+          attempts: i + 1,
+          maxAttempts,
+        });
+        if (again && RETRYABLE.has(code) && !req.socket.destroyed) {
+          this.log.debug(`replica ${upstream.replicaId} of ${appId} failed (${code}); trying another`);
+          attempt(i + 1);
+          return;
+        }
+        if (TIMEOUTS.has(code)) this.reply(res, this.timedOut(appId, upstream, code));
+        else this.reply(res, badGateway(appId, upstream, code));
+      });
     };
     attempt(0);
+  }
+
+  /**
+   * Arms one attempt's deadlines on its request to the replica: `connectTimeoutMs` while the
+   * connection is being made (a pooled one is already made), then `responseHeaderTimeoutMs` from
+   * the moment the request is fully written until response headers arrive. Calls `connected` when
+   * the connection is made (the request body may flow from then on), and marks the attempt `sent`.
+   */
+  private watchAttempt(
+    proxyReq: ClientRequest,
+    state: { sent: boolean; failure?: string },
+    connected: () => void,
+  ): void {
+    let timer: NodeJS.Timeout | undefined;
+    let over = false; // answered or closed: no deadline any more
+    const arm = (ms: number, code: string, what: string): void => {
+      clearTimeout(timer);
+      if (over) return;
+      timer = setTimeout(() => {
+        state.failure = code;
+        proxyReq.destroy(Object.assign(new Error(`${what} within ${ms} ms`), { code }));
+      }, ms);
+    };
+    const disarm = (): void => {
+      over = true;
+      clearTimeout(timer);
+    };
+    const onConnect = (): void => {
+      clearTimeout(timer);
+      state.sent = true;
+      connected();
+    };
+    const socket = proxyReq.socket;
+    if (socket?.connecting) {
+      arm(this.opts.connectTimeoutMs, CONNECT_TIMEOUT, 'no connection');
+      socket.once('connect', onConnect);
+      proxyReq.once('close', () => socket.off('connect', onConnect));
+    } else onConnect();
+    proxyReq.once('finish', () =>
+      arm(this.opts.responseHeaderTimeoutMs, RESPONSE_TIMEOUT, 'no response headers'),
+    );
+    proxyReq.once('response', disarm);
+    proxyReq.once('close', disarm);
+  }
+
+  private timedOut(appId: string, upstream: Upstream, code: string): Reply {
+    const what =
+      code === CONNECT_TIMEOUT
+        ? `could not be connected to within ${this.opts.connectTimeoutMs} ms`
+        : code === RESPONSE_TIMEOUT
+          ? `did not answer within ${this.opts.responseHeaderTimeoutMs} ms`
+          : `was silent for ${this.opts.upstreamTimeoutMs} ms`;
+    return {
+      status: 504,
+      body: {
+        error: 'TIMEOUT',
+        message: `replica ${upstream.replicaId} of app ${appId} ${what}`,
+        details: { replicaId: upstream.replicaId, cause: code },
+      },
+    };
   }
 
   private order(appId: string, upstreams: Upstream[]): Upstream[] {
     const turn = this.turns.get(appId) ?? 0;
     this.turns.set(appId, (turn + 1) % 1_000_000_007);
     const now = Date.now();
-    for (const [key, until] of this.downUntil) if (until <= now) this.downUntil.delete(key);
-    return tryOrder(upstreams, turn, this.downUntil, now);
+    for (const [key, h] of this.health)
+      if (h.ejectedUntil <= now && now - h.lastFailureAt > HEALTH_MEMORY_MS) this.health.delete(key);
+    return tryOrder(upstreams, turn, this.health, now);
+  }
+
+  /** Records how an attempt on a replica went (passive health): answered, or failed. */
+  private attempted(appId: string, upstream: Upstream, ok: boolean): void {
+    const key = upstreamKey(upstream);
+    const prev = this.health.get(key);
+    if (ok && !prev) return;
+    const next = afterAttempt(prev, ok, Date.now(), {
+      afterFailures: this.opts.ejectAfterFailures,
+      ejectMs: this.opts.ejectMs,
+    });
+    if (next.health) this.health.set(key, next.health);
+    else this.health.delete(key);
+    if (next.ejected) {
+      ingressMetrics.ejections.inc({ app: appId });
+      this.log.warn(
+        `replica ${upstream.replicaId} of ${appId} (${key}) failed ${next.health?.failures ?? 0} times in a row: ` +
+          `ejected for ${this.opts.ejectMs} ms`,
+      );
+    }
   }
 
   private observeUpstream(flight: Flight): void {
@@ -784,6 +913,15 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
     res.end(page);
   }
 }
+
+/**
+ * Per-request options of the request to a replica (http-proxy passes its `ssl` option as the base
+ * of them, for plain HTTP too): answers are parsed leniently, as nginx and curl do, so that a
+ * header line ending in a bare LF (busybox httpd's CGI) is read instead of failing the request
+ * (HPE_CR_EXPECTED). The replica is the app itself: a lenient parse lets it confuse only its own
+ * answers. A fresh object each time: http-proxy writes into it.
+ */
+const lenient = (): { insecureHTTPParser: boolean } => ({ insecureHTTPParser: true });
 
 const target = (u: Upstream): { protocol: string; host: string; port: number } => ({
   protocol: 'http:',

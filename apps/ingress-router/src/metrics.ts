@@ -38,6 +38,11 @@ export const ingressMetrics = {
     'Failed attempts to reach a replica, by app and error code (retried or not)',
     ['app', 'code'],
   ),
+  ejections: counter(
+    'gantry_ingress_ejections_total',
+    'Replicas ejected after failing several attempts in a row (passive health), by app',
+    ['app'],
+  ),
   routes: gauge('gantry_ingress_routes', 'Apps in the route table'),
   tokens: gauge('gantry_ingress_tokens', 'Tokens known to the ingress'),
   invalidEntries: counter(

@@ -5,6 +5,9 @@ import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } fro
 
 import { ingressMetrics } from './metrics.js';
 
+/** How long the readiness check waits for NATS to answer a ping. */
+const NATS_PING_MS = 1_000;
+
 /**
  * The ingress's view of KV `routes` and `tokens`: a snapshot, then every change as the watches
  * deliver it. Values that fail validation are logged and ignored: an invalid route leaves the last
@@ -29,6 +32,8 @@ export class RouteTable implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     this.readiness.register('routes', () => this.routesLoaded || 'route snapshot not loaded yet');
     this.readiness.register('tokens', () => this.tokensLoaded || 'token snapshot not loaded yet');
+    // Cut off from NATS, the table may miss a route change or a revoked token: not ready.
+    this.readiness.register('nats', () => this.natsAnswers());
     const routes = await this.bus.kv('routes');
     const routesWatch = await routes.watch((key, value) => this.onRoute(key, value), {
       onInvalid: (key, error) => this.invalid('routes', key, error),
@@ -53,6 +58,29 @@ export class RouteTable implements OnModuleInit, OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     for (const w of this.watches.splice(0)) w.stop();
+  }
+
+  /**
+   * Whether the NATS connection answers a ping within `NATS_PING_MS` (a connection known to be down
+   * fails at once; one that went silent fails when the ping times out).
+   */
+  private async natsAnswers(): Promise<true | string> {
+    let timer: NodeJS.Timeout | undefined;
+    const rtt = this.bus.nc.rtt();
+    rtt.catch(() => undefined); // answered after the deadline, or failed: already reported
+    try {
+      await Promise.race([
+        rtt,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${NATS_PING_MS} ms`)), NATS_PING_MS);
+        }),
+      ]);
+      return true;
+    } catch (error) {
+      return `NATS connection down: ${(error as Error).message}`;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Whether both snapshots are in. */

@@ -53,6 +53,7 @@ export class NodeAgentModule {
           service: SERVICE,
           natsUrl: config.NATS_URL,
           namespace: config.GANTRY_NAMESPACE,
+          replicas: config.GANTRY_NATS_REPLICAS,
         }),
       ],
       providers: [

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
+  indexEntry,
+  INLINE_ASSIGNMENT_MAX_BYTES,
   type LogBatch,
   type NodeAssignments,
   type NodeHeartbeat,
   type ReplicaAssignment,
+  replicaAssignmentKey,
   type ReplicaReport,
   wireBucket,
   wireSubject,
@@ -366,6 +369,30 @@ describe('node-agent on the real Docker Engine and NATS', () => {
     await waitFor('an empty heartbeat', () => {
       const hb = heartbeats.at(-1);
       return hb?.appliedGeneration === generation && hb.replicas.length === 0;
+    });
+  });
+
+  it('runs a replica whose assignment is too large to travel inline, read from its own key', async () => {
+    const big = {
+      ...web('r-big'),
+      envVars: [{ name: 'BIG', value: 'x'.repeat(2 * INLINE_ASSIGNMENT_MAX_BYTES) }],
+    };
+    expect(indexEntry(big)).toEqual({ replicaId: 'r-big', ref: true });
+    await (await ns.bus.kv('replica-assignments')).put(replicaAssignmentKey(NODE, 'r-big'), big);
+    generation++;
+    await kv.put(NODE, {
+      nodeId: NODE,
+      generation,
+      updatedAt: new Date().toISOString(),
+      replicas: [indexEntry(big)],
+    });
+    await reported('r-big', 'READY');
+    const [summary] = await containersOf('r-big');
+    const info = await docker.getContainer(summary?.Id ?? '').inspect();
+    expect(info.Config.Env).toContain(`BIG=${'x'.repeat(2 * INLINE_ASSIGNMENT_MAX_BYTES)}`);
+    await assign([]);
+    await waitFor('the container removed', async () => (await containersOf('r-big')).length === 0, {
+      timeoutMs: 8000,
     });
   });
 

@@ -41,6 +41,7 @@ export class SchedulerModule {
           service: SERVICE,
           natsUrl: config.NATS_URL,
           namespace: config.GANTRY_NAMESPACE,
+          replicas: config.GANTRY_NATS_REPLICAS,
         }),
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,

@@ -28,7 +28,12 @@ export async function startScheduler(
     host: config.HTTP_HOST,
     logLevel: config.LOG_LEVEL,
     otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
-    messaging: { service: SERVICE, natsUrl: config.NATS_URL, namespace: config.GANTRY_NAMESPACE },
+    messaging: {
+      service: SERVICE,
+      natsUrl: config.NATS_URL,
+      namespace: config.GANTRY_NAMESPACE,
+      replicas: config.GANTRY_NATS_REPLICAS,
+    },
     startWhen: async (nest) => {
       nest.get(Readiness).register('leader', () => lease.isHeld || 'standby: waiting for the leader lease');
       await lease.acquire(onLost);

@@ -26,7 +26,8 @@ describe('one active scheduler at a time', () => {
     (await fetch(`${await s.app.getUrl()}/readyz`)).status;
   const desire = (appId: string) => ns.bus.publish('app.desired.v1', desiredState(appId, spec));
   const replicasOf = async (appId: string) => {
-    const a: NodeAssignments | null = await (await ns.bus.kv('assignments')).get('n1');
+    // These replicas are small: they travel inline in the list (see indexEntry).
+    const a = (await (await ns.bus.kv('assignments')).get('n1')) as NodeAssignments | null;
     return (a?.replicas ?? []).filter((r) => r.appId === appId);
   };
 
@@ -112,7 +113,7 @@ describe('one active scheduler at a time', () => {
     expect(written).toBeGreaterThan(10);
     await desire('app-4');
     const list = await waitFor('app-4 placed under a generation above the foreign one', async () => {
-      const a: NodeAssignments | null = await (await ns.bus.kv('assignments')).get('n1');
+      const a = (await (await ns.bus.kv('assignments')).get('n1')) as NodeAssignments | null;
       return a?.replicas.some((r) => r.appId === 'app-4') ? a : undefined;
     });
     expect(list.generation).toBe(written + 1);

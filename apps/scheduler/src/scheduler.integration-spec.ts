@@ -63,7 +63,8 @@ describe('scheduler on real PostgreSQL and NATS', () => {
     waitFor(`${appId} ${state}`, () => (latest(appId)?.state === state ? latest(appId) : undefined), {
       timeoutMs: 8000,
     });
-  const assigned = async (nodeId: string): Promise<NodeAssignments | null> => assignments.get(nodeId);
+  // The test's replicas are small: they travel inline in the list (see indexEntry).
+  const assigned = async (nodeId: string) => (await assignments.get(nodeId)) as NodeAssignments | null;
 
   beforeAll(async () => {
     db = await createTestDatabase('sched');

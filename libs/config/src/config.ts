@@ -76,6 +76,23 @@ export const env = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
       .default(def ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /**
+   * One NATS server or a comma-separated list of them (`nats://host:port`, `tls://…`, or `host:port`),
+   * normalized to `a,b,c` without blanks. The client connects to one of them, learns the rest of the
+   * cluster from it, and moves to another when it loses that one.
+   */
+  natsServers: (def: string) =>
+    z
+      .string()
+      .transform((value, ctx) => {
+        const servers = value.split(',').map((s) => s.trim());
+        for (const server of servers) {
+          const problem = natsServerProblem(server);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }
+        return servers.join(',');
+      })
+      .default(def),
   namespace: () =>
     z
       .string()
@@ -83,9 +100,33 @@ export const env = {
       .default('gantry'),
 };
 
+/** Why `server` is not a NATS server address, or undefined when it is one. */
+function natsServerProblem(server: string): string | undefined {
+  const shown = JSON.stringify(server);
+  if (server === '') return 'a server in the list is empty (servers are separated by single commas)';
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `nats://${server}`);
+  } catch {
+    return `${shown} is not a server address (nats://host:port)`;
+  }
+  if (url.protocol !== 'nats:' && url.protocol !== 'tls:')
+    return `${shown}: the scheme must be nats:// or tls://`;
+  if (url.hostname === '') return `${shown} names no host`;
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '')
+    return `${shown}: a server address has no path, query or fragment`;
+  return undefined;
+}
+
 /** Variables every service reads: where NATS and PostgreSQL are, and its wire namespace. */
 export const platformEnv = {
-  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** The NATS server, or the servers of a cluster separated by commas. */
+  NATS_URL: env.natsServers('nats://127.0.0.1:4222'),
+  /**
+   * Replicas of every stream and KV bucket the platform creates: 1 on a single server, 3 on a
+   * three-server JetStream cluster. A start only raises existing ones to it, never lowers them.
+   */
+  GANTRY_NATS_REPLICAS: env.int(1, 1, 5),
   GANTRY_NAMESPACE: env.namespace(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),

@@ -1,3 +1,4 @@
+export * from './api/admin.js';
 export * from './api/apps.js';
 export * from './api/billing.js';
 export * from './api/capabilities.js';

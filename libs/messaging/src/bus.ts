@@ -2,6 +2,9 @@ import {
   type BucketName,
   BUCKETS,
   type BucketValue,
+  type DeadLetterEntry,
+  type DeadLetterPage,
+  DeadLetterSchema,
   ErrorBodySchema,
   type EventPayload,
   EVENTS,
@@ -10,20 +13,29 @@ import {
   type QueryRequest,
   type QueryResponse,
   type QuerySubject,
+  type ReplayDeadLettersResult,
   type SignalPayload,
   SIGNALS,
   type SignalSubject,
+  type StreamName,
   wireBucket,
+  wireStream,
   wireSubject,
 } from '@gantry/contracts';
-import { GantryError } from '@gantry/errors';
-import { PubHeaders } from '@nats-io/jetstream';
+import { errorMessage, GantryError } from '@gantry/errors';
+import {
+  type JetStreamManager,
+  jetstreamManager,
+  type MsgRequest,
+  PubHeaders,
+  type StoredMsg,
+} from '@nats-io/jetstream';
 import { Bucket, Kvm, KvWatchInclude } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Logger } from '@nestjs/common';
 import { z } from 'zod';
 
-import { checkWith, decodeWith, encodeJson } from './codec.js';
+import { bytesToText, checkWith, decodeWith, encodeJson } from './codec.js';
 import { JetStreamPublisher } from './js-publisher.js';
 import { ensureTopology } from './topology.js';
 import { headersWithTraceContext } from './tracing.js';
@@ -31,8 +43,11 @@ import { headersWithTraceContext } from './tracing.js';
 export interface MessagingOptions {
   /** Service name: names the connection, queue groups and durable consumers. */
   service: string;
+  /** One NATS server, or several separated by commas (a cluster: losing one keeps the service going). */
   natsUrl: string;
   namespace: string;
+  /** Replicas of the streams and buckets this service creates or raises (`ensureTopology`); default 1. */
+  replicas?: number;
 }
 
 export async function connectNats(opts: MessagingOptions, suffix = ''): Promise<NatsConnection> {
@@ -72,7 +87,7 @@ export class MessageBus {
   /** Connects and makes sure every stream and bucket of the namespace exists (idempotent). */
   static async connect(opts: MessagingOptions): Promise<MessageBus> {
     const nc = await connectNats(opts);
-    await ensureTopology(nc, opts.namespace);
+    await ensureTopology(nc, opts.namespace, { replicas: opts.replicas });
     return new MessageBus(nc, opts);
   }
 
@@ -106,6 +121,7 @@ export class MessageBus {
         reason: letter.reason.slice(0, 4000),
         data: (JSON.stringify(part) ?? 'undefined').slice(0, 65_536),
         at: new Date().toISOString(),
+        part: true,
       },
       `${letter.consumer}:${partId}`.slice(0, 200),
     );
@@ -191,9 +207,140 @@ export class MessageBus {
     return kv as Promise<TypedKv<B>>;
   }
 
+  /**
+   * A page of the dead-letter stream, oldest first: letters after `after` (an id: its sequence in the
+   * stream), at most `limit`, of one logical `subject` if given; `next` is where the next page starts.
+   */
+  async deadLetters(opts: { after?: number; limit: number; subject?: string }): Promise<DeadLetterPage> {
+    const jsm = await jetstreamManager(this.nc);
+    const stream = wireStream(this.namespace, 'DLQ');
+    const { state } = await jsm.streams.info(stream);
+    const items: DeadLetterEntry[] = [];
+    let seq = Math.max(opts.after ?? 0, state.first_seq - 1);
+    while (items.length < opts.limit) {
+      const stored = await nextStored(jsm, stream, wireSubject(this.namespace, 'dlq.v1'), seq + 1);
+      if (!stored) break;
+      seq = stored.seq;
+      const entry = storedLetter(stored);
+      if (opts.subject === undefined || entry.subject === opts.subject) items.push(entry);
+    }
+    const more = seq < state.last_seq && items.length >= opts.limit;
+    return { items, ...(more ? { next: seq } : {}), total: state.messages };
+  }
+
+  /**
+   * Republishes dead letters' messages to their original subjects — these ids, every letter of a
+   * subject, or all (those stored when the replay starts) — and removes each from the dead-letter
+   * stream once its message is stored again. Each replayed message keeps its headers (trace context)
+   * under a new dedupe id (`replay:<id>`, so that a replay retried after a failed removal is stored
+   * once); every consumer of the subject gets it again, as handlers are idempotent. A letter that
+   * cannot be replayed (a part of a batch message, an unknown subject, a truncated payload no longer
+   * in its stream) stays, with the reason.
+   */
+  async replayDeadLetters(select: {
+    ids?: readonly number[];
+    subject?: string;
+    all?: boolean;
+  }): Promise<ReplayDeadLettersResult> {
+    const jsm = await jetstreamManager(this.nc);
+    const stream = wireStream(this.namespace, 'DLQ');
+    const result: ReplayDeadLettersResult = { replayed: [], failed: [] };
+    const replay = async (stored: StoredMsg) => {
+      const letter = storedLetter(stored);
+      try {
+        await this.replayOne(jsm, letter);
+        await jsm.streams.deleteMessage(stream, letter.id, false);
+        result.replayed.push(letter.id);
+      } catch (error) {
+        result.failed.push({ id: letter.id, reason: errorMessage(error).slice(0, 1000) });
+      }
+    };
+    if (select.ids) {
+      for (const id of new Set(select.ids)) {
+        const stored = await jsm.streams.getMessage(stream, { seq: id });
+        if (stored) await replay(stored);
+        else result.failed.push({ id, reason: 'no such dead letter' });
+      }
+      return result;
+    }
+    const { state } = await jsm.streams.info(stream);
+    for (let seq = state.first_seq - 1; seq < state.last_seq;) {
+      const stored = await nextStored(jsm, stream, wireSubject(this.namespace, 'dlq.v1'), seq + 1);
+      if (!stored || stored.seq > state.last_seq) break;
+      seq = stored.seq;
+      if (select.all || storedLetter(stored).subject === select.subject) await replay(stored);
+    }
+    return result;
+  }
+
+  private async replayOne(jsm: JetStreamManager, letter: DeadLetterEntry): Promise<void> {
+    if (letter.part)
+      throw new Error(
+        'this letter is one part of a batch message, not a message: it cannot be replayed alone',
+      );
+    if (!(letter.subject in EVENTS) || letter.subject === 'dlq.v1')
+      throw new Error(`${letter.subject} is not an event subject that can be replayed`);
+    const subject = letter.subject as EventSubject;
+    let data: string | Uint8Array = letter.data;
+    if (letter.truncated) {
+      const original =
+        letter.stream && letter.seq
+          ? await jsm.streams.getMessage(wireStream(this.namespace, letter.stream as StreamName), {
+              seq: letter.seq,
+            })
+          : null;
+      if (!original || original.subject !== wireSubject(this.namespace, subject))
+        throw new Error(
+          'the letter keeps only the start of the payload, and its stream no longer has the message',
+        );
+      data = original.data;
+    }
+    const headers = headersWithTraceContext();
+    for (const [name, values] of Object.entries(letter.headers ?? {})) {
+      // The publish's own options (dedupe id, expectations) are not the original's to repeat.
+      if (/^nats-/i.test(name)) continue;
+      for (const value of values) headers.append(name, value);
+    }
+    headers.set('Gantry-Replay-Of', String(letter.id));
+    headers.set(PubHeaders.MsgIdHdr, `replay:${letter.id}`);
+    await this.publisher.publish(wireSubject(this.namespace, subject), data, headers);
+  }
+
   async close(): Promise<void> {
     if (!this.nc.isClosed()) await this.nc.drain();
   }
+}
+
+/** The first message of `subject` at or after `seq` in `stream`, or null past the end. */
+async function nextStored(
+  jsm: JetStreamManager,
+  stream: string,
+  subject: string,
+  seq: number,
+): Promise<StoredMsg | null> {
+  // The server's STREAM.MSG.GET takes `next_by_subj` (2.9+); the library's type names only `seq`.
+  return jsm.streams.getMessage(stream, { seq, next_by_subj: subject } as unknown as MsgRequest);
+}
+
+/** A stored dead letter with its id; one that breaks the contract is shown as far as it can be. */
+function storedLetter(stored: StoredMsg): DeadLetterEntry {
+  let raw: unknown;
+  try {
+    raw = stored.json();
+  } catch {
+    raw = undefined;
+  }
+  const parsed = DeadLetterSchema.safeParse(raw);
+  if (parsed.success) return { ...parsed.data, id: stored.seq };
+  return {
+    id: stored.seq,
+    subject: 'unknown',
+    consumer: 'unknown',
+    reason: `unreadable dead letter: ${parsed.error.issues[0]?.message ?? 'not JSON'}`,
+    data: bytesToText(stored.data, 65_536),
+    deliveries: 0,
+    at: new Date(stored.timestamp).toISOString(),
+  };
 }
 
 export interface KvWatch {

@@ -1,4 +1,5 @@
 import {
+  type DeadLetter,
   durableName,
   EVENTS,
   type EventSubject,
@@ -22,6 +23,12 @@ import { bytesToText, decodeWith, encodeJson } from './codec.js';
 import { messageMetrics } from './metrics.js';
 import { ensureTopology } from './topology.js';
 import { inConsumerSpan } from './tracing.js';
+import { isTransient, transientBackoffMs } from './transient.js';
+
+/** The longest payload (bytes) a dead letter carries whole; a longer one is kept truncated (see DeadLetter). */
+const DEAD_LETTER_DATA_BYTES = 384 * 1024;
+/** Messages whose failures (other than transient ones) this process counts at once. */
+const MAX_COUNTED_FAILURES = 10_000;
 
 /** What a handler can learn about the message it is handling (`@Ctx() ctx: MessageContext`). */
 export class MessageContext extends BaseRpcContext<[subject: string, deliveries: number, storedAt?: number]> {
@@ -42,7 +49,10 @@ export class MessageContext extends BaseRpcContext<[subject: string, deliveries:
 }
 
 export interface TransportOptions extends MessagingOptions {
-  /** Deliveries of a failing event before it is dead-lettered. */
+  /**
+   * Failures of an event before it is dead-lettered, not counting transient ones (the database or
+   * NATS unreachable: see `isTransient`), which are retried for as long as they last.
+   */
   maxDeliver?: number;
   /** How long a handler may run before JetStream redelivers (extended by `working()` while it runs). */
   ackWaitMs?: number;
@@ -55,9 +65,13 @@ type Handler = ((data: unknown, ctx: MessageContext) => Promise<unknown>) & {
 /**
  * A NestJS transport on NATS JetStream. `@EventPattern(subject)` handlers of catalog EVENTS get a
  * durable consumer (`durableName(service, subject)`): the payload is validated, the handler runs, and
- * the message is acked only after it returns. A failure is `nak`ed with exponential backoff when it
- * may succeed later, and `term`ed and dead-lettered when it never can (invalid payload, a
- * non-retryable GantryError, or too many deliveries). Each consumer handles its messages one at a time,
+ * the message is acked only after it returns. A transient failure (`isTransient`: the database or NATS
+ * unreachable, restarting or timing out, a serialization failure) is `nak`ed with a growing delay
+ * (1 s … 30 s) however many times it happens, and never dead-lettered; a failure that never can
+ * succeed (invalid payload, a non-retryable GantryError) is `term`ed and dead-lettered at once; any
+ * other failure is retried until it has failed `maxDeliver` times, then dead-lettered. A dead letter
+ * keeps the message's subject, stream sequence, headers and payload, so that it can be replayed
+ * (`MessageBus.replayDeadLetters`). Each consumer handles its messages one at a time,
  * in stream order, unless its handler asks for more at once (`@OnEvent(subject, { concurrency })`). `@EventPattern` on SIGNALS subscribes on core NATS; `@MessagePattern` on QUERIES
  * answers requests in the service's queue group with `{ok, data}` or `{ok: false, error}`.
  */
@@ -68,6 +82,11 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   private readonly log = new Logger('JetStreamTransport');
   private readonly maxDeliver: number;
   private readonly ackWaitMs: number;
+  /**
+   * Failures that were not transient, per message (`durable:seq`) still being retried. In memory: a
+   * restart starts the count again, which only ever retries more.
+   */
+  private readonly failures = new Map<string, number>();
 
   constructor(private readonly opts: TransportOptions) {
     super();
@@ -91,7 +110,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   async listen(callback: (error?: unknown) => void): Promise<void> {
     try {
       this.nc = await connectNats(this.opts, ':transport');
-      await ensureTopology(this.nc, this.opts.namespace);
+      await ensureTopology(this.nc, this.opts.namespace, { replicas: this.opts.replicas });
       for (const [pattern, handler] of this.messageHandlers) {
         if (pattern in EVENTS && handler.isEventHandler)
           await this.bindEvent(pattern as EventSubject, handler);
@@ -131,6 +150,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       filter_subject: wireSubject(ns, subject),
       ack_wait: nanos(this.ackWaitMs),
       max_ack_pending: Math.max(256, 2 * Number(handler.extras?.concurrency ?? 1)),
+      // Unlimited: a transient failure is retried for as long as it lasts; the transport counts the
+      // other failures itself and dead-letters (terms) the message after `maxDeliver` of them.
+      max_deliver: -1,
     };
     try {
       await jsm.consumers.add(stream, config);
@@ -140,7 +162,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     const js = jetstream(nc);
     const consumer = await js.consumers.get(stream, durable);
     const concurrency = Math.max(1, Math.floor(Number(handler.extras?.concurrency ?? 1)));
-    const messages = await consumer.consume({ max_messages: Math.max(64, concurrency) });
+    // Pulls that expire every 5 s (not the library's 30 s): after a NATS server of a cluster is lost,
+    // the library re-pulls within one expiry, so consuming resumes in seconds, not half a minute.
+    const messages = await consumer.consume({ max_messages: Math.max(64, concurrency), expires: 5000 });
     this.stoppers.push(() => void messages.stop());
     this.loops.push(
       (async () => {
@@ -183,18 +207,31 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         ),
       );
       msg.ack();
+      this.failures.delete(`${durable}:${msg.seq}`);
       stopTimer({ outcome: 'ok' });
     } catch (error) {
+      const key = `${durable}:${msg.seq}`;
+      if (isTransient(error)) {
+        const delay = transientBackoffMs(deliveries);
+        this.log.warn(
+          `${durable}: delivery ${deliveries} failed transiently, retrying in ${delay} ms: ${errorMessage(error)}`,
+        );
+        msg.nak(delay);
+        stopTimer({ outcome: 'retry' });
+        return;
+      }
       const permanent = error instanceof GantryError && !error.retryable;
-      if (permanent || deliveries >= this.maxDeliver) {
-        const reason = `${permanent ? 'permanent failure' : `failed ${deliveries} times`}: ${errorMessage(error)}`;
+      const failures = this.countFailure(key);
+      if (permanent || failures >= this.maxDeliver) {
+        this.failures.delete(key);
+        const reason = `${permanent ? 'permanent failure' : `failed ${failures} times`}: ${errorMessage(error)}`;
         this.log.error(`${durable}: ${reason}`);
         await this.deadLetter(subject, durable, msg, reason);
         stopTimer({ outcome: 'dead-lettered' });
       } else {
-        const delay = Math.min(30_000, 250 * 2 ** (deliveries - 1));
+        const delay = Math.min(30_000, 250 * 2 ** (failures - 1));
         this.log.warn(
-          `${durable}: delivery ${deliveries} failed, retrying in ${delay} ms: ${errorMessage(error)}`,
+          `${durable}: delivery ${deliveries} failed (${failures} of ${this.maxDeliver}), retrying in ${delay} ms: ${errorMessage(error)}`,
         );
         msg.nak(delay);
         stopTimer({ outcome: 'retry' });
@@ -204,22 +241,44 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     }
   }
 
-  private async deadLetter(subject: string, durable: string, msg: JsMsg, reason: string): Promise<void> {
+  /** Counts one more non-transient failure of a message; forgets the oldest counts past the bound. */
+  private countFailure(key: string): number {
+    const failures = (this.failures.get(key) ?? 0) + 1;
+    this.failures.delete(key);
+    this.failures.set(key, failures);
+    if (this.failures.size > MAX_COUNTED_FAILURES) {
+      const [oldest] = this.failures.keys();
+      if (oldest !== undefined) this.failures.delete(oldest);
+    }
+    return failures;
+  }
+
+  private async deadLetter(
+    subject: EventSubject,
+    durable: string,
+    msg: JsMsg,
+    reason: string,
+  ): Promise<void> {
     this.log.error(`dead-lettering ${subject} (stream seq ${msg.seq}) from ${durable}: ${reason}`);
     try {
       const js = jetstream(this.connection);
-      await js.publish(
-        wireSubject(this.opts.namespace, 'dlq.v1'),
-        encodeJson({
-          subject,
-          consumer: durable,
-          reason: reason.slice(0, 4000),
-          data: bytesToText(msg.data, 65_536),
-          deliveries: msg.info.deliveryCount,
-          at: new Date().toISOString(),
-        }),
-        { msgID: `${durable}:${msg.seq}` },
-      );
+      const headers: Record<string, string[]> = {};
+      for (const [name, values] of msg.headers ?? []) headers[name] = values;
+      const letter: DeadLetter = {
+        subject,
+        consumer: durable,
+        reason: reason.slice(0, 4000),
+        data: bytesToText(msg.data, DEAD_LETTER_DATA_BYTES),
+        deliveries: msg.info.deliveryCount,
+        at: new Date().toISOString(),
+        stream: EVENTS[subject].stream,
+        seq: msg.seq,
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
+        ...(msg.data.length > DEAD_LETTER_DATA_BYTES ? { truncated: true } : {}),
+      };
+      await js.publish(wireSubject(this.opts.namespace, 'dlq.v1'), encodeJson(letter), {
+        msgID: `${durable}:${msg.seq}`,
+      });
       // No reason on the term: servers before 2.10 ignore `+TERM <reason>` and redeliver forever. The
       // reason travels in the dead letter instead.
       msg.term();

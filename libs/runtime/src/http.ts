@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 
 import { type ErrorBody, HTTP_STATUS } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
+import { isTransient } from '@gantry/messaging';
 import {
   type ArgumentsHost,
   type CallHandler,
@@ -88,6 +89,16 @@ export class HttpErrorFilter implements ExceptionFilter {
         }
       }
     }
+    // The database or NATS down, restarting or slow: the request may succeed shortly.
+    if (isTransient(exception))
+      return {
+        status: 503,
+        body: {
+          error: 'UNAVAILABLE',
+          message: 'a service this request needs is unavailable for a moment; retry shortly',
+        },
+        headers: { 'Retry-After': '2' },
+      };
     return { status: 500, body: { error: 'INTERNAL', message: 'an internal error occurred' }, headers: {} };
   }
 }

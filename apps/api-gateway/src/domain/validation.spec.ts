@@ -1,4 +1,9 @@
-import { ListAppsQuerySchema, UsageQueryInputSchema } from '@gantry/contracts';
+import {
+  APP_INPUT_LIMITS,
+  CreateAppInputSchema,
+  ListAppsQuerySchema,
+  UsageQueryInputSchema,
+} from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
 import { describe, expect, it } from '@jest/globals';
 
@@ -72,5 +77,61 @@ describe('query strings are validated, naming the parameter', () => {
     expect(message(() => parseInput(UsageQueryInputSchema, { appId: 'a b' }))).toBe(
       '400 appId: must be an app id',
     );
+  });
+});
+
+describe('an app create body is bounded, each cap naming its field', () => {
+  const create = (extra: Record<string, unknown>) =>
+    message(() => parseInput(CreateAppInputSchema, { image: 'busybox:1.37', ...extra }));
+  const env = (n: number, valueLength = 1) =>
+    Array.from({ length: n }, (_, i) => ({ name: `V${i}`, value: 'x'.repeat(valueLength) }));
+
+  it('accepts a body at every cap', () => {
+    // 256 variables of 2-4 byte names, values filling the rest of 64 KiB exactly.
+    const vars = env(APP_INPUT_LIMITS.envVars);
+    const names = vars.reduce((sum, v) => sum + v.name.length, 0);
+    const each = Math.floor((APP_INPUT_LIMITS.envBytes - names) / vars.length);
+    for (const v of vars) v.value = 'x'.repeat(each);
+    const command = Array.from({ length: APP_INPUT_LIMITS.commandArgs }, () => 'a'.repeat(256));
+    const labels = Object.fromEntries(
+      Array.from({ length: APP_INPUT_LIMITS.labels }, (_, i) => [`k${i}`, 'v']),
+    );
+    expect(create({ envVars: vars, command, labels })).toBe('no error');
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['257 variables', { envVars: env(257) }, '400 envVars: must hold at most 256 variables'],
+    [
+      'names and values past 64 KiB',
+      { envVars: env(3, 22_000) },
+      '400 envVars: names and values must total at most 64 KiB (65536 bytes), not 66006 bytes',
+    ],
+    [
+      'multi-byte values counted in UTF-8 bytes',
+      {
+        envVars: [
+          { name: 'E', value: 'é'.repeat(16_384) },
+          { name: 'F', value: 'é'.repeat(16_384) },
+        ],
+      },
+      '400 envVars: names and values must total at most 64 KiB (65536 bytes), not 65538 bytes',
+    ],
+    [
+      '65 arguments',
+      { command: Array.from({ length: 65 }, () => 'a') },
+      '400 command: must hold at most 64 arguments',
+    ],
+    [
+      'arguments past 16 KiB',
+      { command: ['sh', '-c', 'x'.repeat(8_000), 'y'.repeat(8_000), 'z'.repeat(400)] },
+      '400 command: must total at most 16 KiB (16384 bytes), not 16404 bytes',
+    ],
+    [
+      '65 labels',
+      { labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) },
+      '400 labels: must hold at most 64 labels, not 65',
+    ],
+  ])('refuses %s', (_what, extra, expected) => {
+    expect(create(extra)).toBe(expected);
   });
 });

@@ -9,6 +9,8 @@ import {
   CreateProjectInputSchema,
   CreateRegistryInputSchema,
   CreateTokenInputSchema,
+  DeadLetterListQuerySchema,
+  DeadLetterPageSchema,
   DeleteAppQuerySchema,
   ErrorBodySchema,
   FlavorIdSchema,
@@ -28,6 +30,8 @@ import {
   RegistryIdSchema,
   RegistryListSchema,
   RegistrySchema,
+  ReplayDeadLettersInputSchema,
+  ReplayDeadLettersResultSchema,
   SetImageInputSchema,
   SetLabelInputSchema,
   SetScalingStrategyInputSchema,
@@ -58,6 +62,7 @@ const INPUTS = {
   UpdateRegistryInput: UpdateRegistryInputSchema,
   CreateProjectInput: CreateProjectInputSchema,
   UpdateProjectQuotaInput: UpdateProjectQuotaInputSchema,
+  ReplayDeadLettersInput: ReplayDeadLettersInputSchema,
 };
 
 /** `GET /healthz`. */
@@ -87,6 +92,8 @@ const OUTPUTS = {
   ProjectList: ProjectListSchema,
   Node: NodeRecordSchema,
   NodeList: NodeListSchema,
+  DeadLetterPage: DeadLetterPageSchema,
+  ReplayDeadLettersResult: ReplayDeadLettersResultSchema,
   Health: HealthSchema,
   Readiness: ReadinessSchema,
   Error: ErrorBodySchema,
@@ -478,6 +485,34 @@ export const API_ROUTES: readonly Route[] = [
     params: NODE_ID,
     responses: noContent('Forgotten.'),
     errors: [...WRITE, 404, 409, 503, 504],
+  },
+  // Administration (admin; the dead-letter stream, through NATS)
+  {
+    method: 'GET',
+    path: '/v1/admin/dlq',
+    tag: 'admin',
+    summary: 'List dead letters',
+    description:
+      'Messages a consumer could never handle (a permanent failure, or one that kept failing), oldest first, a page at a time: pass `next` as `after` for the next page. Transient failures (database or NATS down) are retried, never dead-lettered.',
+    role: 'admin',
+    query: DeadLetterListQuerySchema,
+    responses: ok(
+      'DeadLetterPage',
+      'A page of dead letters, each with its id, subject, consumer, reason and payload.',
+    ),
+    errors: [...AUTH, 403, 503],
+  },
+  {
+    method: 'POST',
+    path: '/v1/admin/dlq/replay',
+    tag: 'admin',
+    summary: 'Replay dead letters',
+    description:
+      'Republishes each chosen letter’s message (these `ids`, every letter of a `subject`, or `all`) to its original subject, where every consumer of that subject gets it again, and removes the letter once the message is stored. A letter that cannot be replayed (one part of a batch message, a payload no longer kept) stays and is listed under `failed`.',
+    role: 'admin',
+    body: 'ReplayDeadLettersInput',
+    responses: ok('ReplayDeadLettersResult', 'The letters replayed, and those left with the reason.'),
+    errors: [...WRITE, 503],
   },
   // Operations
   {

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 
 import { type CreateTokenInput, type Token, type TokenEntry, tokenKey } from '@gantry/contracts';
 import { conflict, GantryError, notFound } from '@gantry/errors';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { MessageBus } from '@gantry/messaging';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 
 import { bearerSecret, newSecret, type Principal, projectScope } from '../domain/access.js';
 import { toToken } from '../domain/presenters.js';
@@ -26,24 +33,60 @@ export function tokenEntry(row: TokenRow): TokenEntry {
   };
 }
 
+/** What the `tokens` KV bucket holds for a key: a valid entry, or a value that fails its schema. */
+export type MirroredToken = TokenEntry | 'invalid';
+
+/**
+ * What brings the `tokens` KV mirror back to the database: the rows whose entry is missing, stale
+ * or invalid (to put), and the keys no row has (to delete). Rows come out in the order given.
+ */
+export function tokenMirrorPlan(
+  rows: readonly TokenRow[],
+  mirror: ReadonlyMap<string, MirroredToken>,
+): { put: TokenRow[]; delete: string[] } {
+  const stored = new Set(rows.map((r) => r.secretHash));
+  const put = rows.filter((r) => {
+    const entry = mirror.get(r.secretHash);
+    return entry === undefined || entry === 'invalid' || !sameEntry(entry, tokenEntry(r));
+  });
+  return { put, delete: [...mirror.keys()].filter((k) => !stored.has(k)).sort() };
+}
+
+const sameEntry = (a: TokenEntry, b: TokenEntry): boolean =>
+  a.tokenId === b.tokenId &&
+  a.projectId === b.projectId &&
+  a.role === b.role &&
+  a.version === b.version &&
+  (a.labelSelector ?? '') === (b.labelSelector ?? '');
+
 /**
  * Bearer tokens: authentication, the bootstrap admin token, and token management (admin tokens).
  * Every token change is mirrored to the `tokens` KV bucket through the outbox, in the same
- * transaction, so that the ingress enforces exactly what the database holds.
+ * transaction, so that the ingress enforces exactly what the database holds. The mirror is also
+ * reconciled with the database at start and every `TOKENS_RECONCILE_MS`, so that a KV write that
+ * was lost (a delete above all: a revoked token would stay valid at the ingress) is made good.
  */
 @Injectable()
-export class TokensService implements OnApplicationBootstrap {
+export class TokensService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('TokensService');
   private readonly adminHash: string | undefined;
+  private readonly reconcileMs: number;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(
     private readonly store: GatewayStore,
+    private readonly bus: MessageBus,
     @Inject(GATEWAY_CONFIG) config: ApiGatewayConfig,
   ) {
     this.adminHash = config.GANTRY_ADMIN_TOKEN ? tokenKey(config.GANTRY_ADMIN_TOKEN) : undefined;
+    this.reconcileMs = config.TOKENS_RECONCILE_MS;
   }
 
-  /** Creates or updates the bootstrap admin token, then re-mirrors every token to KV. */
+  /**
+   * Creates or updates the bootstrap admin token, re-mirrors every token to KV, then reconciles
+   * the mirror (strays deleted) and keeps doing so periodically.
+   */
   async onApplicationBootstrap(): Promise<void> {
     const adminHash = this.adminHash;
     await this.store.transaction(async (tx) => {
@@ -52,6 +95,79 @@ export class TokensService implements OnApplicationBootstrap {
       if (adminHash) await this.ensureAdminToken(tx, adminHash);
       for (const row of await tx.allTokens()) await tx.kvPut('tokens', row.secretHash, tokenEntry(row));
     });
+    await this.reconcileSafely();
+    this.schedule();
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.reconcileSafely().finally(() => this.schedule());
+    }, this.reconcileMs);
+    this.timer.unref();
+  }
+
+  private async reconcileSafely(): Promise<void> {
+    try {
+      await this.reconcileMirror();
+    } catch (error) {
+      this.log.warn(`tokens KV reconcile failed (next in ${this.reconcileMs} ms): ${String(error)}`);
+    }
+  }
+
+  /**
+   * Brings the `tokens` KV bucket back to the database: puts the entry of every token whose entry
+   * is missing, stale or invalid, and deletes every key no token has. The bucket is read first, the
+   * rows after (a key written for a token created meanwhile has its row by then); each put is made
+   * under the token's row lock, so that it never lands after a concurrent revocation's delete.
+   * Writes go through the outbox like any other. Returns what it changed.
+   */
+  async reconcileMirror(): Promise<{ put: number; deleted: number }> {
+    const mirror = await this.readMirror();
+    const plan = tokenMirrorPlan(await this.store.transaction((tx) => tx.allTokens()), mirror);
+    if (plan.put.length === 0 && plan.delete.length === 0) return { put: 0, deleted: 0 };
+    let put = 0;
+    let deleted = 0;
+    await this.store.transaction(async (tx) => {
+      for (const stale of plan.put) {
+        const row = await tx.lockToken(stale.id);
+        if (!row || row.secretHash !== stale.secretHash) continue; // changed since: it wrote its own
+        await tx.kvPut('tokens', row.secretHash, tokenEntry(row));
+        put++;
+      }
+      for (const key of plan.delete) {
+        if (await this.store.tokenByHash(key)) continue; // created since
+        await tx.kvDelete('tokens', key);
+        deleted++;
+      }
+    });
+    if (put + deleted > 0)
+      this.log.warn(`tokens KV mirror repaired: ${put} entries written, ${deleted} stray keys deleted`);
+    return { put, deleted };
+  }
+
+  /** Every key of the `tokens` bucket with its value (or `invalid`). */
+  private async readMirror(): Promise<Map<string, MirroredToken>> {
+    const kv = await this.bus.kv('tokens');
+    const mirror = new Map<string, MirroredToken>();
+    const watch = await kv.watch(
+      (key, value) => {
+        if (value === null) mirror.delete(key);
+        else mirror.set(key, value);
+      },
+      { onInvalid: (key) => mirror.set(key, 'invalid') },
+    );
+    try {
+      await watch.ready;
+    } finally {
+      watch.stop();
+    }
+    return mirror;
   }
 
   private async ensureAdminToken(tx: GatewayTx, hash: string): Promise<void> {

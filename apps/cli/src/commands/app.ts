@@ -1,7 +1,7 @@
 import type { App, AppEvents, AppPage, Logs } from '@gantry/contracts';
 import type { Command } from 'commander';
 
-import { arg, collect, examples, handler, type Io, type Run } from '../context.js';
+import { ApiError, arg, CliError, collect, examples, handler, type Io, type Run } from '../context.js';
 import { type AppRunOptions, buildCreateAppBody, buildScalingBody } from '../model/app-run.js';
 import {
   collectKeyValue,
@@ -11,7 +11,7 @@ import {
   parseWholeNumber,
 } from '../model/args.js';
 import { serialize } from '../model/format.js';
-import { formatLogLine, type LogEntry, LogFollower } from '../model/logs.js';
+import { formatLogLine, type LogEntry, LogFollower, ReplicaNaming } from '../model/logs.js';
 import { renderApp, renderAppList, renderEvents } from '../model/views.js';
 
 const path = (id: string) => `/v1/app/${encodeURIComponent(id)}`;
@@ -146,20 +146,25 @@ export function registerApp(program: Command, io: Io, passthrough: readonly stri
       .command('logs')
       .argument('<id>', 'app id')
       .description(
-        "print an app's logs (all replicas, oldest first). With -f, keep polling and print new lines until Ctrl-C; " +
+        "print an app's logs (all replicas, oldest first; each line names its replica when the app has several). " +
+          'With -f, keep polling and print new lines until Ctrl-C; ' +
           'with -o json/-o yaml and -f, one line object per line (NDJSON) or per YAML list item.',
       )
       .option('--tail <n>', 'only the last n lines', whole(1, 10_000))
       .option('-f, --follow', 'keep printing new lines until Ctrl-C')
       .option('--replica <id>', 'only this replica')
       .option('-t, --timestamps', 'prefix each line with its timestamp')
-      .option('--prefix', 'prefix each line with its replica id')
+      .option(
+        '--prefix',
+        'prefix each line with its replica id (the default when the app has several replicas)',
+      )
+      .option('--no-prefix', 'never prefix lines with their replica id')
       .option('--interval <ms>', 'with -f: how often to poll, in milliseconds', whole(100, 60_000), 1000)
       .action(act((run, id: string, opts: LogsOptions) => logs(run, id, opts))),
     [
       'gantry app logs <app-id>',
       'gantry app logs <app-id> --tail 100 -t',
-      'gantry app logs <app-id> -f --prefix',
+      'gantry app logs <app-id> -f --no-prefix',
     ],
   );
 
@@ -191,7 +196,12 @@ export function registerApp(program: Command, io: Io, passthrough: readonly stri
       .option('--force', 'stop the app first if it is running')
       .action(
         act(async (run, id: string, opts: { force?: boolean }) => {
-          await (await run.client()).delete(path(id), { query: { force: opts.force ? true : undefined } });
+          const client = await run.client();
+          try {
+            await client.delete(path(id), { query: { force: opts.force ? true : undefined } });
+          } catch (e) {
+            throw opts.force ? e : (deleteRefusal(e, id) ?? e);
+          }
           run.emit({ id, action: 'delete', accepted: true }, () => `Deleting app ${id}.\n`);
         }),
       ),
@@ -277,6 +287,22 @@ export function registerApp(program: Command, io: Io, passthrough: readonly stri
   );
 }
 
+/**
+ * The API refuses to delete a running app with a 409 whose message tells curl users to add
+ * `?force=true`; on the command line that is `--force`, so say it in the CLI's words. Undefined for
+ * every other error (printed as the API wrote it).
+ */
+function deleteRefusal(e: unknown, id: string): CliError | undefined {
+  if (!(e instanceof ApiError) || e.status !== 409 || !/[?&]force=true\b/.test(e.message)) return undefined;
+  const details = e.body.details as { state?: unknown } | undefined;
+  const state = typeof details?.state === 'string' ? details.state : undefined;
+  return new CliError(
+    `cannot delete app ${id}: it is ${state ?? 'still running'}`,
+    1,
+    `stop it first (gantry app stop ${id}), or stop and delete it at once: gantry app delete ${id} --force`,
+  );
+}
+
 /** Prints the result of an update: the app when the API answers with it, else the message. */
 function emitUpdate(run: Run, id: string, res: unknown, message: string): void {
   const isApp = typeof res === 'object' && res !== null && 'spec' in res && 'status' in res;
@@ -288,16 +314,28 @@ function emitUpdate(run: Run, id: string, res: unknown, message: string): void {
 
 async function logs(run: Run, id: string, opts: LogsOptions): Promise<void> {
   const client = await run.client();
-  const show = (l: LogEntry) => formatLogLine(l, { timestamps: opts.timestamps, replica: opts.prefix });
+  // How many replicas the app is meant to run decides whether lines name theirs (when not asked);
+  // fetched beside the first lines. Without it (an error), the lines alone decide.
+  const decide = opts.prefix === undefined && opts.replica === undefined && run.output === 'table';
+  const app = decide ? client.get<App>(path(id)).catch(() => undefined) : Promise.resolve(undefined);
+  const naming = async () =>
+    new ReplicaNaming({
+      asked: opts.prefix,
+      replica: opts.replica,
+      desiredReplicas: (await app)?.spec.scalingStrategy?.fixed?.replicas,
+    });
+  const show = (l: LogEntry, replica: boolean) => formatLogLine(l, { timestamps: opts.timestamps, replica });
   if (!opts.follow) {
     const res = await client.get<Logs>(`${path(id)}/log`, {
       query: { tail: opts.tail, replica: opts.replica },
     });
-    run.emit(res, () => res.logs.map((l) => `${show(l)}\n`).join(''));
+    const named = (await naming()).accept(res.logs);
+    run.emit(res, () => res.logs.map((l) => `${show(l, named)}\n`).join(''));
     return;
   }
   const out = run.output;
   const follower = new LogFollower();
+  let names: ReplicaNaming | undefined;
   const stop = new AbortController();
   const off = run.io.onInterrupt(() => stop.abort());
   try {
@@ -316,13 +354,15 @@ async function logs(run: Run, id: string, opts: LogsOptions): Promise<void> {
         if (stop.signal.aborted) break;
         throw e;
       }
+      names ??= await naming();
+      const named = names.accept(res.logs);
       const fresh = follower.accept(res.logs);
       if (fresh.length > 0)
         run.io.stdout(
           fresh
             .map((l) =>
               out === 'table'
-                ? `${show(l)}\n`
+                ? `${show(l, named)}\n`
                 : out === 'json'
                   ? `${JSON.stringify(l)}\n`
                   : serialize([l], 'yaml'),

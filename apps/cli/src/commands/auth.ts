@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { ApiError, GantryClient } from '../client.js';
 import { saveConfig } from '../config.js';
 import { CliError, examples, handler, type Io, UsageError } from '../context.js';
+import { tokenProblem } from '../model/args.js';
 import { renderMe } from '../model/views.js';
 
 /** `gantry login`, `gantry logout`, `gantry me`. */
@@ -23,8 +24,8 @@ export function registerAuth(program: Command, io: Io, passthrough: readonly str
           let token = g.token;
           if (token === undefined) token = (await io.readSecret('Token: ')).trim();
           if (!token) throw new UsageError('no token given: pass --token TOKEN or pipe the token on stdin');
-          if (/\s/.test(token))
-            throw new UsageError('a token holds no spaces or newlines: check what you pasted');
+          const problem = tokenProblem(token);
+          if (problem) throw new UsageError(`${problem}: check what you pasted`);
           const client = new GantryClient(target.url, token, io.fetch);
           let me: Me;
           try {

@@ -12,6 +12,7 @@ import {
   parseSelector,
   parseWholeNumber,
   secretFromStdin,
+  tokenProblem,
 } from './args.js';
 
 describe('parseKeyValue', () => {
@@ -132,5 +133,22 @@ describe('secretFromStdin', () => {
     ['\n', ''],
   ])('%j → %j (only the final line break goes)', (text, secret) => {
     expect(secretFromStdin(text)).toBe(secret);
+  });
+});
+
+describe('tokenProblem', () => {
+  it('accepts printable ASCII', () => {
+    expect(tokenProblem('gantry_AbC-123.x~')).toBeUndefined();
+  });
+  it.each([
+    ['gantry_abc def', 'a token holds no spaces or newlines'],
+    ['gantry_abc\n', 'a token holds no spaces or newlines'],
+    ['gantry_abc\u2019', 'a token holds only printable ASCII characters'],
+    ['gantry_\u00e9t\u00e9', 'a token holds only printable ASCII characters'],
+    ['gantry_\u0001', 'a token holds only printable ASCII characters'],
+  ])('refuses %j without repeating it', (token, expected) => {
+    const problem = tokenProblem(token) ?? '';
+    expect(problem).toContain(expected);
+    expect(problem).not.toContain('gantry_');
   });
 });

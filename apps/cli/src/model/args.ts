@@ -92,3 +92,14 @@ export function parseSelector(text: string): string {
 export function secretFromStdin(text: string): string {
   return text.replace(/\r?\n$/, '');
 }
+
+/**
+ * Why `token` cannot be an API token, or undefined. Tokens are printable ASCII without spaces; the
+ * reason never repeats the token (it is a secret, and the terminal may be shared or recorded).
+ */
+export function tokenProblem(token: string): string | undefined {
+  if (/\s/.test(token)) return 'a token holds no spaces or newlines';
+  if (!/^[\x21-\x7e]*$/.test(token))
+    return 'a token holds only printable ASCII characters (letters, digits, _ - and the like)';
+  return undefined;
+}

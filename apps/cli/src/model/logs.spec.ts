@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { formatLogLine, type LogEntry, LogFollower } from './logs.js';
+import { formatLogLine, type LogEntry, LogFollower, ReplicaNaming } from './logs.js';
 
 const line = (timestamp: string, content: string, replica = 'r1'): LogEntry => ({
   timestamp,
@@ -67,5 +67,31 @@ describe('formatLogLine', () => {
     expect(formatLogLine(l, { timestamps: true, replica: true })).toBe(
       '2026-11-23T10:00:00.1Z [rep-1] GET / 200',
     );
+  });
+});
+
+describe('ReplicaNaming: lines name their replica when the app has several', () => {
+  const r1 = line('2026-11-23T10:00:00.1Z', 'a', 'r1');
+  const r2 = line('2026-11-23T10:00:00.2Z', 'b', 'r2');
+
+  it.each<[string, ConstructorParameters<typeof ReplicaNaming>[0], LogEntry[], boolean]>([
+    ['an app of several replicas, even if its lines are all one replica', { desiredReplicas: 2 }, [r1], true],
+    ['an app of one replica whose lines come from one', { desiredReplicas: 1 }, [r1, r1], false],
+    ['lines from two replicas (a rolling update)', { desiredReplicas: 1 }, [r1, r2], true],
+    ['lines from two replicas, the app unknown', {}, [r1, r2], true],
+    ['the app unknown, one replica', {}, [r1], false],
+    ['--replica: every line is that one', { replica: 'r1', desiredReplicas: 3 }, [r1, r2], false],
+    ['--prefix', { asked: true, desiredReplicas: 1 }, [r1], true],
+    ['--no-prefix', { asked: false, desiredReplicas: 3 }, [r1, r2], false],
+  ])('%s', (_what, opts, batch, expected) => {
+    expect(new ReplicaNaming(opts).accept(batch)).toBe(expected);
+  });
+
+  it('a followed log starts naming replicas when a second one shows up, and keeps doing so', () => {
+    const n = new ReplicaNaming({ desiredReplicas: 1 });
+    expect(n.accept([r1])).toBe(false);
+    expect(n.accept([])).toBe(false);
+    expect(n.accept([r2])).toBe(true);
+    expect(n.accept([r2])).toBe(true);
   });
 });

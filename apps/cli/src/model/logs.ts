@@ -75,3 +75,36 @@ export function formatLogLine(l: LogEntry, opts: { timestamps?: boolean; replica
     .join(' ');
   return prefix ? `${prefix} ${l.content}` : l.content;
 }
+
+/**
+ * Whether each printed line names its replica. As asked (`--prefix` / `--no-prefix`); else never
+ * with `--replica` (every line is that one's); else as soon as the lines can be told apart by
+ * nothing else: the app is meant to run several replicas, or its lines have come from more than one
+ * (a rolling update, a scale-down). Once lines name their replica they keep doing so, so a followed
+ * log never switches back.
+ */
+export class ReplicaNaming {
+  private readonly seen = new Set<string>();
+  private naming: boolean;
+
+  constructor(
+    private readonly opts: {
+      /** `--prefix` (true) or `--no-prefix` (false); undefined: decide. */
+      asked?: boolean;
+      /** `--replica`: only this replica's lines are shown. */
+      replica?: string;
+      /** How many replicas the app is meant to run, when known. */
+      desiredReplicas?: number;
+    },
+  ) {
+    this.naming = opts.asked ?? (opts.replica === undefined && (opts.desiredReplicas ?? 1) > 1);
+  }
+
+  /** Whether the lines of `batch`, printed next, name their replica. */
+  accept(batch: readonly LogEntry[]): boolean {
+    if (this.opts.asked !== undefined || this.opts.replica !== undefined) return this.naming;
+    for (const l of batch) this.seen.add(l.replica);
+    if (this.seen.size > 1) this.naming = true;
+    return this.naming;
+  }
+}

@@ -18,6 +18,7 @@ describe('upstreamRequestHeaders', () => {
     'content-length': '12',
     'transfer-encoding': 'chunked',
     accept: 'text/plain',
+    expect: '100-continue',
   };
 
   it('drops hop-by-hop headers, spoofable forwarding headers, Gantry cookies and the token', () => {

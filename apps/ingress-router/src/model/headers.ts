@@ -25,7 +25,8 @@ const OURS = [
 /**
  * The headers to send to a replica: without hop-by-hop headers (those the Connection header names
  * too), client-supplied X-Forwarded-*, Gantry's token cookies, and — when it carried a Gantry token —
- * the Authorization header. A WebSocket upgrade keeps `Connection`/`Upgrade`, which it needs.
+ * the Authorization header, and `Expect` (answered by the ingress itself). A WebSocket upgrade keeps
+ * `Connection`/`Upgrade`, which it needs.
  * `transfer-encoding` stays: Node frames the body with it.
  */
 export function upstreamRequestHeaders(
@@ -42,6 +43,8 @@ export function upstreamRequestHeaders(
     if (h === 'transfer-encoding' || h === 'host' || h === 'content-length') continue;
     delete out[h];
   }
+  // The ingress's HTTP server already answered `100 Continue` to the client; the replica gets the body.
+  if (!opts.upgrade) delete out.expect;
   if (opts.stripAuthorization) delete out.authorization;
   const cookie = withoutGantryCookies(headers.cookie);
   if (cookie === undefined) delete out.cookie;

@@ -1,10 +1,13 @@
-import type {
-  LogBatch,
-  NodeAssignments,
-  NodeHeartbeat,
-  RegistryAuthQuery,
-  RegistryAuthResult,
-  ReplicaReport,
+import {
+  type LogBatch,
+  type NodeAssignmentIndex,
+  type NodeAssignments,
+  type NodeHeartbeat,
+  type RegistryAuthQuery,
+  type RegistryAuthResult,
+  type ReplicaAssignment,
+  replicaAssignmentKey,
+  type ReplicaReport,
 } from '@gantry/contracts';
 import type { MessageBus } from '@gantry/messaging';
 
@@ -62,16 +65,64 @@ export class NatsControlPlane implements ControlPlane {
     onInvalid: (error: unknown) => void,
   ): Promise<AssignmentWatch> {
     const kv = await this.bus.kv('assignments');
-    return kv.watch(
+    // Lists are resolved one after the other, so that they reach `onChange` in the order written.
+    let chain = Promise.resolve();
+    let ready!: () => void;
+    const resolved = new Promise<void>((r) => (ready = r));
+    const watch = await kv.watch(
       (key, value) => {
-        if (key === nodeId) onChange(value);
+        if (key !== nodeId) return;
+        chain = chain.then(async () => {
+          try {
+            onChange(value === null ? null : await this.resolve(value));
+          } catch (error) {
+            onInvalid(error);
+          }
+        });
       },
       { key: nodeId, onInvalid: (_key, error) => onInvalid(error) },
     );
+    void watch.ready.then(() => chain.then(ready));
+    return { ready: resolved, stop: () => watch.stop() };
   }
 
   async getAssignments(nodeId: string): Promise<NodeAssignments | null> {
-    return (await this.bus.kv('assignments')).get(nodeId);
+    const value = await (await this.bus.kv('assignments')).get(nodeId);
+    return value === null ? null : this.resolve(value);
+  }
+
+  /** Large replicas' assignments, by replica id: they never change once written. */
+  private readonly large = new Map<string, ReplicaAssignment>();
+
+  /**
+   * A list with every replica whole: a reference is read from KV `replica-assignments` (written
+   * before the list, possibly to another stream that a moment later has it: looked for again for up
+   * to ~2 s). Rejects when one cannot be had.
+   */
+  private async resolve(index: NodeAssignmentIndex): Promise<NodeAssignments> {
+    const replicas: ReplicaAssignment[] = [];
+    const wanted = new Set<string>();
+    for (const entry of index.replicas) {
+      wanted.add(entry.replicaId);
+      if (!('ref' in entry)) {
+        replicas.push(entry);
+        continue;
+      }
+      let a = this.large.get(entry.replicaId);
+      if (!a) {
+        const kv = await this.bus.kv('replica-assignments');
+        const key = replicaAssignmentKey(index.nodeId, entry.replicaId);
+        for (let attempt = 0; attempt < 10 && !a; attempt++) {
+          a = (await kv.get(key)) ?? undefined;
+          if (!a) await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+        }
+        if (!a) throw new Error(`the assignment of replica ${entry.replicaId} (${key}) is missing`);
+        this.large.set(entry.replicaId, a);
+      }
+      replicas.push(a);
+    }
+    for (const id of this.large.keys()) if (!wanted.has(id)) this.large.delete(id);
+    return { ...index, replicas };
   }
 
   publishReport(report: ReplicaReport): Promise<void> {

@@ -4,7 +4,7 @@ import {
   AppEventSchema,
   type AppStatusChanged,
   AppStatusChangedSchema,
-  type NodeAssignments,
+  type NodeAssignmentIndex,
   type ReplicaReport,
 } from '@gantry/contracts';
 import { validateEntry } from '@gantry/database';
@@ -89,7 +89,7 @@ function pass(fleet: Fleet, work: (ch: Changes) => string[]): Changes {
   return ch;
 }
 
-const assignments = (ch: Changes): NodeAssignments[] =>
+const assignments = (ch: Changes): NodeAssignmentIndex[] =>
   ch.outbox.flatMap((e) => (e.kind === 'kv-put' && e.bucket === 'assignments' ? [e.value] : []));
 
 const kindOf = (e: Changes['outbox'][number]): string =>
@@ -332,6 +332,37 @@ describe('Fleet', () => {
     expect(fleet.app('a')?.state).toBe('STOPPED');
     expect(fleet.free.get('n1')?.gpus.map((g) => g.uuid)).toEqual(['GPU-n1-0']);
     expect(fleet.goneFrom(hb)).toEqual([]);
+  });
+
+  it('stores a large replica under its own key ahead of the list that refers to it, and deletes it once gone', () => {
+    const { fleet } = fleetOf(gpuNode('n1', 1));
+    const big = desiredState('a', appSpec({ gpus: 1, envVars: [{ name: 'BIG', value: 'x'.repeat(8000) }] }), {
+      at: T0,
+    });
+    const placed = pass(fleet, (c) => (fleet.saveDesired(big, c) ? ['a'] : []));
+    const id = fleet.replicasOf('a')[0]?.id ?? '';
+    expect(placed.outbox.slice(0, 2).map(kindOf)).toEqual([
+      'kv-put replica-assignments',
+      'kv-put assignments',
+    ]);
+    expect(placed.outbox[0]).toMatchObject({
+      key: `n1.${id}`,
+      value: { replicaId: id, envVars: big.spec.envVars },
+    });
+    expect(assignments(placed)[0]?.replicas).toEqual([{ replicaId: id, ref: true }]);
+
+    pass(fleet, (c) =>
+      fleet.saveDesired({ ...big, id: 'd2', version: 2, lifecycle: 'STOPPED' }, c) ? ['a'] : [],
+    );
+    const gone = pass(fleet, (c) => [fleet.saveReport(report(id, 'n1', 9, { phase: 'STOPPED' }), c) ?? '']);
+    expect(gone.outbox.filter((e) => e.kind === 'kv-delete').map((e) => e.key)).toEqual([`n1.${id}`]);
+  });
+
+  it('keeps a small replica inline in its node’s list', () => {
+    const { fleet } = fleetOf(gpuNode('n1', 1));
+    const ch = pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    expect(ch.outbox.some((e) => e.kind === 'kv-put' && e.bucket === 'replica-assignments')).toBe(false);
+    expect(assignments(ch)[0]?.replicas[0]).toMatchObject({ appId: 'a', image: expect.any(String) });
   });
 
   it('never drops a running replica a heartbeat does not list', () => {

@@ -6,8 +6,10 @@ import {
   type AppDesired,
   type AppEvent,
   type AppStatusChanged,
+  indexEntry,
   type NodeHeartbeat,
   type ReplicaAssignment,
+  replicaAssignmentKey,
   type ReplicaReport,
 } from '@gantry/contracts';
 import type { OutboxEntry } from '@gantry/database';
@@ -46,6 +48,8 @@ export class Changes {
   readonly generations = new Map<string, number>();
   readonly deletedNodes = new Set<string>();
   readonly outbox: OutboxEntry[] = [];
+  /** Large assignments of replicas placed in the pass, each under its own key: written ahead of the lists. */
+  readonly replicaAssignments: OutboxEntry[] = [];
   /** Status changes of the pass; `Fleet.finish` sends them together (`app.status.v2`). */
   readonly statuses: AppStatusChanged[] = [];
   /** App events of the pass; `Fleet.finish` sends them together (`app.event.v2`). */
@@ -60,6 +64,7 @@ export class Changes {
       this.generations.size === 0 &&
       this.deletedNodes.size === 0 &&
       this.outbox.length === 0 &&
+      this.replicaAssignments.length === 0 &&
       this.statuses.length === 0 &&
       this.events.length === 0
     );
@@ -316,7 +321,7 @@ export class Fleet {
       const replicas = this.replicasOn(nodeId)
         .filter((r) => r.desired === 'RUN')
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-        .map((r) => r.assignment);
+        .map((r) => indexEntry(r.assignment));
       lists.push({
         kind: 'kv-put',
         bucket: 'assignments',
@@ -326,7 +331,8 @@ export class Fleet {
     }
     // A node removed in this pass gets no list here (it is not in `nodes`): its delete and these
     // puts never concern the same key, so moving the puts ahead of it changes nothing it says.
-    ch.outbox.splice(0, 0, ...lists);
+    // A large assignment is stored under its own key before any list refers to it.
+    ch.outbox.splice(0, 0, ...ch.replicaAssignments.splice(0), ...lists);
     ch.nodes.clear();
     for (const statuses of statusBatches(ch.statuses.splice(0)))
       ch.outbox.push({
@@ -375,7 +381,15 @@ export class Fleet {
     }
     for (const r of plan.create) {
       // Its resources were reserved in `free` when it was placed.
-      this.index({ ...r, assignment: assignmentFor(plan.app, r), createdAt: now });
+      const assignment = assignmentFor(plan.app, r);
+      this.index({ ...r, assignment, createdAt: now });
+      if ('ref' in indexEntry(assignment))
+        ch.replicaAssignments.push({
+          kind: 'kv-put',
+          bucket: 'replica-assignments',
+          key: replicaAssignmentKey(r.nodeId, r.id),
+          value: assignment,
+        });
       ch.replicas.add(r.id);
       ch.nodes.add(r.nodeId);
     }
@@ -445,6 +459,13 @@ export class Fleet {
     ch.replicas.delete(r.id);
     ch.deletedReplicas.add(r.id);
     if (r.desired === 'RUN') ch.nodes.add(r.nodeId);
+    // After the lists that no longer refer to it (they go first: see `finish`).
+    if ('ref' in indexEntry(r.assignment))
+      ch.outbox.push({
+        kind: 'kv-delete',
+        bucket: 'replica-assignments',
+        key: replicaAssignmentKey(r.nodeId, r.id),
+      });
     const f = release(this.free, r);
     if (!f) return;
     this.refusals.clear();

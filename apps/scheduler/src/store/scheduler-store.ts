@@ -1,5 +1,6 @@
 import type { NodeHeartbeat } from '@gantry/contracts';
-import { Outbox, type OutboxEntry } from '@gantry/database';
+import { AdvisoryLease, leaseHeldCountSql, Outbox, type OutboxEntry } from '@gantry/database';
+import { unavailable } from '@gantry/errors';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, Not } from 'typeorm';
@@ -13,6 +14,7 @@ export class SchedulerStore {
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly outbox: Outbox,
+    private readonly lease: AdvisoryLease,
   ) {}
 
   flushOutbox(): Promise<void> {
@@ -90,9 +92,14 @@ export class SchedulerStore {
   /**
    * Commits one pass atomically — in one statement, so one round trip: the rows it changed (as the
    * fleet now holds them, sent as JSON that PostgreSQL expands), node generations, nodes removed,
-   * and the messages to send, through the outbox.
+   * and the messages to send, through the outbox. Fenced by the leader lease: the statement commits
+   * only while the session that took the lease still holds it, so a leader that has not yet noticed
+   * it lost the lease writes nothing (it fails UNAVAILABLE, retryable: its messages are redelivered,
+   * to whoever leads).
    */
   async persist(ch: Changes, fleet: Fleet): Promise<void> {
+    const lease = this.lease.fence;
+    if (!lease) throw unavailable('this scheduler has never held the leader lease: it writes nothing');
     const full = [...ch.desired].map((id) => fleet.app(id)).filter((a) => a !== undefined);
     const status = [...ch.apps]
       .filter((id) => !ch.desired.has(id))
@@ -128,7 +135,12 @@ export class SchedulerStore {
     // Generations only go up, and each one is written once: a node whose stored generation is not
     // below the new one was written by someone else (a leader that has not yet noticed it lost the
     // lease), so the whole pass fails and the fleet is reloaded.
-    let fence = 'SELECT 1';
+    // (Each message depends on a count, so that it is never folded into a constant and raised.)
+    const fences = [
+      `SELECT CASE WHEN h.n <> 1
+         THEN ('${LEASE_LOST}: ' || h.n || ' session(s) of this scheduler hold it')::int END
+         FROM (SELECT ${leaseHeldCountSql(lease, param)} AS n) h`,
+    ];
     if (ch.generations.size > 0) {
       parts.push(
         `UPDATE "scheduler"."nodes" n SET "generation" = u.g
@@ -136,10 +148,9 @@ export class SchedulerStore {
           WHERE n."id" = u.id AND n."generation" < u.g
           RETURNING 1`,
       );
-      // (The message depends on the count, so that it is never folded into a constant and raised.)
-      fence = `SELECT CASE WHEN g.n <> ${param(ch.generations.size)}::bigint
+      fences.push(`SELECT CASE WHEN g.n <> ${param(ch.generations.size)}::bigint
                  THEN ('assignment generations were written by another scheduler: ' || g.n || ' of ' || ${param(ch.generations.size)}::bigint || ' nodes')::int END
-                 FROM (SELECT count(*) AS n FROM w${parts.length - 1}) g`;
+                 FROM (SELECT count(*) AS n FROM w${parts.length - 1}) g`);
     }
     if (ch.deletedNodes.size > 0)
       parts.push(`DELETE FROM "scheduler"."nodes" WHERE "id" = ANY(${param([...ch.deletedNodes])}::text[])`);
@@ -152,9 +163,21 @@ export class SchedulerStore {
     if (parts.length === 0) return;
     // Parts touch different rows (a replica is either removed or written; an app either whole or
     // by its status), as one statement may.
-    await this.ds.query(`WITH ${parts.map((sql, i) => `w${i} AS (${sql})`).join(', ')} ${fence}`, params);
+    const checks = fences.map((sql, i) => `(${sql}) AS f${i}`).join(', ');
+    try {
+      await this.ds.query(
+        `WITH ${parts.map((sql, i) => `w${i} AS (${sql})`).join(', ')} SELECT ${checks}`,
+        params,
+      );
+    } catch (error) {
+      if ((error as Error).message.includes(LEASE_LOST))
+        throw unavailable(`pass not committed: ${LEASE_LOST}`, error);
+      throw error;
+    }
   }
 }
+
+const LEASE_LOST = 'the scheduler lease is no longer held by the session that took it';
 
 const isAssignmentList = (e: OutboxEntry): boolean => e.kind === 'kv-put' && e.bucket === 'assignments';
 

@@ -66,6 +66,28 @@ const EnvVarInputSchema = z.strictObject({
 
 const MAX_LABELS = 64;
 
+/**
+ * What one app's create body may hold, so that a spec stays small wherever it is stored and sent
+ * (the database, every `app.desired.v1`, each node's assignment list). Sizes are UTF-8 bytes.
+ */
+export const APP_INPUT_LIMITS = {
+  /** Environment variables per app. */
+  envVars: 256,
+  /** Names and values of all the environment variables together. */
+  envBytes: 64 * 1024,
+  /** Arguments of `command`. */
+  commandArgs: 64,
+  /** All the arguments of `command` together. */
+  commandBytes: 16 * 1024,
+  /** Labels per app. */
+  labels: MAX_LABELS,
+} as const;
+
+const utf8 = new TextEncoder();
+/** The size of `s` in UTF-8 bytes. */
+const bytes = (s: string): number => utf8.encode(s).length;
+const kib = (n: number): string => `${n / 1024} KiB`;
+
 const LABEL_KEY_MESSAGE = 'label keys are 1-63 letters, digits, _ . / -, starting and ending alphanumeric';
 
 /**
@@ -82,7 +104,8 @@ const LabelsInputSchema = z.preprocess(
   refuseProtoKey,
   z.record(z.string(), z.string({ error: 'label values must be strings' })).superRefine((labels, ctx) => {
     const keys = Object.keys(labels);
-    if (keys.length > MAX_LABELS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_LABELS} labels` });
+    if (keys.length > MAX_LABELS)
+      ctx.addIssue({ code: 'custom', message: `must hold at most ${MAX_LABELS} labels, not ${keys.length}` });
     for (const key of keys) {
       if (key.startsWith(RESERVED_LABEL_PREFIX))
         ctx.addIssue({
@@ -186,11 +209,22 @@ export const CreateAppInputSchema = z.strictObject(
     command: z
       .array(text(8192), { error: 'must be an array of strings' })
       .min(1, "must hold at least one argument (omit it to keep the image's command)")
-      .max(256, 'must hold at most 256 arguments')
+      .max(APP_INPUT_LIMITS.commandArgs, `must hold at most ${APP_INPUT_LIMITS.commandArgs} arguments`)
+      .superRefine((args, ctx) => {
+        const total = args.reduce((sum, a) => sum + bytes(a), 0);
+        if (total > APP_INPUT_LIMITS.commandBytes)
+          ctx.addIssue({
+            code: 'custom',
+            message: `must total at most ${kib(APP_INPUT_LIMITS.commandBytes)} (${APP_INPUT_LIMITS.commandBytes} bytes), not ${total} bytes`,
+          });
+      })
+      .meta({
+        description: `Replaces the image's command: at most ${APP_INPUT_LIMITS.commandArgs} arguments, together at most ${kib(APP_INPUT_LIMITS.commandBytes)} (UTF-8).`,
+      })
       .optional(),
     envVars: z
       .array(EnvVarInputSchema, { error: 'must be an array of {name, value}' })
-      .max(256, 'must hold at most 256 variables')
+      .max(APP_INPUT_LIMITS.envVars, `must hold at most ${APP_INPUT_LIMITS.envVars} variables`)
       .superRefine((vars, ctx) => {
         const seen = new Set<string>();
         vars.forEach((v, i) => {
@@ -198,9 +232,21 @@ export const CreateAppInputSchema = z.strictObject(
             ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `${v.name} is set twice` });
           seen.add(v.name);
         });
+        const total = vars.reduce((sum, v) => sum + bytes(v.name) + bytes(v.value), 0);
+        if (total > APP_INPUT_LIMITS.envBytes)
+          ctx.addIssue({
+            code: 'custom',
+            message: `names and values must total at most ${kib(APP_INPUT_LIMITS.envBytes)} (${APP_INPUT_LIMITS.envBytes} bytes), not ${total} bytes`,
+          });
+      })
+      .meta({
+        description: `At most ${APP_INPUT_LIMITS.envVars} variables, names and values together at most ${kib(APP_INPUT_LIMITS.envBytes)} (UTF-8).`,
       })
       .optional(),
-    labels: LabelsInputSchema.optional(),
+    labels: LabelsInputSchema.meta({
+      description: `At most ${MAX_LABELS} labels.`,
+      maxProperties: MAX_LABELS,
+    }).optional(),
     resources: z
       .strictObject(
         {

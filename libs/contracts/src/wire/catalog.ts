@@ -26,7 +26,12 @@ import {
   LogQueryResultSchema,
   LogQuerySchema,
 } from './logs.js';
-import { NodeAssignmentsSchema, NodeHeartbeatSchema, ReplicaReportSchema } from './node.js';
+import {
+  NodeAssignmentIndexSchema,
+  NodeHeartbeatSchema,
+  ReplicaAssignmentSchema,
+  ReplicaReportSchema,
+} from './node.js';
 import {
   NodeCommandResultSchema,
   NodeCommandSchema,
@@ -102,7 +107,14 @@ export type QueryResponse<S extends QuerySubject> = z.infer<(typeof QUERIES)[S][
 
 /** NATS KV buckets: state many readers watch. */
 export const BUCKETS = {
-  assignments: { schema: NodeAssignmentsSchema, description: 'what each node must run (key: node id)' },
+  assignments: {
+    schema: NodeAssignmentIndexSchema,
+    description: 'what each node must run (key: node id); large replicas by reference',
+  },
+  'replica-assignments': {
+    schema: ReplicaAssignmentSchema,
+    description: 'the assignment of a replica too large to travel inline (key: node id.replica id)',
+  },
   routes: { schema: RouteEntrySchema, description: 'how to reach each app (key: app id)' },
   tokens: {
     schema: TokenEntrySchema,

@@ -63,8 +63,8 @@ export const ReplicaAssignmentSchema = z.strictObject({
 export type ReplicaAssignment = z.infer<typeof ReplicaAssignmentSchema>;
 
 /**
- * KV `assignments`, key = node id — scheduler → node-agent. Everything the node must run; the agent
- * converges on it and stops what it does not list. `generation` only grows (fencing).
+ * Everything a node must run, each replica whole: what the agent converges on (it stops what this
+ * does not list). `generation` only grows (fencing). Stored as a `NodeAssignmentIndex`.
  */
 export const NodeAssignmentsSchema = z.strictObject({
   nodeId: IdSchema,
@@ -73,6 +73,52 @@ export const NodeAssignmentsSchema = z.strictObject({
   replicas: z.array(ReplicaAssignmentSchema),
 });
 export type NodeAssignments = z.infer<typeof NodeAssignmentsSchema>;
+
+/**
+ * A replica whose assignment is stored under its own key of KV `replica-assignments`
+ * (`replicaAssignmentKey(nodeId, replicaId)`), written before any index that refers to it.
+ */
+export const ReplicaRefSchema = z.strictObject({ replicaId: IdSchema, ref: z.literal(true) });
+export type ReplicaRef = z.infer<typeof ReplicaRefSchema>;
+
+/**
+ * An assignment JSON larger than this is stored under its own key and referred to from its node's
+ * index: however large tenants make their specs (env vars, commands), a node's index stays far below
+ * NATS's message limit (a replica costs it at most this much, or a reference).
+ */
+export const INLINE_ASSIGNMENT_MAX_BYTES = 4096;
+
+/**
+ * KV `assignments`, key = node id — scheduler → node-agent. A node's assignment list: small replicas
+ * inline, large ones by reference (`ReplicaRef`). Lists written before references existed hold every
+ * replica inline, and read the same.
+ */
+export const NodeAssignmentIndexSchema = z.strictObject({
+  nodeId: IdSchema,
+  generation: z.int().min(0),
+  updatedAt: IsoDateSchema,
+  replicas: z.array(z.union([ReplicaAssignmentSchema, ReplicaRefSchema])),
+});
+export type NodeAssignmentIndex = z.infer<typeof NodeAssignmentIndexSchema>;
+
+/** The key of a replica's own assignment in KV `replica-assignments`: under its node's prefix. */
+export const replicaAssignmentKey = (nodeId: string, replicaId: string): string => `${nodeId}.${replicaId}`;
+
+const inline = new WeakMap<ReplicaAssignment, boolean>();
+const utf8 = new TextEncoder();
+
+/**
+ * How a replica's assignment travels in its node's index: inline when small, else by reference.
+ * Decided once per assignment object (assignments never change).
+ */
+export function indexEntry(a: ReplicaAssignment): ReplicaAssignment | ReplicaRef {
+  let small = inline.get(a);
+  if (small === undefined) {
+    small = utf8.encode(JSON.stringify(a)).length <= INLINE_ASSIGNMENT_MAX_BYTES;
+    inline.set(a, small);
+  }
+  return small ? a : { replicaId: a.replicaId, ref: true };
+}
 
 export const REPLICA_PHASES = [
   'PULLING',
