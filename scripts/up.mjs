@@ -252,7 +252,9 @@ async function main() {
     if (created.status >= 300)
       throw new Error(`could not create the demo app: ${JSON.stringify(created.body)}`);
     demo = created.body;
-  } else if (demo.status?.state === 'STOPPED') {
+  } else if (demo.status?.state === 'STOPPED' || demo.status?.state === 'STOPPING') {
+    // Stopped in an earlier run, or caught stopping when it ended (Ctrl-C mid-stop): the scheduler
+    // finishes stopping it, then starts it.
     await call('PUT', `/v1/app/${demo.id}/start`);
   }
   const url = `http://${demo.id}.app.localhost:${ports.ingress}`;
