@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import {
   type AddressInfo,
   connect,
@@ -12,7 +12,14 @@ import {
 import type { RouteEntry, TokenEntry } from '@gantry/contracts';
 import type { TypedKv } from '@gantry/messaging';
 import { runService } from '@gantry/runtime';
-import { createTestNamespace, sleep, uniqueName, waitFor } from '@gantry/testing';
+import {
+  createTestNamespace,
+  type IngressReply,
+  sleep,
+  uniqueName,
+  viaIngress,
+  waitFor,
+} from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
@@ -34,13 +41,7 @@ const EJECT_MS = 1_500;
 const id = (prefix: string): string => uniqueName(prefix).replaceAll('_', '-').toLowerCase();
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  json: Record<string, unknown>;
-  ms: number;
-}
+type Reply = IngressReply;
 
 /** A replica answering JSON that names it, and remembering what it was asked. */
 async function replica(name: string): Promise<{ server: Server; port: number; seen: string[] }> {
@@ -204,47 +205,12 @@ describe('ingress-router with faulty replicas and a lost NATS connection', () =>
     ...extra,
   });
 
-  function call(
+  /** One request to the ingress for `appId`, on a connection of its own. */
+  const call = (
     appId: string,
     path = '/',
     opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
-  ): Promise<Reply> {
-    const started = Date.now();
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: ingressPort,
-          path,
-          method: opts.method ?? 'GET',
-          headers: { ...opts.headers, host: `${appId}.${DOMAIN}` },
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString();
-            let json: Record<string, unknown> = {};
-            try {
-              json = JSON.parse(text) as Record<string, unknown>;
-            } catch {
-              // not JSON
-            }
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              text,
-              json,
-              ms: Date.now() - started,
-            });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(opts.body);
-    });
-  }
+  ): Promise<Reply> => viaIngress(`http://127.0.0.1:${ingressPort}`, `${appId}.${DOMAIN}`, path, opts);
 
   /**
    * Puts a route and waits until the ingress has it, without sending it a request (which would

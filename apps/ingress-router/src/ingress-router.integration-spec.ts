@@ -1,12 +1,19 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect as h2connect, createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
 import { type AddressInfo, connect } from 'node:net';
 
 import { type RouteEntry, type TokenEntry, wireBucket } from '@gantry/contracts';
 import type { TypedKv } from '@gantry/messaging';
 import { runService } from '@gantry/runtime';
-import { createTestNamespace, sleep, uniqueName, waitFor } from '@gantry/testing';
+import {
+  createTestNamespace,
+  type IngressReply,
+  sleep,
+  uniqueName,
+  viaIngress,
+  waitFor,
+} from '@gantry/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Kvm } from '@nats-io/kv';
 import type { INestApplication } from '@nestjs/common';
@@ -19,12 +26,7 @@ const DOMAIN = 'apps.test';
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 const id = (prefix: string): string => uniqueName(prefix).replaceAll('_', '-').toLowerCase();
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  json: Record<string, unknown>;
-}
+type Reply = IngressReply;
 
 /** What a fake replica saw of a request. */
 interface Seen {
@@ -119,40 +121,11 @@ describe('ingress-router on real NATS', () => {
   });
 
   /** One HTTP request to the ingress, Host header of our choosing, no connection reuse. */
-  function call(
+  const call = (
     host: string,
     path = '/',
     opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
-  ): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: ingressPort,
-          path,
-          method: opts.method ?? 'GET',
-          headers: { ...opts.headers, host },
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString();
-            let json: Record<string, unknown> = {};
-            try {
-              json = JSON.parse(text) as Record<string, unknown>;
-            } catch {
-              // not JSON
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(opts.body);
-    });
-  }
+  ): Promise<Reply> => viaIngress(`http://127.0.0.1:${ingressPort}`, host, path, opts);
 
   /** Sends raw bytes; resolves with the status and body of the answer (the connection is closed after). */
   function raw(

@@ -69,19 +69,24 @@ export function expectError(
 export interface IngressReply {
   status: number;
   text: string;
+  /** The body as JSON when it is a JSON object; `{}` otherwise. */
+  json: Record<string, unknown>;
   headers: Record<string, string | string[] | undefined>;
+  /** From sending the request to the end of the answer. */
+  ms: number;
 }
 
 /**
- * One request to `ingress` with `Host: <host>`, the way `curl -H 'Host: …'` sends it. node:http, not
- * fetch: fetch (undici) drops a Host header it is given.
+ * One request to `ingress` with `Host: <host>`, the way `curl -H 'Host: …'` sends it, on a connection
+ * of its own. node:http, not fetch: fetch (undici) drops a Host header it is given.
  */
 export function viaIngress(
   ingress: string,
   host: string,
   path = '/',
-  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
 ): Promise<IngressReply> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
     const req = request(
       `${ingress}${path}`,
@@ -95,17 +100,28 @@ export function viaIngress(
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () =>
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: Record<string, unknown> = {};
+          try {
+            const parsed: unknown = JSON.parse(text);
+            if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+              json = parsed as Record<string, unknown>;
+          } catch {
+            // not JSON
+          }
           resolve({
             status: res.statusCode ?? 0,
-            text: Buffer.concat(chunks).toString('utf8'),
+            text,
+            json,
             headers: res.headers,
-          }),
-        );
+            ms: Date.now() - started,
+          });
+        });
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${ingress} for ${host} in time`)));
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
