@@ -305,36 +305,34 @@ export async function startChaosPlatform(opts = {}) {
     };
     const started = (label) =>
       supervise(byLabel.get(label), startService(byLabel.get(label), logDir), logDir, hooks);
-    /** Starts a killed service again; a start that dies (its database was down…) is retried for 90 s. */
-    const start = async (label) => {
+    /**
+     * Waits until the service `label` answers ready, whichever process runs it: one that exits while
+     * starting (its database was down, the NATS cluster still settling) is started again by
+     * `supervise`, and the wait goes on with that one, for 90 s in all.
+     */
+    const ready = async (label) => {
       const deadline = Date.now() + 90_000;
       for (let attempt = 1; ; attempt++) {
-        const s = started(label);
-        procs.set(label, s);
+        const s = procs.get(label);
         try {
-          await waitReady(procs.get(label) ?? s, Math.max(1_000, deadline - Date.now()));
+          await waitReady(s, Math.max(1_000, deadline - Date.now()));
           if (attempt > 1) log(`${label} needed ${attempt} starts`);
           return;
         } catch (error) {
-          procs.delete(label);
-          await stopService(s);
           if (Date.now() > deadline) throw error;
-          await new Promise((r) => setTimeout(r, 1_000));
+          // The supervisor starts it again within its backoff; look at whatever runs it then.
+          while (procs.get(label) === s && Date.now() < deadline)
+            await new Promise((r) => setTimeout(r, 200));
         }
       }
     };
+    /** Starts a service the schedule killed, and waits until it is ready. */
+    const start = async (label) => {
+      procs.set(label, started(label));
+      await ready(label);
+    };
     for (const svc of envs) procs.set(svc.label ?? svc.name, started(svc.label ?? svc.name));
-    for (const [label, s] of [...procs]) {
-      try {
-        await waitReady(s, 90_000);
-      } catch (error) {
-        // Seen: a service's first JetStream request timing out while the cluster settles (it exits).
-        log(`${label} did not start (${String(error.message).split('\n')[0]}); starting it again`);
-        procs.delete(label);
-        await stopService(s);
-        await start(label);
-      }
-    }
+    for (const label of [...procs.keys()]) await ready(label);
     const kill = (label) =>
       new Promise((res) => {
         const s = procs.get(label);

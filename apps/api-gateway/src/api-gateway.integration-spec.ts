@@ -457,7 +457,10 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       readA = TokenSchema.parse(rd.body);
       expect(readA.spec).toEqual({ name: 'viewer', role: 'read', projectId: 'default' });
       expect(
-        await waitFor('the operator token in KV', () => tokensKv.get(tokenKey(operatorB.status.value ?? ''))),
+        await waitFor(
+          'the operator token in KV',
+          async () => (await tokensKv.get(tokenKey(operatorB.status.value ?? ''))) ?? undefined,
+        ),
       ).toEqual({
         tokenId: operatorB.id,
         projectId: 'team-b',
