@@ -2,7 +2,16 @@ import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
 import simpleImportSort from 'eslint-plugin-simple-import-sort';
 
-const SERVICES = ['api-gateway', 'scheduler', 'node-agent', 'billing-meter', 'log-collector', 'ingress-router', 'cli', 'e2e'];
+const SERVICES = [
+  'api-gateway',
+  'scheduler',
+  'node-agent',
+  'billing-meter',
+  'log-collector',
+  'ingress-router',
+  'cli',
+  'e2e',
+];
 
 /**
  * Module boundaries. Apps never import each other (a service's code, scope:<service>, uses only
@@ -21,7 +30,10 @@ function boundaries(inTests) {
         { sourceTag: 'type:util', onlyDependOnLibsWithTags: [...base, ...testing] },
         { sourceTag: 'type:data-access', onlyDependOnLibsWithTags: [...base, ...testing] },
         { sourceTag: 'type:testing', onlyDependOnLibsWithTags: base },
-        { sourceTag: 'type:app', onlyDependOnLibsWithTags: [...base, 'type:feature', 'type:driver', ...testing] },
+        {
+          sourceTag: 'type:app',
+          onlyDependOnLibsWithTags: [...base, 'type:feature', 'type:driver', ...testing],
+        },
         { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: [...base, 'type:testing'] },
         { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
         ...SERVICES.map((svc) => ({
@@ -33,11 +45,22 @@ function boundaries(inTests) {
   ];
 }
 
-const TESTS = ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.e2e-spec.ts'];
+/** Tests, and the fixtures only tests use (`__fixtures__`, left out of every build). */
+const TESTS = ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.e2e-spec.ts', '**/__fixtures__/**/*.ts'];
 
 /** Zero-warning, type-aware lint. */
 export default [
-  { ignores: ['**/dist/**', '**/node_modules/**', '.nx/**', '.gantry/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '.nx/**',
+      '.gantry/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
   {

@@ -10,7 +10,6 @@ import {
   type ReplayDeadLettersResult,
   type Token,
 } from '@gantry/contracts';
-import { runService } from '@gantry/runtime';
 import {
   createTestDatabase,
   createTestNamespace,
@@ -22,8 +21,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
-import { ApiGatewayModule, SERVICE } from './app.module.js';
-import { ApiGatewayConfigSchema } from './config.js';
+import { startGateway } from './__fixtures__/gateway.js';
 
 const ADMIN = 'it-admin-secret-0123456789abcdef';
 
@@ -58,26 +56,10 @@ describe('api-gateway: the dead-letter stream, listed and replayed (admin tokens
   beforeAll(async () => {
     db = await createTestDatabase('gwdlq');
     ns = await createTestNamespace('gwdlq');
-    const config = ApiGatewayConfigSchema.parse({
-      DATABASE_URL: db.url,
-      NATS_URL: ns.natsUrl,
-      GANTRY_NAMESPACE: ns.namespace,
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'error',
-      GANTRY_ADMIN_TOKEN: ADMIN,
+    ({ app, base } = await startGateway(db, ns, ADMIN, {
       RATE_LIMIT_PER_SECOND: '100000',
       RATE_LIMIT_BURST: '100000',
-    });
-    app = await runService({
-      name: SERVICE,
-      module: ApiGatewayModule.forRoot(config),
-      port: 0,
-      host: '127.0.0.1',
-      logLevel: 'error',
-      messaging: { service: SERVICE, natsUrl: ns.natsUrl, namespace: ns.namespace },
-      bodyLimit: config.HTTP_BODY_LIMIT,
-    });
-    base = await app.getUrl();
+    }));
     const t = await call<Token>('POST', '/v1/token', { body: { name: 'ops', role: 'operator' } });
     operator = t.body.status.value ?? '';
     expect(operator).not.toBe('');

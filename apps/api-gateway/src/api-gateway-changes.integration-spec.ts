@@ -16,7 +16,6 @@ import {
   TokenSchema,
   wireSubject,
 } from '@gantry/contracts';
-import { runService } from '@gantry/runtime';
 import {
   type CallOptions,
   createTestDatabase,
@@ -33,8 +32,7 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { INestApplication } from '@nestjs/common';
 import { Validator } from '@seriousme/openapi-schema-validator';
 
-import { ApiGatewayModule, SERVICE } from './app.module.js';
-import { ApiGatewayConfigSchema } from './config.js';
+import { startGateway } from './__fixtures__/gateway.js';
 
 const ADMIN = 'it-admin-secret-changes-0123456789';
 const WEB = 'gantry-test/web:1';
@@ -46,36 +44,6 @@ const call = <T = Record<string, unknown>>(
   path: string,
   opts: CallOptions = {},
 ) => jsonClient(() => base, ADMIN)<T>(method, path, opts);
-
-async function startGateway(
-  db: TestDatabase,
-  ns: Awaited<ReturnType<typeof createTestNamespace>>,
-  env: Record<string, string>,
-  withMessaging: boolean,
-): Promise<{ app: INestApplication; base: string }> {
-  const config = ApiGatewayConfigSchema.parse({
-    DATABASE_URL: db.url,
-    NATS_URL: ns.natsUrl,
-    GANTRY_NAMESPACE: ns.namespace,
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'error',
-    GANTRY_ADMIN_TOKEN: ADMIN,
-    QUERY_TIMEOUT_MS: '600',
-    ...env,
-  });
-  const app = await runService({
-    name: SERVICE,
-    module: ApiGatewayModule.forRoot(config),
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'error',
-    ...(withMessaging
-      ? { messaging: { service: SERVICE, natsUrl: ns.natsUrl, namespace: ns.namespace } }
-      : {}),
-    bodyLimit: config.HTTP_BODY_LIMIT,
-  });
-  return { app, base: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
-}
 
 describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and NATS)', () => {
   let db: TestDatabase;
@@ -167,12 +135,11 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
         },
       }),
     );
-    ({ app, base } = await startGateway(
-      db,
-      ns,
-      { RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' },
-      true,
-    ));
+    ({ app, base } = await startGateway(db, ns, ADMIN, {
+      QUERY_TIMEOUT_MS: '600',
+      RATE_LIMIT_PER_SECOND: '100000',
+      RATE_LIMIT_BURST: '100000',
+    }));
     expect((await api('POST', '/v1/project', { body: { id: 'team-c', name: 'Team C' } })).status).toBe(200);
     operatorC = await newToken({ name: 'ci', role: 'operator', projectId: 'team-c' });
     reader = await newToken({ name: 'viewer', role: 'read' });
@@ -859,8 +826,14 @@ describe('api-gateway rate limits (a gateway limited to 1 request per second, bu
     ({ app, base } = await startGateway(
       db,
       ns,
-      { RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '3', RATE_LIMIT_MAX_BUCKETS: '100' },
-      false,
+      ADMIN,
+      {
+        QUERY_TIMEOUT_MS: '600',
+        RATE_LIMIT_PER_SECOND: '1',
+        RATE_LIMIT_BURST: '3',
+        RATE_LIMIT_MAX_BUCKETS: '100',
+      },
+      { messaging: false },
     ));
   });
 

@@ -21,7 +21,6 @@ import {
 } from '@gantry/contracts';
 import { createDataSource, OutboxMessage, prepareDatabase, schemaDrift } from '@gantry/database';
 import type { TypedKv } from '@gantry/messaging';
-import { runService } from '@gantry/runtime';
 import {
   createTestDatabase,
   createTestNamespace,
@@ -37,8 +36,8 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { INestApplication } from '@nestjs/common';
 import pg from 'pg';
 
-import { ApiGatewayModule, GATEWAY_MIGRATIONS, GATEWAY_SCHEMA, SERVICE } from './app.module.js';
-import { ApiGatewayConfigSchema } from './config.js';
+import { startGateway } from './__fixtures__/gateway.js';
+import { GATEWAY_MIGRATIONS, GATEWAY_SCHEMA } from './app.module.js';
 import { GATEWAY_ENTITIES } from './store/entities.js';
 
 const ADMIN = 'it-admin-secret-0123456789abcdef';
@@ -131,30 +130,14 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
         desired.push(m.json<AppDesired>());
       },
     });
-    const config = ApiGatewayConfigSchema.parse({
-      DATABASE_URL: db.url,
-      NATS_URL: ns.natsUrl,
-      GANTRY_NAMESPACE: ns.namespace,
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'error',
-      GANTRY_ADMIN_TOKEN: ADMIN,
+    ({ app, base } = await startGateway(db, ns, ADMIN, {
       GANTRY_APP_URL_TEMPLATE: URL_TEMPLATE,
       GANTRY_SECRET_KEY: SECRET_KEY,
       QUERY_TIMEOUT_MS: '600',
       // Rate limits have their own test (api-gateway-changes.integration-spec.ts); not in the way here.
       RATE_LIMIT_PER_SECOND: '100000',
       RATE_LIMIT_BURST: '100000',
-    });
-    app = await runService({
-      name: SERVICE,
-      module: ApiGatewayModule.forRoot(config),
-      port: 0,
-      host: '127.0.0.1',
-      logLevel: 'error',
-      messaging: { service: SERVICE, natsUrl: ns.natsUrl, namespace: ns.namespace },
-      bodyLimit: config.HTTP_BODY_LIMIT,
-    });
-    base = await app.getUrl();
+    }));
     tokensKv = await ns.bus.kv('tokens');
   });
 

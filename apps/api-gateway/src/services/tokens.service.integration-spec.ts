@@ -1,6 +1,5 @@
 import { type Token, tokenKey } from '@gantry/contracts';
 import type { TypedKv } from '@gantry/messaging';
-import { runService } from '@gantry/runtime';
 import {
   createTestDatabase,
   createTestNamespace,
@@ -11,8 +10,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 
-import { ApiGatewayModule, SERVICE } from '../app.module.js';
-import { ApiGatewayConfigSchema } from '../config.js';
+import { startGateway } from '../__fixtures__/gateway.js';
 
 const ADMIN = 'it-admin-secret-reconcile-0123456789';
 
@@ -27,24 +25,7 @@ describe('api-gateway tokens KV reconcile on real PostgreSQL and NATS', () => {
   const stray = tokenKey('gantry_never_stored_in_the_database');
 
   async function start(): Promise<void> {
-    const config = ApiGatewayConfigSchema.parse({
-      DATABASE_URL: db.url,
-      NATS_URL: ns.natsUrl,
-      GANTRY_NAMESPACE: ns.namespace,
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'error',
-      GANTRY_ADMIN_TOKEN: ADMIN,
-      TOKENS_RECONCILE_MS: '1000',
-    });
-    app = await runService({
-      name: SERVICE,
-      module: ApiGatewayModule.forRoot(config),
-      port: 0,
-      host: '127.0.0.1',
-      logLevel: 'error',
-      messaging: { service: SERVICE, natsUrl: ns.natsUrl, namespace: ns.namespace },
-    });
-    base = await app.getUrl();
+    ({ app, base } = await startGateway(db, ns, ADMIN, { TOKENS_RECONCILE_MS: '1000' }));
   }
 
   beforeAll(async () => {
