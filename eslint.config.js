@@ -9,6 +9,7 @@ const SERVICES = [
   'billing-meter',
   'log-collector',
   'ingress-router',
+  'autoscaler',
   'cli',
   'e2e',
 ];

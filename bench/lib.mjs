@@ -56,9 +56,9 @@ export function hostGet(url, host, timeoutMs = 5000) {
 /**
  * A platform of the benchmark's own: its own database, NATS namespace, ports and a busybox web image
  * (`image`), every service its own process, rate limits out of the way. `agents(ports)` lists the
- * node agents. `cleanup()` stops it and removes what it made.
+ * node agents; `timings` adds to services' environments (as startPlatform's `timings`). `cleanup()` stops it and removes what it made.
  */
-export async function benchPlatform(name, agents) {
+export async function benchPlatform(name, agents, timings = {}) {
   await ensureDocker(join(ROOT, '.gantry'));
   ensureBusybox();
   const id = randomBytes(4).toString('hex');
@@ -78,7 +78,7 @@ export async function benchPlatform(name, agents) {
     logDir: join(ROOT, '.gantry', 'bench-logs', `${name}-${id}`),
     logLevel: 'warn',
     agents: await agents(ports, id),
-    timings: { gateway: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } },
+    timings: { ...timings, gateway: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } },
   });
   return {
     id,

@@ -4,7 +4,15 @@ import type { ChildProcess } from 'node:child_process';
 export const ROOT: string;
 export const SERVICES: readonly string[];
 export type PortName =
-  'api' | 'ingress' | 'ingressH2c' | 'scheduler' | 'agent' | 'billing' | 'logs' | 'ingressAdmin';
+  | 'api'
+  | 'ingress'
+  | 'ingressH2c'
+  | 'scheduler'
+  | 'agent'
+  | 'billing'
+  | 'logs'
+  | 'ingressAdmin'
+  | 'autoscaler';
 export const DEFAULT_PORTS: Record<PortName, number>;
 
 export interface AgentOptions {
@@ -31,6 +39,7 @@ export interface PlatformOptions {
   timings?: {
     agent?: Record<string, number>;
     scheduler?: Record<string, number>;
+    autoscaler?: Record<string, number>;
     gateway?: Record<string, number>;
   };
   onStart?: (s: Service) => void;

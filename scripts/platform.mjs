@@ -15,6 +15,7 @@ export const SERVICES = [
   'log-collector',
   'billing-meter',
   'scheduler',
+  'autoscaler',
   'ingress-router',
   'node-agent',
   'api-gateway',
@@ -29,6 +30,7 @@ export const DEFAULT_PORTS = {
   billing: 8103,
   logs: 8104,
   ingressAdmin: 8105,
+  autoscaler: 8106,
 };
 
 export function freePort() {
@@ -52,7 +54,7 @@ export async function freePorts() {
 /**
  * The environment of each service. `opts`: {natsUrl, databaseUrl, namespace, adminToken, secretKey, ports,
  * appsDomain, logLevel, agents: [{id, port, cpus, memory, labels, simulatedGpus}], timings: {agent,
- * scheduler, gateway} (extra environment of those services)}.
+ * scheduler, autoscaler, gateway} (extra environment of those services)}.
  */
 export function serviceEnvs(opts) {
   const p = opts.ports;
@@ -70,6 +72,11 @@ export function serviceEnvs(opts) {
       name: 'scheduler',
       port: p.scheduler,
       env: { ...common, ...db, HTTP_PORT: p.scheduler, ...(opts.timings?.scheduler ?? {}) },
+    },
+    {
+      name: 'autoscaler',
+      port: p.autoscaler,
+      env: { ...common, HTTP_PORT: p.autoscaler, ...(opts.timings?.autoscaler ?? {}) },
     },
     {
       name: 'ingress-router',

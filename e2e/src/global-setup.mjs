@@ -42,7 +42,13 @@ export default async function globalSetup() {
     logLevel: 'info',
     agents: [{ id: nodeId, cpus: 8, memory: 32 * 1024 ** 3, labels: 'zone=e2e' }],
     timings: {
-      agent: { HEARTBEAT_INTERVAL_MS: 500, ORPHAN_GRACE_MS: 5000 },
+      agent: { HEARTBEAT_INTERVAL_MS: 500, ORPHAN_GRACE_MS: 5000, USAGE_INTERVAL_MS: 1000 },
+      autoscaler: {
+        AUTOSCALER_INTERVAL_MS: 500,
+        AUTOSCALER_METRICS_INTERVAL_MS: 1000,
+        AUTOSCALER_METRIC_WINDOW_MS: 4000,
+        AUTOSCALER_READY_GRACE_MS: 5000,
+      },
       scheduler: { NODE_NOT_READY_AFTER_MS: 2000, NODE_LOST_AFTER_MS: 6000, RESYNC_INTERVAL_MS: 3000 },
       // Every e2e worker polls with the one admin token; rate limiting has its own integration tests.
       gateway: { RATE_LIMIT_PER_SECOND: 200, RATE_LIMIT_BURST: 1000 },

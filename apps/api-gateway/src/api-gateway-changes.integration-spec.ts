@@ -338,7 +338,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
         body: { fixed: { replicas: 2 } },
         token: operatorC,
       });
-      expect(down.body.spec.scalingStrategy.fixed.replicas).toBe(2);
+      expect(down.body.spec.scalingStrategy).toEqual({ fixed: { replicas: 2 } });
     });
 
     it('an admin raises the quota; GET /v1/capabilities/quota reflects it; the scale-up now passes', async () => {
@@ -361,7 +361,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
         token: operatorC,
       });
       expect(up.status).toBe(200);
-      expect(up.body.spec.scalingStrategy.fixed.replicas).toBe(5);
+      expect(up.body.spec.scalingStrategy).toEqual({ fixed: { replicas: 5 } });
     });
 
     it('quota changes: 403 for non-admins, 404 for unknown projects, 400 naming gpuQuota', async () => {
@@ -402,7 +402,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
       );
     });
 
-    it('refuses replica counts outside 1-10 and automatic scaling (400 naming the field)', async () => {
+    it('refuses replica counts outside 1-10 and malformed automatic scaling (400 naming the field)', async () => {
       const path = `/v1/app/${gpu.id}/scalingstrategy`;
       expectError(
         await api('PUT', path, { body: { fixed: { replicas: 11 } } }),
@@ -423,14 +423,17 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
         'fixed.replicas: must be a whole number of replicas (1-10)',
       );
       expectError(
-        await api('PUT', path, {
-          body: { automatic: { replicasMin: 1, replicasMax: 4, resourceType: 'CPU' } },
-        }),
+        await api('PUT', path, { body: { automatic: { replicasMin: 3, replicasMax: 2 } } }),
         400,
         'VALIDATION_FAILED',
-        'automatic: automatic scaling is not available yet',
+        'automatic.replicasMax: must be at least replicasMin (3)',
       );
-      expectError(await api('PUT', path, { body: {} }), 400, 'VALIDATION_FAILED', 'fixed: is required');
+      expectError(
+        await api('PUT', path, { body: {} }),
+        400,
+        'VALIDATION_FAILED',
+        'set exactly one of fixed and automatic',
+      );
       expectError(
         await api('PUT', path, { body: { fixed: { replicas: 2 } }, token: reader }),
         403,
@@ -514,7 +517,10 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
     it('validates like create (400 naming the field)', async () => {
       const path = `/v1/app/${a.id}`;
       const cases: Array<[unknown, string]> = [
-        [{}, 'must change at least one of defaultHttpPort, grpcPort, probe, deploymentStrategy'],
+        [
+          {},
+          'must change at least one of envVars, command, resources, defaultHttpPort, grpcPort, probe, deploymentStrategy',
+        ],
         [{ defaultHttpPort: 70000 }, 'defaultHttpPort: must be at most 65535'],
         [{ grpcPort: 8501 }, 'grpcPort: must differ from defaultHttpPort (8501)'],
         [{ probe: { path: 'health' } }, 'probe.path: must start with /'],
@@ -523,7 +529,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
           'deploymentStrategy: maxSurge and maxUnavailable cannot both be 0',
         ],
         [{ url: 'gantry-test/web:2' }, 'url: change the image with PUT /v1/app/{id}/image'],
-        [{ command: ['serve'] }, 'command: is not a known field'],
+        [{ volumes: [] }, 'volumes: is not a known field'],
         [
           { appUpdate: { defaultHttpPort: 'x' } },
           'appUpdate.defaultHttpPort: must be a number, not a string',
@@ -771,6 +777,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
         '/v1/app/{id}/label',
         '/v1/app/{id}/scalingstrategy',
         '/v1/app/{id}/image',
+        '/v1/app/{id}/rollback',
         '/v1/project/{id}/quota',
         '/v1/node/{id}/drain',
       ])

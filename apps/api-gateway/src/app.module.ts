@@ -30,10 +30,11 @@ import { GATEWAY_ENTITIES } from './store/entities.js';
 import { GatewayStore } from './store/gateway-store.js';
 import { Init1764000000000 } from './store/migrations/1764000000000-init.js';
 import { Registries1764200000000 } from './store/migrations/1764200000000-registries.js';
+import { PreviousRuntime1765100000000 } from './store/migrations/1765100000000-previous-runtime.js';
 
 export { SERVICE };
 export const GATEWAY_SCHEMA = 'gateway';
-export const GATEWAY_MIGRATIONS = [Init1764000000000, Registries1764200000000];
+export const GATEWAY_MIGRATIONS = [Init1764000000000, Registries1764200000000, PreviousRuntime1765100000000];
 
 /** Every HTTP controller of the gateway (the API route table documents each of their routes). */
 export const GATEWAY_CONTROLLERS = [

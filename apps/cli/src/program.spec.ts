@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
 import {
   APP_ID,
+  cpuScaling,
   REGISTRY_ID,
   sampleApp,
   sampleFlavor,
@@ -452,6 +453,177 @@ describe('gantry app', () => {
     ]);
   });
 
+  it('run --auto-* sends scalingStrategy.automatic; the reference short aliases work too', async () => {
+    h.route('POST', '/v1/app', () => ({ body: sampleApp({ scaling: cpuScaling(1, 4) }) }));
+    const flags = [
+      ['--auto-min-replicas', '1', '--auto-max-replicas', '4', '--auto-resource-type', 'cpu'],
+      ['--min-replicas', '1', '--max-replicas', '4', '--resource-type', 'CPU'],
+    ];
+    for (const f of flags) {
+      expect(
+        await h.run(
+          'app',
+          'run',
+          'img',
+          ...f,
+          f[0] === '--min-replicas' ? '--resource-threshold' : '--auto-resource-usage-threshold',
+          '50',
+          '--auto-scale-down-stabilization-window-seconds',
+          '120',
+        ),
+      ).toBe(0);
+      expect(h.err).toBe('');
+      expect(h.calls.at(-1)?.body).toEqual({
+        image: 'img',
+        scalingStrategy: {
+          automatic: {
+            replicasMin: 1,
+            replicasMax: 4,
+            resourceType: 'CPU',
+            averageUsageTarget: 50,
+            scaleDownStabilizationWindowSeconds: 120,
+          },
+        },
+      });
+      expect(h.out).toMatch(/Replicas: +2 available \(auto 1–4, CPU 50 %\)/);
+    }
+  });
+
+  it('scale --auto-* sends {automatic} with a custom metric, and says so', async () => {
+    h.route('PUT', /./, () => ({ status: 204 }));
+    const code = await h.run(
+      'app',
+      'scale',
+      APP_ID,
+      '--auto-min-replicas',
+      '0',
+      '--auto-max-replicas',
+      '3',
+      '--auto-cooldown-period-seconds',
+      '600',
+      '--auto-custom-api-url',
+      'http://<SELF>:9100/metrics',
+      '--auto-custom-metric-format',
+      'prometheus',
+      '--auto-custom-value-location',
+      'queue_depth',
+      '--auto-custom-target-value',
+      '2.5',
+      '--auto-custom-metric-aggregation-type',
+      'max',
+    );
+    expect(h.err).toBe('');
+    expect(code).toBe(0);
+    expect(h.out).toBe(`Scaling app ${APP_ID} automatically (auto 0–3, custom metric).\n`);
+    const put = h.calls.at(-1);
+    expect([put?.method, put?.url.pathname]).toEqual(['PUT', `/v1/app/${APP_ID}/scalingstrategy`]);
+    expect(put?.body).toEqual({
+      automatic: {
+        replicasMin: 0,
+        replicasMax: 3,
+        cooldownPeriodSeconds: 600,
+        customMetrics: {
+          apiUrl: 'http://<SELF>:9100/metrics',
+          format: 'PROMETHEUS',
+          valueLocation: 'queue_depth',
+          targetValue: 2.5,
+          aggregationType: 'MAX',
+        },
+      },
+    });
+  });
+
+  it('refuses scaling flags that cannot go together or do not parse (exit 2, nothing sent)', async () => {
+    h.route('PUT', /./, () => ({ status: 204 }));
+    h.route('POST', /./, () => ({ body: sampleApp() }));
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['app', 'run', 'img', '--replicas', '2', '--auto-min-replicas', '1', '--auto-max-replicas', '2'],
+        /^error: --replicas and --auto-\* cannot be used together/,
+      ],
+      [
+        ['app', 'scale', APP_ID, '--auto-max-replicas', '2'],
+        /needs both --auto-min-replicas and --auto-max-replicas/,
+      ],
+      [['app', 'scale', APP_ID], /^error: give --replicas N \(fixed scaling\) or --auto-min-replicas N/],
+      [
+        ['app', 'scale', APP_ID, '--min-replicas', '1', '--max-replicas', '2', '--resource-type', 'GPU'],
+        /argument 'GPU' is invalid\. must be one of CPU, RAM/,
+      ],
+      [
+        ['app', 'scale', APP_ID, '--min-replicas', 'one', '--max-replicas', '2'],
+        /argument 'one' is invalid\. must be a whole number/,
+      ],
+      [
+        [
+          'app',
+          'run',
+          'img',
+          '--min-replicas',
+          '1',
+          '--max-replicas',
+          '2',
+          '--auto-custom-target-value',
+          'ten',
+        ],
+        /argument 'ten' is invalid\. must be a number/,
+      ],
+      [
+        [
+          'app',
+          'run',
+          'img',
+          '--min-replicas',
+          '1',
+          '--max-replicas',
+          '2',
+          '--auto-custom-target-value',
+          '10',
+        ],
+        /missing: --auto-custom-api-url, --auto-custom-value-location/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      expect(await h.run(...args)).toBe(2);
+      expect(h.err).toMatch(message);
+    }
+    expect(h.calls.filter((c) => c.url.pathname !== '/v1/me')).toEqual([]);
+  });
+
+  it('scale shows the API refusing a value, naming the field', async () => {
+    h.route('PUT', `/v1/app/${APP_ID}/scalingstrategy`, () => ({
+      status: 400,
+      body: {
+        error: 'VALIDATION_FAILED',
+        message: 'the request is not valid',
+        details: [{ field: 'automatic.replicasMax', message: 'must be at most 10' }],
+      },
+    }));
+    expect(await h.run('app', 'scale', APP_ID, '--min-replicas', '1', '--max-replicas', '20')).toBe(1);
+    expect(h.err).toBe('error: the request is not valid\n  - automatic.replicasMax: must be at most 10\n');
+    expect(h.calls.at(-1)?.body).toEqual({ automatic: { replicasMin: 1, replicasMax: 20 } });
+  });
+
+  it('app scale --help lists the reference flags and their aliases', async () => {
+    expect(await h.run('app', 'scale', '--help')).toBe(0);
+    for (const flag of [
+      '--replicas <n>',
+      '--min-replicas, --auto-min-replicas <n>',
+      '--max-replicas, --auto-max-replicas <n>',
+      '--resource-type, --auto-resource-type <type>',
+      '--resource-threshold, --auto-resource-usage-threshold <percent>',
+      '--auto-scale-up-stabilization-window-seconds <s>',
+      '--auto-scale-down-stabilization-window-seconds <s>',
+      '--auto-cooldown-period-seconds <s>',
+      '--auto-custom-api-url <url>',
+      '--auto-custom-metric-format <format>',
+      '--auto-custom-value-location <path>',
+      '--auto-custom-target-value <v>',
+      '--auto-custom-metric-aggregation-type <type>',
+    ])
+      expect(h.out).toContain(flag);
+  });
+
   it('delete of a running app says --force (the API tells curl users ?force=true)', async () => {
     h.route('DELETE', `/v1/app/${APP_ID}`, (c) =>
       c.url.searchParams.get('force') === 'true'
@@ -536,6 +708,20 @@ describe('gantry app', () => {
     h.route('GET', `/v1/app/${APP_ID}`, () => ({ body: single }));
     expect(await h.run('app', 'logs', APP_ID)).toBe(0);
     expect(h.out).toBe('one\ntwo\n');
+  });
+
+  it('logs of an automatic app name replicas when it may run several', async () => {
+    const lines = [
+      { timestamp: '2026-11-23T11:59:00.000000001Z', replica: 'r1', stream: 'stdout', content: 'one' },
+    ];
+    h.route('GET', /\/log$/, () => ({ body: { logs: lines } }));
+    let app = sampleApp({ scaling: cpuScaling(0, 4), available: 1 });
+    h.route('GET', `/v1/app/${APP_ID}`, () => ({ body: app }));
+    expect(await h.run('app', 'logs', APP_ID)).toBe(0);
+    expect(h.out).toBe('[r1] one\n');
+    app = sampleApp({ scaling: cpuScaling(1, 1), available: 1 });
+    expect(await h.run('app', 'logs', APP_ID)).toBe(0);
+    expect(h.out).toBe('one\n');
   });
 
   it('logs -f names replicas from the first line when the app has several', async () => {

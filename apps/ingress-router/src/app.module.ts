@@ -2,15 +2,19 @@ import { MessagingModule } from '@gantry/messaging';
 import { HealthModule } from '@gantry/runtime';
 import { type DynamicModule, Module } from '@nestjs/common';
 
+import { Activator, ACTIVATOR_OPTIONS, type ActivatorOptions } from './activator.js';
 import type { IngressRouterConfig } from './config.js';
 import { INGRESS_OPTIONS, type IngressOptions, IngressServer } from './ingress-server.js';
 import { RouteTable } from './route-table.js';
+import { TRAFFIC_OPTIONS, type TrafficOptions, TrafficReporter } from './traffic.js';
 
 export const SERVICE = 'ingress-router';
 
 /**
  * The ingress router: stateless, any number of them. It watches KV `routes` and `tokens` and proxies
- * `<appId>[-<port>].<domain>` on its own port; the service's HTTP server only serves health and metrics.
+ * `<appId>[-<port>].<domain>` on its own port, holding requests for apps at zero replicas while they
+ * wake, and reports requests per app to the autoscaler; the service's HTTP server only serves health
+ * and metrics.
  */
 @Module({})
 export class IngressRouterModule {
@@ -27,6 +31,14 @@ export class IngressRouterModule {
       ejectAfterFailures: config.INGRESS_EJECT_AFTER_FAILURES,
       ejectMs: config.INGRESS_EJECT_MS,
     };
+    const activator: ActivatorOptions = {
+      holdTimeoutMs: config.INGRESS_HOLD_TIMEOUT_MS,
+      maxPerApp: config.INGRESS_HOLD_MAX_PER_APP,
+    };
+    const traffic: TrafficOptions = {
+      ingressId: config.INGRESS_ID,
+      intervalMs: config.INGRESS_TRAFFIC_INTERVAL_MS,
+    };
     return {
       module: IngressRouterModule,
       imports: [
@@ -38,7 +50,15 @@ export class IngressRouterModule {
           replicas: config.GANTRY_NATS_REPLICAS,
         }),
       ],
-      providers: [RouteTable, IngressServer, { provide: INGRESS_OPTIONS, useValue: options }],
+      providers: [
+        RouteTable,
+        TrafficReporter,
+        Activator,
+        IngressServer,
+        { provide: INGRESS_OPTIONS, useValue: options },
+        { provide: ACTIVATOR_OPTIONS, useValue: activator },
+        { provide: TRAFFIC_OPTIONS, useValue: traffic },
+      ],
       exports: [IngressServer, RouteTable],
     };
   }

@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+
 import { env, loadConfig, platformEnv } from '@gantry/config';
 import { z } from 'zod';
 
@@ -42,6 +44,21 @@ export const IngressRouterConfigSchema = z.object({
    * ejected again at its next failure until it answers.
    */
   INGRESS_EJECT_MS: env.int(10_000, 0, 600_000),
+  /**
+   * Longest a request for an app at zero replicas is held while the app wakes; then 503 with
+   * `Retry-After`. At most 240 s: Node ends a request whose body is still unread after 300 s.
+   */
+  INGRESS_HOLD_TIMEOUT_MS: env.int(60_000, 100, 240_000),
+  /** Most requests held per app; beyond, 503 at once (0: never hold). */
+  INGRESS_HOLD_MAX_PER_APP: env.int(1_000, 0, 100_000),
+  /** How often requests per app (and held ones) are reported to the autoscaler (`ingress.traffic.v1`). */
+  INGRESS_TRAFFIC_INTERVAL_MS: env.int(1_000, 100, 60_000),
+  /** This ingress in its traffic reports; default `<hostname>:<pid>`. */
+  INGRESS_ID: z
+    .string()
+    .min(1)
+    .max(200)
+    .default(() => `${hostname().slice(0, 180)}:${process.pid}`),
 });
 export type IngressRouterConfig = z.infer<typeof IngressRouterConfigSchema>;
 

@@ -33,6 +33,7 @@ import {
 } from '@nestjs/common';
 import httpProxy from 'http-proxy';
 
+import { Activator } from './activator.js';
 import { ingressMetrics, statusClass } from './metrics.js';
 import { type AccessDecision, decideAccess } from './model/access.js';
 import {
@@ -49,6 +50,7 @@ import { cleanResponseHeaders, upstreamRequestHeaders } from './model/headers.js
 import { parseHost, resolveTarget } from './model/host.js';
 import { LOGIN_PATH, loginPage, LOGOUT_PATH, tokenFromForm } from './model/login-page.js';
 import { RouteTable } from './route-table.js';
+import { TrafficReporter } from './traffic.js';
 
 export const INGRESS_OPTIONS = Symbol('INGRESS_OPTIONS');
 
@@ -133,6 +135,8 @@ const DOWN = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
 /** Health of endpoints not heard of for this long is forgotten (they left the routes, most likely). */
 const HEALTH_MEMORY_MS = 10 * 60_000;
 const LOGIN_BODY_LIMIT = 8 * 1024;
+/** Most bytes kept of what a client sends over an upgrade held for its app to wake. */
+const EARLY_TUNNEL_BYTES = 64 * 1024;
 /** Metrics label for requests that named no existing app. */
 const NO_APP = '-';
 
@@ -190,6 +194,8 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     private readonly table: RouteTable,
     private readonly readiness: Readiness,
+    private readonly activator: Activator,
+    private readonly traffic: TrafficReporter,
     @Inject(INGRESS_OPTIONS) private readonly opts: IngressOptions,
   ) {
     this.proxy = httpProxy.createProxyServer<IncomingMessage, ServerResponse>({
@@ -319,8 +325,18 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
    * gRPC call is not known to be idempotent.
    */
   private onH2Request(req: Http2ServerRequest, res: Http2ServerResponse): void {
-    let app = NO_APP;
-    this.countOnClose(res, () => app);
+    const label = { app: NO_APP };
+    this.countOnClose(res, () => label.app);
+    this.handleH2(req, res, label);
+  }
+
+  /** Routes an HTTP/2 call and sends it on; like `handle`, a held one comes back `released`. */
+  private handleH2(
+    req: Http2ServerRequest,
+    res: Http2ServerResponse,
+    label: { app: string },
+    released?: () => void,
+  ): void {
     const h2reply = (reply: Reply): void => {
       if (res.headersSent) {
         res.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
@@ -337,14 +353,27 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       const asHttp1 = { url: req.url, method: req.method, headers: { ...req.headers, host: authority } };
       const routed = this.admit(asHttp1 as unknown as IncomingMessage);
       if ('reply' in routed) {
-        if (routed.app) app = routed.app;
+        if (routed.app) label.app = routed.app;
         h2reply(routed.reply);
         return;
       }
       const { route, containerPort } = routed;
-      app = route.appId;
+      const app = route.appId;
+      label.app = app;
       const passed = this.pass(asHttp1 as unknown as IncomingMessage, route, containerPort);
       if ('denied' in passed) return h2reply(deniedReply(passed.denied));
+      if (!released) {
+        this.traffic.count(app);
+        if (this.activator.mustHold(route, containerPort))
+          return this.activator.hold(route, containerPort, {
+            release: (sent) => {
+              res.once('close', sent);
+              this.handleH2(req, res, label, sent);
+            },
+            refuse: h2reply,
+            onClose: (listener) => res.once('close', listener),
+          });
+      }
       if ('reply' in passed) return h2reply(passed.reply);
       const { access } = passed;
       const upstream = this.order(route.appId, passed.upstreams)[0] as Upstream;
@@ -386,6 +415,8 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       });
       up.pipe(res);
       req.pipe(up);
+      // Calls go to a replica over one connection: in the order they are opened.
+      released?.();
       // A call open on a token (a gRPC stream may last) ends, both ways, when the token is deleted.
       if (access.tokenHash)
         this.track(access.tokenHash, {
@@ -423,6 +454,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationShutdown(): Promise<void> {
     this.listening = false;
+    this.activator.close(); // held requests would keep the server from closing
     const server = this.server;
     this.server = undefined;
     for (const s of this.upgrades) s.destroy();
@@ -452,17 +484,31 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    let app = NO_APP;
-    this.countOnClose(res, () => app);
+    const label = { app: NO_APP };
+    this.countOnClose(res, () => label.app);
+    this.handle(req, res, label);
+  }
+
+  /**
+   * Routes a request and sends it on. A request held for its app to wake comes back here once
+   * released (`released`: to call once it is on its way to a replica), routed and checked again
+   * (its route or token may have changed meanwhile); it is counted and held only the first time.
+   */
+  private handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    label: { app: string },
+    released?: () => void,
+  ): void {
     try {
       const routed = this.admit(req);
       if ('reply' in routed) {
-        if (routed.app) app = routed.app;
+        if (routed.app) label.app = routed.app;
         this.reply(res, routed.reply);
         return;
       }
       const { route, containerPort } = routed;
-      app = route.appId;
+      label.app = route.appId;
       const path = (req.url ?? '/').split('?')[0];
       if (!route.unsecureHttp && (path === LOGIN_PATH || path === LOGOUT_PATH)) {
         if (path === LOGIN_PATH) this.login(req, res, route);
@@ -471,12 +517,24 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       }
       const passed = this.pass(req, route, containerPort);
       if ('denied' in passed) return this.refuse(req, res, route, passed.denied, passed.viaCookie);
+      if (!released) {
+        this.traffic.count(route.appId);
+        if (this.activator.mustHold(route, containerPort))
+          return this.activator.hold(route, containerPort, {
+            release: (sent) => {
+              res.once('close', sent);
+              this.handle(req, res, label, sent);
+            },
+            refuse: (reply) => this.reply(res, reply),
+            onClose: (listener) => res.once('close', listener),
+          });
+      }
       if ('reply' in passed) return this.reply(res, passed.reply);
       req.headers = upstreamRequestHeaders(req.headers, {
         stripAuthorization: passed.access.stripAuthorization,
         upgrade: false,
       });
-      this.forward(req, res, route.appId, passed.upstreams);
+      this.forward(req, res, route.appId, passed.upstreams, released);
     } catch (error) {
       this.log.error(`request to ${String(req.headers.host).slice(0, 100)} failed: ${describe(error)}`);
       if (!res.headersSent)
@@ -489,6 +547,11 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
     socket.on('error', () => socket.destroy());
     this.upgrades.add(socket);
     socket.once('close', () => this.upgrades.delete(socket));
+    this.handleUpgrade(req, socket, head);
+  }
+
+  /** Routes an upgrade and sends it on; like `handle`, a held one comes back `released`. */
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, released?: () => void): void {
     let app = NO_APP;
     try {
       const routed = this.admit(req);
@@ -501,6 +564,11 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       app = route.appId;
       const passed = this.pass(req, route, containerPort);
       if ('denied' in passed) return this.rejectUpgrade(socket, app, deniedReply(passed.denied));
+      if (!released) {
+        this.traffic.count(app);
+        if (this.activator.mustHold(route, containerPort))
+          return this.holdUpgrade(req, socket, head, route, containerPort);
+      }
       if ('reply' in passed) return this.rejectUpgrade(socket, app, passed.reply);
       const { access, upstreams } = passed;
       req.headers = upstreamRequestHeaders(req.headers, {
@@ -518,6 +586,8 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
         if (DOWN.has(code)) this.attempted(app, upstream, false);
         this.rejectUpgrade(socket, app, badGateway(route.appId, upstream, code));
       });
+      // Tunnels are dialled in arrival order; which one the replica accepts first is up to it.
+      released?.();
     } catch (error) {
       this.log.error(`upgrade to ${String(req.headers.host).slice(0, 100)} failed: ${describe(error)}`);
       this.rejectUpgrade(socket, app, {
@@ -525,6 +595,41 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
         body: { error: 'INTERNAL', message: 'an internal error occurred' },
       });
     }
+  }
+
+  /**
+   * Holds an upgrade while its app wakes. What the client sends before its answer (it should send
+   * nothing) is kept, up to a bound, and goes to the replica first; reading on lets a client that
+   * leaves be noticed (a half-closed connection is given up).
+   */
+  private holdUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    route: RouteEntry,
+    containerPort: number,
+  ): void {
+    const early: Buffer[] = [head];
+    let size = head.length;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > EARLY_TUNNEL_BYTES) socket.destroy();
+      else early.push(chunk);
+    };
+    const onEnd = (): void => void socket.destroy();
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    this.activator.hold(route, containerPort, {
+      release: (sent) => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.pause();
+        socket.once('close', sent);
+        this.handleUpgrade(req, socket, Buffer.concat(early), sent);
+      },
+      refuse: (reply) => this.rejectUpgrade(socket, route.appId, reply),
+      onClose: (listener) => socket.once('close', listener),
+    });
   }
 
   /** Routing shared by requests and upgrades: which app and port, or the reply saying why none. */
@@ -711,7 +816,14 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
    * goes to the next replica when `mayRetry` allows: whatever the method while nothing was sent (a
    * request body is read only once connected), else only for an idempotent request without a body.
    */
-  private forward(req: IncomingMessage, res: ServerResponse, appId: string, upstreams: Upstream[]): void {
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    appId: string,
+    upstreams: Upstream[],
+    /** Called when an attempt reaches a replica (its request headers are on their way). */
+    sent?: () => void,
+  ): void {
     const order = this.order(appId, upstreams);
     const method = req.method ?? 'GET';
     const hasBody =
@@ -734,6 +846,7 @@ export class IngressServer implements OnApplicationBootstrap, OnApplicationShutd
       flight.onProxyReq = (proxyReq) =>
         this.watchAttempt(proxyReq, state, () => {
           if (pipe) req.pipe(pipe);
+          sent?.();
         });
       this.proxy.web(req, res, { target: target(upstream), buffer: body, ssl: lenient() }, (err) => {
         if (flight.attempt !== i) return; // a late report about an attempt already given up

@@ -3,18 +3,18 @@ import { Counter, Gauge, Histogram, register } from 'prom-client';
 function counter(name: string, help: string, labelNames: string[] = []): Counter {
   return (register.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, labelNames });
 }
-function gauge(name: string, help: string): Gauge {
-  return (register.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help });
+function gauge(name: string, help: string, labelNames: string[] = []): Gauge {
+  return (register.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, labelNames });
 }
-function histogram(name: string, help: string, labelNames: string[]): Histogram {
+function histogram(
+  name: string,
+  help: string,
+  labelNames: string[],
+  buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+): Histogram {
   return (
     (register.getSingleMetric(name) as Histogram | undefined) ??
-    new Histogram({
-      name,
-      help,
-      labelNames,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    })
+    new Histogram({ name, help, labelNames, buckets })
   );
 }
 
@@ -41,6 +41,27 @@ export const ingressMetrics = {
   ejections: counter(
     'gantry_ingress_ejections_total',
     'Replicas ejected after failing several attempts in a row (passive health), by app',
+    ['app'],
+  ),
+  held: gauge(
+    'gantry_ingress_held_requests',
+    'Requests held while their app wakes from zero replicas, by app (absent: none)',
+    ['app'],
+  ),
+  holdSeconds: histogram(
+    'gantry_ingress_hold_seconds',
+    'How long requests were held for their app to wake, by app and outcome (released, timeout, left, shutdown)',
+    ['app', 'outcome'],
+    [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 240],
+  ),
+  holdTimeouts: counter(
+    'gantry_ingress_hold_timeouts_total',
+    'Held requests answered 503 because their app had no ready replica within the hold timeout, by app',
+    ['app'],
+  ),
+  holdOverflows: counter(
+    'gantry_ingress_hold_overflows_total',
+    'Requests answered 503 at once because their app already had the most requests held, by app',
     ['app'],
   ),
   routes: gauge('gantry_ingress_routes', 'Apps in the route table'),

@@ -23,6 +23,7 @@ export class RouteTable implements OnModuleInit, OnApplicationShutdown {
   private routesLoaded = false;
   private tokensLoaded = false;
   private readonly revokedListeners: Array<(hash: string) => void> = [];
+  private readonly routeListeners: Array<(appId: string) => void> = [];
 
   constructor(
     private readonly bus: MessageBus,
@@ -102,6 +103,14 @@ export class RouteTable implements OnModuleInit, OnApplicationShutdown {
     this.revokedListeners.push(listener);
   }
 
+  /**
+   * Calls `listener` with the app id of every route that changed or went away, once the table has
+   * it (what waits for an app's endpoints reads `route()` then).
+   */
+  onRouteChanged(listener: (appId: string) => void): void {
+    this.routeListeners.push(listener);
+  }
+
   private onRoute(key: string, value: RouteEntry | null): void {
     if (value === null) this.routes.delete(key.toLowerCase());
     else if (value.appId !== key) {
@@ -109,20 +118,24 @@ export class RouteTable implements OnModuleInit, OnApplicationShutdown {
       return;
     } else this.routes.set(key.toLowerCase(), value);
     ingressMetrics.routes.set(this.routes.size);
+    this.notify(this.routeListeners, key, 'route');
   }
 
   private onToken(key: string, value: TokenEntry | null): void {
     if (value === null) {
-      if (this.tokens.delete(key))
-        for (const l of this.revokedListeners) {
-          try {
-            l(key);
-          } catch (error) {
-            this.log.error(`revocation listener failed: ${String(error)}`);
-          }
-        }
+      if (this.tokens.delete(key)) this.notify(this.revokedListeners, key, 'revocation');
     } else this.tokens.set(key, value);
     ingressMetrics.tokens.set(this.tokens.size);
+  }
+
+  private notify(listeners: Array<(key: string) => void>, key: string, what: string): void {
+    for (const l of listeners) {
+      try {
+        l(key);
+      } catch (error) {
+        this.log.error(`${what} listener failed: ${String(error)}`);
+      }
+    }
   }
 
   private invalid(bucket: 'routes' | 'tokens', key: string, error: unknown): void {

@@ -72,6 +72,10 @@ export const NodeAgentConfigSchema = z.object({
   /** Docker endpoint (`unix:///var/run/docker.sock`, `tcp://host:2375`); default the local socket. */
   DOCKER_HOST: z.string().min(1).optional(),
   HEARTBEAT_INTERVAL_MS: env.int(1000, 100, 60_000),
+  /** How often each running replica's CPU, memory and GPU use is measured and sent to the autoscaler; 0: never. */
+  USAGE_INTERVAL_MS: env
+    .int(2000, 0, 600_000)
+    .refine((ms) => ms === 0 || ms >= 100, 'must be 0 (off) or at least 100'),
   /** How long a container no assignment accounts for is left alone before it is removed. */
   ORPHAN_GRACE_MS: env.int(30_000, 0),
   /** Periodic full convergence, besides the assignment watch and Docker events. */

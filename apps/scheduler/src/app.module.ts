@@ -7,6 +7,7 @@ import type { SchedulerConfig } from './config.js';
 import { Init1763900000000 } from './migrations/1763900000000-init.js';
 import { NodeDraining1763950000000 } from './migrations/1763950000000-node-draining.js';
 import { ReplicaSpecHash1764000000000 } from './migrations/1764000000000-replica-spec-hash.js';
+import { AppScaling1765000000000 } from './migrations/1765000000000-app-scaling.js';
 import { NodeAdmin } from './node-admin.js';
 import { NodeRegistry } from './node-registry.js';
 import { Reconciler } from './reconciler.js';
@@ -20,6 +21,7 @@ export const SCHEDULER_MIGRATIONS = [
   Init1763900000000,
   NodeDraining1763950000000,
   ReplicaSpecHash1764000000000,
+  AppScaling1765000000000,
 ];
 
 /** Gives the leader lease back when the scheduler shuts down, so a standby takes over at once. */

@@ -1,5 +1,6 @@
 import type {
   AppDesired,
+  AppScale,
   NodeHeartbeat,
   QueryRequest,
   QueryResponse,
@@ -43,6 +44,15 @@ export class SchedulerController {
     });
     if (news && ctx.deliveries === 1 && ctx.storedAt !== undefined)
       schedulerMetrics.decision.observe(Math.max(0, Date.now() - ctx.storedAt) / 1000);
+  }
+
+  // Decisions carry absolute counts: the newest applied wins, and a replay changes nothing.
+  @OnEvent('app.scale.v1', { concurrency: 256 })
+  onScale(scale: AppScale): Promise<void> {
+    return this.reconciler.submit((fleet, ch) => {
+      const appId = fleet.saveScale(scale, ch);
+      return { apps: appId ? [appId] : [], result: undefined };
+    });
   }
 
   @OnEvent('node.report.v1', { concurrency: 1024 })

@@ -15,6 +15,7 @@ export * from './domain/flavor.js';
 export * from './domain/info-codes.js';
 export * from './domain/registry.js';
 export * from './wire/app.js';
+export * from './wire/autoscaling.js';
 export * from './wire/billing.js';
 export * from './wire/catalog.js';
 export * from './wire/common.js';

@@ -62,6 +62,14 @@ export async function connectNats(opts: MessagingOptions, suffix = ''): Promise<
   });
 }
 
+/** The wire subject of a query: an addressed one's carries the instance it is for. */
+function addressedSubject(namespace: string, subject: QuerySubject, to: string | undefined): string {
+  const addressed = 'addressed' in QUERIES[subject];
+  if (addressed !== (to !== undefined))
+    throw new Error(addressed ? `${subject} needs an address` : `${subject} is not addressed`);
+  return wireSubject(namespace, subject) + (to === undefined ? '' : `.${to}`);
+}
+
 const ReplySchema = z.union([
   z.object({ ok: z.literal(true), data: z.unknown() }),
   z.object({ ok: z.literal(false), error: ErrorBodySchema }),
@@ -172,12 +180,14 @@ export class MessageBus {
     subject: S,
     request: QueryRequest<S>,
     timeoutMs = 5000,
+    /** For an `addressed` query: the instance to ask (a node id). */
+    to?: string,
   ): Promise<QueryResponse<S>> {
     const def = QUERIES[subject];
     const body = def.request.parse(request);
     let reply;
     try {
-      reply = await this.nc.request(wireSubject(this.namespace, subject), encodeJson(body), {
+      reply = await this.nc.request(addressedSubject(this.namespace, subject, to), encodeJson(body), {
         timeout: timeoutMs,
         headers: headersWithTraceContext(),
       });
@@ -192,6 +202,44 @@ export class MessageBus {
     const envelope = decodeWith(ReplySchema, reply.data, `reply to ${subject}`);
     if (!envelope.ok) throw GantryError.fromBody(envelope.error);
     return checkWith(def.response, envelope.data, `answer to ${subject}`) as QueryResponse<S>;
+  }
+
+  /**
+   * Answers an `addressed` query sent to this instance (`to`): the request is checked, the answer
+   * checked and sent as `{ok, data}`, a failure as `{ok: false, error}`. Returns how to stop.
+   */
+  serve<S extends QuerySubject>(
+    subject: S,
+    to: string,
+    handler: (request: QueryRequest<S>) => Promise<QueryResponse<S>>,
+  ): () => void {
+    const def = QUERIES[subject];
+    const sub = this.nc.subscribe(addressedSubject(this.namespace, subject, to), {
+      callback: (err, msg) => {
+        if (err || !msg.reply) return;
+        void (async () => {
+          let reply: unknown;
+          try {
+            const request = decodeWith(def.request, msg.data, subject) as QueryRequest<S>;
+            reply = { ok: true, data: def.response.parse(await handler(request)) };
+          } catch (error) {
+            reply =
+              error instanceof GantryError
+                ? { ok: false, error: error.toBody() }
+                : { ok: false, error: { error: 'INTERNAL', message: `${def.owner} failed to answer` } };
+            if (!(error instanceof GantryError))
+              this.log.error(`${subject} handler failed: ${errorMessage(error)}`);
+          }
+          try {
+            msg.respond(encodeJson(reply));
+          } catch (error) {
+            // The connection closed meanwhile: the asker times out, as it would without an answer.
+            this.log.warn(`${subject}: could not answer: ${errorMessage(error)}`);
+          }
+        })();
+      },
+    });
+    return () => sub.unsubscribe();
   }
 
   /** The typed KV bucket (opened once per bus). */

@@ -314,6 +314,8 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   }
 
   private bindQuery(subject: QuerySubject, handler: Handler): void {
+    if ('addressed' in QUERIES[subject])
+      throw new Error(`${subject} is addressed to one instance: answer it with MessageBus.serve`);
     const sub: Subscription = this.connection.subscribe(wireSubject(this.opts.namespace, subject), {
       queue: queueGroup(this.opts.namespace, this.opts.service),
       callback: (err, msg) => {

@@ -52,7 +52,9 @@ export async function buildTestImage(docker: Docker, tag: string, spec: TestImag
 /**
  * A small web app: `busybox httpd` on `port`, printing a start line on stdout and each request's URL on
  * stderr. `/` answers "hello from <name>"; `/cgi-bin/env` prints its environment; `/cgi-bin/whoami`
- * prints `id`; `/cgi-bin/status?N` answers with status N.
+ * prints `id`; `/cgi-bin/status?N` answers with status N; `/cgi-bin/burn?N` keeps a CPU busy for N
+ * shell loop turns (default 200000, a few hundred ms); `/cgi-bin/metrics` is a Prometheus text page
+ * whose `queue_depth` gauge is the app's `QUEUE_DEPTH` env var (default 0).
  */
 export function webAppSpec(name: string, port = 8080): TestImageSpec {
   // CGI headers must end in CRLF: busybox passes them through verbatim and strict HTTP clients reject bare LF.
@@ -65,6 +67,12 @@ export function webAppSpec(name: string, port = 8080): TestImageSpec {
       '/www/cgi-bin/whoami': cgi('id'),
       '/www/cgi-bin/status': cgi('echo "status ${QUERY_STRING:-200}"', '${QUERY_STRING:-200} Custom'),
       '/www/cgi-bin/hostname': cgi('hostname'),
+      '/www/cgi-bin/burn': cgi(
+        'n=$(echo "${QUERY_STRING:-200000}" | tr -cd 0-9); i=0; while [ "$i" -lt "${n:-0}" ]; do i=$((i+1)); done; echo "burned $i"',
+      ),
+      '/www/cgi-bin/metrics': cgi(
+        `echo '# TYPE queue_depth gauge'; echo 'queue_depth{queue="jobs"}' "\${QUEUE_DEPTH:-0}"`,
+      ),
     },
     cmd: ['/bin/sh', '-c', `echo "${name} listening on ${port}"; exec httpd -f -vv -p ${port} -h /www`],
     expose: [port],

@@ -2,8 +2,11 @@ import {
   type AppSpec,
   AppSpecSchema,
   type AppState,
+  type Flavor,
   parseLabelSelector,
+  type Rate,
   RESERVED_LABEL_PREFIX,
+  type ScalingStrategy,
   type SetImageInput,
   type SetLabelInput,
   type SetScalingStrategyInput,
@@ -11,7 +14,10 @@ import {
 } from '@gantry/contracts';
 import { conflict, GantryError, validationFailed } from '@gantry/errors';
 
+import { describeScaling } from './events.js';
 import type { Lifecycle } from './lifecycle.js';
+import { describeRuntimeChanges, sameValue } from './runtime.js';
+import { rateOf, resolveFlavor, resolveResources } from './spec-resolver.js';
 
 /** A change a user asks for on an existing app's spec (each has its own endpoint). */
 export type SpecChange =
@@ -23,12 +29,18 @@ export type SpecChange =
 export interface ChangeContext {
   /** The label selector of the calling token (null for admins and unscoped tokens). */
   tokenSelector: string | null;
+  /** The flavor catalog: needed by an update that sets `resources`. */
+  flavors?: readonly Flavor[];
 }
 
-/** The spec after a change, and what changed in words (empty: the change changes nothing). */
+/**
+ * The spec after a change, and what changed in words (empty: the change changes nothing); the new
+ * rate when the change moved the app to other resources.
+ */
 export interface ChangeResult {
   spec: AppSpec;
   changes: string[];
+  rate?: Rate;
 }
 
 /** Labels an app may carry besides the platform's. */
@@ -46,7 +58,7 @@ export interface ChangeableView {
  * change other than labels to a FAILED or ERROR app: such an app can only be deleted, so a new
  * replica count, image or port would never apply. A STOPPED app takes changes for its next start.
  */
-export function assertChangeable(app: ChangeableView, change: SpecChange['kind']): void {
+export function assertChangeable(app: ChangeableView, change: SpecChange['kind'] | 'rollback'): void {
   if (app.lifecycle === 'DELETED' || app.state === 'DELETING' || app.state === 'DELETED')
     throw conflict(`cannot change app ${app.id}: it is being deleted`, { state: app.state });
   if (change !== 'label' && (app.state === 'FAILED' || app.state === 'ERROR'))
@@ -68,7 +80,7 @@ export function applyChange(spec: AppSpec, change: SpecChange, ctx: ChangeContex
     case 'scaling':
       return applyScaling(spec, change.input);
     case 'update':
-      return applyUpdate(spec, change.input);
+      return applyUpdate(spec, change.input, ctx);
     case 'image':
       return applyImage(spec, change.input);
   }
@@ -106,17 +118,29 @@ function applyLabel(spec: AppSpec, input: SetLabelInput, ctx: ChangeContext): Ch
   };
 }
 
+/**
+ * A new scaling strategy. Switching between fixed and automatic changes no replica's runtime spec:
+ * the replicas that serve keep serving, and only the count moves.
+ */
 function applyScaling(spec: AppSpec, input: SetScalingStrategyInput): ChangeResult {
-  const before = spec.scalingStrategy.fixed.replicas;
-  const after = input.fixed.replicas;
-  if (before === after) return { spec, changes: [] };
-  return {
-    spec: checked({ ...spec, scalingStrategy: { fixed: { replicas: after } } }),
-    changes: [`replicas ${before} → ${after}`],
-  };
+  const after: ScalingStrategy = input.automatic
+    ? { automatic: input.automatic }
+    : { fixed: { replicas: input.fixed?.replicas ?? 1 } };
+  const before = spec.scalingStrategy;
+  if (JSON.stringify(before) === JSON.stringify(after)) return { spec, changes: [] };
+  const change =
+    'fixed' in before && 'fixed' in after
+      ? `replicas ${before.fixed.replicas} → ${after.fixed.replicas}`
+      : `scaling ${describeScaling(before)} → ${describeScaling(after)}`;
+  return { spec: checked({ ...spec, scalingStrategy: after }), changes: [change] };
 }
 
-function applyUpdate(spec: AppSpec, input: UpdateAppInput): ChangeResult {
+/**
+ * An update of the runtime settings (environment, command, resources, ports, probe; a RUNNING app
+ * rolls its replicas for them) and of the rolling-update parameters. `resources` is resolved through
+ * the catalog as on create; events name environment variables, never their values.
+ */
+function applyUpdate(spec: AppSpec, input: UpdateAppInput, ctx: ChangeContext): ChangeResult {
   const defaultHttpPort = input.defaultHttpPort ?? spec.defaultHttpPort;
   // A probe port that followed the HTTP port keeps following it unless the request sets one.
   const probePort =
@@ -136,26 +160,41 @@ function applyUpdate(spec: AppSpec, input: UpdateAppInput): ChangeResult {
       'deploymentStrategy',
       `maxSurge and maxUnavailable cannot both be 0 (they would be ${deploymentStrategy.maxSurge} and ${deploymentStrategy.maxUnavailable})`,
     );
+  const moved = input.resources !== undefined ? resolveUpdatedResources(input.resources, ctx) : undefined;
+  const command = input.command === null ? undefined : (input.command ?? spec.command);
   const rest: AppSpec = { ...spec };
   delete rest.grpcPort;
+  delete rest.command;
   const next: AppSpec = {
     ...rest,
+    ...(command ? { command } : {}),
+    envVars: input.envVars ?? spec.envVars,
+    resources: moved?.resources ?? spec.resources,
     defaultHttpPort,
     ...(grpcPort !== undefined ? { grpcPort } : {}),
     probe,
     deploymentStrategy,
   };
-  const changes: string[] = [];
-  if (next.defaultHttpPort !== spec.defaultHttpPort)
-    changes.push(`defaultHttpPort ${spec.defaultHttpPort} → ${next.defaultHttpPort}`);
-  if (next.grpcPort !== spec.grpcPort)
-    changes.push(`grpcPort ${spec.grpcPort ?? 'none'} → ${next.grpcPort ?? 'none'}`);
-  if (next.probe.path !== spec.probe.path || next.probe.port !== spec.probe.port)
-    changes.push(`probe ${spec.probe.path} on ${spec.probe.port} → ${next.probe.path} on ${next.probe.port}`);
+  const changes = describeRuntimeChanges(spec, next);
   for (const k of ['maxSurge', 'maxUnavailable', 'progressDeadlineSeconds'] as const)
     if (next.deploymentStrategy[k] !== spec.deploymentStrategy[k])
       changes.push(`deploymentStrategy.${k} ${spec.deploymentStrategy[k]} → ${next.deploymentStrategy[k]}`);
-  return changes.length === 0 ? { spec, changes } : { spec: checked(next), changes };
+  const autoBefore = spec.deploymentStrategy.autoRollback ?? false;
+  const autoAfter = next.deploymentStrategy.autoRollback ?? false;
+  if (autoBefore !== autoAfter) changes.push(`deploymentStrategy.autoRollback ${autoBefore} → ${autoAfter}`);
+  if (changes.length === 0) return { spec, changes };
+  const rate = moved && !sameValue(moved.resources, spec.resources) ? moved.rate : undefined;
+  return { spec: checked(next), changes, ...(rate ? { rate } : {}) };
+}
+
+/** What `resources` of an update resolves to, through the catalog exactly as on create. */
+function resolveUpdatedResources(
+  input: NonNullable<UpdateAppInput['resources']>,
+  ctx: ChangeContext,
+): { resources: AppSpec['resources']; rate: Rate } {
+  if (!ctx.flavors) throw new Error('an update of resources needs the flavor catalog');
+  const { flavor, units } = resolveFlavor(input, ctx.flavors);
+  return { resources: resolveResources(flavor, units), rate: rateOf(flavor) };
 }
 
 function applyImage(spec: AppSpec, input: SetImageInput): ChangeResult {

@@ -1,4 +1,4 @@
-import type { AppDesired, AppEventBatch, AppSpec, InfoCode, Rate } from '@gantry/contracts';
+import type { AppDesired, AppEventBatch, AppSpec, InfoCode, Rate, ScalingStrategy } from '@gantry/contracts';
 
 import type { Lifecycle } from './lifecycle.js';
 
@@ -58,8 +58,18 @@ export function userEvent(
   };
 }
 
+/** A scaling strategy in a few words: `2`, or `auto 0–4 on CPU 50 %`. */
+export function describeScaling(s: ScalingStrategy): string {
+  if ('fixed' in s) return String(s.fixed.replicas);
+  const a = s.automatic;
+  const metric = a.customMetrics
+    ? `custom metric ${a.customMetrics.valueLocation} (target ${a.customMetrics.targetValue})`
+    : `${a.resourceType ?? 'CPU'} ${a.averageUsageTarget ?? 75} %`;
+  return `auto ${a.replicasMin}–${a.replicasMax} on ${metric}`;
+}
+
 /** A one-line summary of a spec for the event log: image, resources, replicas. */
 export function describeSpec(spec: AppSpec): string {
   const r = spec.resources;
-  return `${spec.image}, ${spec.scalingStrategy.fixed.replicas} × ${r.units} ${r.type.toUpperCase()} of ${r.flavor}`;
+  return `${spec.image}, ${describeScaling(spec.scalingStrategy)} × ${r.units} ${r.type.toUpperCase()} of ${r.flavor}`;
 }

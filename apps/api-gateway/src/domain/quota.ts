@@ -1,11 +1,14 @@
-import type { AppSpec, AppState } from '@gantry/contracts';
+import { type AppSpec, type AppState, replicasAtMost } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
 
 import type { Lifecycle } from './lifecycle.js';
 
-/** GPUs an app holds when all its replicas run. */
+/**
+ * GPUs an app holds when all its replicas run — an automatic app's at its most (`replicasMax`), so that
+ * the autoscaler never meets a quota it cannot scale within.
+ */
 export const gpusOf = (spec: AppSpec): number =>
-  spec.resources.type === 'gpu' ? spec.resources.units * spec.scalingStrategy.fixed.replicas : 0;
+  spec.resources.type === 'gpu' ? spec.resources.units * replicasAtMost(spec.scalingStrategy) : 0;
 
 /** What of an app counts against the project's quota. */
 export interface QuotaView {

@@ -1,32 +1,12 @@
-import { CreateAppInputSchema, type Flavor } from '@gantry/contracts';
+import { CreateAppInputSchema } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
 import { describe, expect, it } from '@jest/globals';
 
-import { SEED_FLAVORS } from '../store/migrations/1764000000000-init.js';
+import { FLAVORS } from '../__fixtures__/flavors.js';
 import { defaultFlavor, resolveAppSpec } from './spec-resolver.js';
 import { parseInput } from './validation.js';
 
 const GiB = 1024 ** 3;
-
-/** The seeded catalog, as the store maps it. */
-const FLAVORS: Flavor[] = SEED_FLAVORS.map((f) => ({
-  id: f.id,
-  type: f.type,
-  default: f.isDefault,
-  description: f.description,
-  max: f.maxUnits,
-  resourcesPerUnit: {
-    cpu: f.cpuPerUnit,
-    memory: f.memoryPerUnit,
-    ephemeralStorage: f.ephemeralStoragePerUnit,
-    publicNetwork: f.publicNetworkPerUnit,
-    privateNetwork: f.privateNetworkPerUnit,
-  },
-  ...(f.gpuBrand
-    ? { gpuInformation: { gpuBrand: f.gpuBrand, gpuModel: f.gpuModel, gpuMemory: f.gpuMemory } }
-    : {}),
-  price: { unitPriceMicros: f.unitPriceMicros, currency: 'EUR' },
-}));
 
 const APP_ID = '8d7f3c1e-5b0a-4c4e-9a57-0c2f8e1d2b3a';
 
@@ -75,7 +55,12 @@ describe('resolveAppSpec: defaults', () => {
       defaultHttpPort: 8080,
       probe: { path: '/', port: 8080 },
       unsecureHttp: false,
-      deploymentStrategy: { maxSurge: '25%', maxUnavailable: '25%', progressDeadlineSeconds: 600 },
+      deploymentStrategy: {
+        maxSurge: '25%',
+        maxUnavailable: '25%',
+        progressDeadlineSeconds: 600,
+        autoRollback: false,
+      },
     });
     expect(rate).toEqual({ flavor: 'ai1-1-cpu', unitPriceMicros: 30_000, currency: 'EUR' });
   });
@@ -92,7 +77,12 @@ describe('resolveAppSpec: defaults', () => {
       grpcPort: 9000,
       probe: { path: '/health' },
       unsecureHttp: true,
-      deploymentStrategy: { maxSurge: 1, maxUnavailable: '0%', progressDeadlineSeconds: 120 },
+      deploymentStrategy: {
+        maxSurge: 1,
+        maxUnavailable: '0%',
+        progressDeadlineSeconds: 120,
+        autoRollback: true,
+      },
     });
     expect(spec).toMatchObject({
       name: 'my model',
@@ -104,7 +94,12 @@ describe('resolveAppSpec: defaults', () => {
       grpcPort: 9000,
       probe: { path: '/health', port: 8501 },
       unsecureHttp: true,
-      deploymentStrategy: { maxSurge: '1', maxUnavailable: '0%', progressDeadlineSeconds: 120 },
+      deploymentStrategy: {
+        maxSurge: '1',
+        maxUnavailable: '0%',
+        progressDeadlineSeconds: 120,
+        autoRollback: true,
+      },
     });
   });
 
@@ -248,9 +243,9 @@ describe('CreateAppInput validation: every field named', () => {
       'scalingStrategy.fixed.replicas: must be at least 1',
     ],
     [
-      'automatic scaling',
+      'automatic scaling without replicasMax',
       { image: 'x:1', scalingStrategy: { automatic: { replicasMin: 1 } } },
-      'scalingStrategy.automatic: automatic scaling is not available yet',
+      'scalingStrategy.automatic.replicasMax: is required',
     ],
     ['a bad label key', { image: 'x:1', labels: { '-bad': 'x' } }, 'labels.-bad: label keys are'],
     ['a bad label value', { image: 'x:1', labels: { team: 'a b' } }, 'labels.team: label values are'],

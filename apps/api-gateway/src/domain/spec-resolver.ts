@@ -19,6 +19,7 @@ export const SPEC_DEFAULTS = {
   maxSurge: '25%',
   maxUnavailable: '25%',
   progressDeadlineSeconds: 600,
+  autoRollback: false,
 } as const;
 
 /** The platform label every app carries: its id. */
@@ -61,9 +62,9 @@ export function resolveAppSpec(input: CreateAppInput, ctx: ResolveContext): Reso
     envVars: input.envVars ?? [],
     labels: { ...scopedLabels(input.labels ?? {}, ctx.tokenSelector), [ID_LABEL]: ctx.appId },
     resources: resolveResources(flavor, units),
-    scalingStrategy: {
-      fixed: { replicas: input.scalingStrategy?.fixed?.replicas ?? SPEC_DEFAULTS.replicas },
-    },
+    scalingStrategy: input.scalingStrategy?.automatic
+      ? { automatic: input.scalingStrategy.automatic }
+      : { fixed: { replicas: input.scalingStrategy?.fixed?.replicas ?? SPEC_DEFAULTS.replicas } },
     defaultHttpPort,
     ...(input.grpcPort !== undefined ? { grpcPort: input.grpcPort } : {}),
     probe: {
@@ -76,16 +77,22 @@ export function resolveAppSpec(input: CreateAppInput, ctx: ResolveContext): Reso
       maxUnavailable: input.deploymentStrategy?.maxUnavailable ?? SPEC_DEFAULTS.maxUnavailable,
       progressDeadlineSeconds:
         input.deploymentStrategy?.progressDeadlineSeconds ?? SPEC_DEFAULTS.progressDeadlineSeconds,
+      autoRollback: input.deploymentStrategy?.autoRollback ?? SPEC_DEFAULTS.autoRollback,
     },
   };
   return {
     spec: AppSpecSchema.parse(spec),
-    rate: {
-      flavor: flavor.id,
-      unitPriceMicros: flavor.price.unitPriceMicros,
-      currency: flavor.price.currency,
-    },
+    rate: rateOf(flavor),
     flavor,
+  };
+}
+
+/** The price an app on `flavor` is billed at: the catalog's, as it is now. */
+export function rateOf(flavor: Flavor): Rate {
+  return {
+    flavor: flavor.id,
+    unitPriceMicros: flavor.price.unitPriceMicros,
+    currency: flavor.price.currency,
   };
 }
 

@@ -91,9 +91,14 @@ describe('the API route table', () => {
     const { schemas } = openApiDocument().components;
     expect(schemas['SetScalingStrategyInput']).toMatchObject({
       type: 'object',
-      required: ['fixed'],
       additionalProperties: false,
-      properties: { fixed: { properties: { replicas: { type: 'integer', minimum: 1, maximum: 10 } } } },
+      properties: {
+        fixed: { properties: { replicas: { type: 'integer', minimum: 1, maximum: 10 } } },
+        automatic: {
+          required: ['replicasMin', 'replicasMax'],
+          properties: { replicasMin: { minimum: 0, maximum: 10 }, resourceType: { enum: ['CPU', 'RAM'] } },
+        },
+      },
     });
     expect(schemas['SetLabelInput']).toMatchObject({ required: ['name'] });
     expect(schemas['App']).toMatchObject({
@@ -110,6 +115,23 @@ describe('the API route table', () => {
       },
       responses: { '200': {}, '403': {}, '409': {}, '429': { headers: { 'Retry-After': {} } } },
     });
+    expect(schemas['UpdateAppInput']).toMatchObject({
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        envVars: { type: 'array', maxItems: 256, items: { required: ['name', 'value'] } },
+        command: { anyOf: [{ type: 'array', minItems: 1, maxItems: 64 }, { type: 'null' }] },
+        resources: { properties: { flavor: {}, cpu: {}, gpu: {} } },
+        deploymentStrategy: { properties: { autoRollback: { type: 'boolean' } } },
+      },
+    });
+    const rollback = openApiDocument().paths['/v1/app/{id}/rollback']?.['put'];
+    expect(rollback).toMatchObject({
+      'x-gantry-role': 'operator',
+      parameters: [{ name: 'id', in: 'path', required: true }],
+      responses: { '204': {}, '403': {}, '404': {}, '409': {} },
+    });
+    expect(rollback?.['requestBody']).toBeUndefined();
     const list = openApiDocument().paths['/v1/app']?.['get'];
     expect((list?.['parameters'] as Array<{ name: string }>).map((p) => p.name)).toEqual([
       'page',

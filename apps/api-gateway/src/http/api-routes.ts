@@ -178,15 +178,27 @@ export const API_ROUTES: readonly Route[] = [
   appChange(
     '/v1/app/{id}',
     'UpdateAppBody',
-    'Update an app’s ports, probe or rolling-update parameters',
-    'Takes `UpdateInput` (`defaultHttpPort`, `grpcPort` — null removes it —, `probe`, `deploymentStrategy`), or the same wrapped as `{"appUpdate": …}`. Omitted fields keep their value; a probe port that followed the HTTP port follows it. The image has its own endpoint.',
+    'Update an app’s environment, command, resources, ports, probe or rolling-update parameters',
+    'Takes `UpdateInput` (`envVars` — the whole list —, `command` — null gives the image’s own back —, `resources` — resolved through the flavor catalog as on create —, `defaultHttpPort`, `grpcPort` — null removes it —, `probe`, `deploymentStrategy` with `autoRollback`), or the same wrapped as `{"appUpdate": …}`, each validated as on create. Omitted fields keep their value; a probe port that followed the HTTP port follows it. A RUNNING app rolls its replicas for a runtime change (anything but `deploymentStrategy`), as for a new image; the runtime spec it ran before is kept for `PUT /v1/app/{id}/rollback`. More GPUs are checked against the project’s quota. The image has its own endpoint.',
   ),
   appChange(
     '/v1/app/{id}/image',
     'SetImageInput',
     'Set an app’s image',
-    'Stores `url` as the app’s image (a new desired version for the scheduler).',
+    'Stores `url` as the app’s image (a new desired version for the scheduler; a RUNNING app rolls its replicas). The runtime spec it ran before is kept for `PUT /v1/app/{id}/rollback`.',
   ),
+  {
+    method: 'PUT',
+    path: '/v1/app/{id}/rollback',
+    tag: 'apps',
+    summary: 'Roll an app back to its previous runtime spec',
+    description:
+      'Makes the runtime spec the app ran before its last runtime change (image, command, environment, resources, ports, probe) current again — a RUNNING app rolls its replicas — and keeps the current one as the one to return to, so that a second rollback undoes the first. Labels, scaling and the deployment strategy stay. No body. 409 when the app has nothing to roll back to, or cannot change (FAILED, ERROR, being deleted); more GPUs are checked against the project’s quota.',
+    role: 'operator',
+    params: APP_ID,
+    responses: noContent('Rolling back (asynchronous: the status follows as the scheduler rolls it out).'),
+    errors: [...WRITE, 404, 409],
+  },
   appChange(
     '/v1/app/{id}/label',
     'SetLabelInput',
@@ -196,8 +208,8 @@ export const API_ROUTES: readonly Route[] = [
   appChange(
     '/v1/app/{id}/scalingstrategy',
     'SetScalingStrategyInput',
-    'Change the number of replicas',
-    'A fixed number of replicas, 1 to 10; automatic scaling is not available yet. More GPUs are checked against the project’s quota; a RUNNING app goes through SCALING.',
+    'Change how the app scales',
+    'Exactly one of `fixed` (1 to 10 replicas) and `automatic` (`replicasMin` 0–10, `replicasMax` 1–10, CPU or RAM against `averageUsageTarget` % of a replica’s allocation, or `customMetrics`; stabilization windows; `cooldownPeriodSeconds` with `replicasMin` 0). Switching keeps the replicas that serve. GPUs (an automatic app’s at `replicasMax`) are checked against the project’s quota; a RUNNING app goes through SCALING while its replica count changes.',
   ),
   {
     method: 'PUT',

@@ -47,7 +47,7 @@ function updateInput(id: string, body: unknown): UpdateAppInput {
  * `/v1/app` (reference §2.1). Create answers 200 with the App; stop, start and delete answer 204 (the
  * change is asynchronous: the status follows as the scheduler reports it), as the regional API does.
  * Spec changes (update, image, labels, scaling strategy) answer 200 with the App and its new spec;
- * the status follows as the scheduler applies it.
+ * the status follows as the scheduler applies it. A rollback answers 204, as stop and start do.
  */
 @Controller('v1/app')
 @UseGuards(JsonBodyGuard, AuthGuard)
@@ -121,6 +121,14 @@ export class AppsController {
       kind: 'scaling',
       input: parseInput(SetScalingStrategyInputSchema, body),
     });
+  }
+
+  /** 204: the rollback is a new desired version; the status follows as the scheduler rolls it out. */
+  @Put(':id/rollback')
+  @HttpCode(204)
+  async rollback(@Caller() p: Principal, @Param('id') id: string, @Query() query: unknown): Promise<void> {
+    parseInput(NoQuerySchema, query);
+    await this.apps.rollback(p, appId(id));
   }
 
   @Put(':id/stop')

@@ -4,6 +4,7 @@ import {
   type App,
   type AppEvents,
   type AppPage,
+  type AppSpec,
   type AppStatusChanged,
   type CreateAppInput,
   type InfoCode,
@@ -11,7 +12,7 @@ import {
   type Logs,
   parseLabelSelector,
 } from '@gantry/contracts';
-import { notFound } from '@gantry/errors';
+import { GantryError, notFound } from '@gantry/errors';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 
 import { canSee, type Principal, projectScope } from '../domain/access.js';
@@ -21,9 +22,10 @@ import { decideLifecycle, type UserAction } from '../domain/lifecycle.js';
 import { generateAppName } from '../domain/names.js';
 import { toApp } from '../domain/presenters.js';
 import { assertGpuQuota, countsAgainstQuota, gpusInUse, gpusOf } from '../domain/quota.js';
+import { afterChange, autoRollbackDue, rollBack } from '../domain/runtime.js';
 import { resolveAppSpec } from '../domain/spec-resolver.js';
-import { AppRow } from '../store/entities.js';
-import { GatewayStore } from '../store/gateway-store.js';
+import { AppRow, type ProjectRow } from '../store/entities.js';
+import { GatewayStore, type GatewayTx, type SpecWrite } from '../store/gateway-store.js';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from './config.token.js';
 import { Downstream } from './downstream.js';
 
@@ -37,8 +39,18 @@ const ACTION_EVENT: Record<UserAction, { reason: InfoCode; verb: string }> = {
  * The reason an app event gives for a spec change: replicas, ports and images of an app asked to run
  * mean scaling (the scheduler takes it through SCALING); anything else keeps the app's current reason.
  */
-function changeReason(app: AppRow, kind: SpecChange['kind']): InfoCode {
+function changeReason(app: AppRow, kind: SpecChange['kind'] | 'rollback'): InfoCode {
   return kind !== 'label' && countsAgainstQuota(app) ? 'APP_SCALING' : app.info.code;
+}
+
+/** Of each app's statuses, the newest. */
+function newestPerApp(statuses: readonly AppStatusChanged[]): AppStatusChanged[] {
+  const newest = new Map<string, AppStatusChanged>();
+  for (const s of statuses) {
+    const seen = newest.get(s.appId);
+    if (!seen || s.version > seen.version) newest.set(s.appId, s);
+  }
+  return [...newest.values()];
 }
 
 /**
@@ -76,6 +88,7 @@ export class AppsService {
         createdBy: p.tokenName,
         spec,
         rate,
+        previousRuntime: null,
         lifecycle: 'RUNNING',
         desiredVersion: 1,
         state: 'QUEUED',
@@ -162,50 +175,153 @@ export class AppsService {
   }
 
   /**
-   * Changes an app's spec (labels, replicas, ports and probe, image): checked against the app's state
-   * (409 when it is being deleted, or FAILED/ERROR for anything but labels) and, when it would hold
-   * more GPUs while asked to run, against the project's GPU quota. A change that changes nothing
+   * Changes an app's spec (labels, replicas, runtime settings, image): checked against the app's
+   * state (409 when it is being deleted, or FAILED/ERROR for anything but labels) and, when it would
+   * hold more GPUs while asked to run, against the project's GPU quota. A change that changes nothing
    * publishes nothing. Otherwise the new spec is a new desired version, with an event saying who
-   * changed what. Answers the app as it now is.
+   * changed what; a change of what the replicas run keeps what they ran for a rollback. Answers the
+   * app as it now is.
    */
   async change(p: Principal, id: string, change: SpecChange): Promise<App> {
+    const flavors =
+      change.kind === 'update' && change.input.resources !== undefined
+        ? await this.store.flavors()
+        : undefined;
     const row = await this.store.transaction(async (tx) => {
-      // Lock order: project, then app (as create does).
-      const current = await this.visible(p, id);
-      const project = await tx.lockProject(current.projectId);
-      const app = await tx.lockApp(id);
-      if (!app || app.deleted || !canSee(p, { projectId: app.projectId, labels: app.spec.labels }))
-        throw notFound('app', id);
+      const { project, app } = await this.lockToChange(tx, p, id);
       assertChangeable(app, change.kind);
-      const { spec, changes } = applyChange(app.spec, change, {
+      const { spec, changes, rate } = applyChange(app.spec, change, {
         tokenSelector: p.role === 'admin' ? null : p.labelSelector,
+        ...(flavors ? { flavors } : {}),
       });
       if (changes.length === 0) return app;
-      if (project && countsAgainstQuota(app) && gpusOf(spec) > gpusOf(app.spec))
-        assertGpuQuota(
-          project.id,
-          project.gpuQuota,
-          gpusInUse(await tx.appsAskedToRun(project.id, app.id)),
-          spec,
-        );
-      const version = app.desiredVersion + 1;
+      await this.assertQuota(tx, project, app, spec);
       const now = new Date();
-      const changed = Object.assign(new AppRow(), app, { spec, desiredVersion: version, updatedAt: now });
-      await tx.setSpec(app.id, spec, version, now);
-      await tx.event('app.desired.v1', desiredEvent(changed, app.lifecycle, version, now));
-      await tx.event(
-        'app.event.v2',
-        userEvent(
-          app,
-          version,
-          now,
-          changeReason(app, change.kind),
-          `${changes.join('; ')} (by ${p.tokenName})`,
-        ),
-      );
-      return changed;
+      const write = { spec, rate: rate ?? app.rate, previousRuntime: afterChange(app, spec, now) };
+      return this.commit(tx, app, write, now, {
+        reason: changeReason(app, change.kind),
+        message: `${changes.join('; ')} (by ${p.tokenName})`,
+      });
     });
     return toApp(row, this.config.GANTRY_APP_URL_TEMPLATE);
+  }
+
+  /**
+   * Returns an app to the runtime spec it ran before its current one (image, command, environment,
+   * resources, ports, probe), which becomes the one to return to: a second rollback undoes the first.
+   * 409 when there is none (or the app cannot change); the GPU quota is checked as for a change.
+   */
+  async rollback(p: Principal, id: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const { project, app } = await this.lockToChange(tx, p, id);
+      assertChangeable(app, 'rollback');
+      const now = new Date();
+      const back = rollBack(app, now);
+      await this.assertQuota(tx, project, app, back.spec);
+      await this.commit(tx, app, back, now, {
+        reason: changeReason(app, 'rollback'),
+        message: `rolled back: ${back.changes.join('; ')} (by ${p.tokenName})`,
+      });
+    });
+  }
+
+  /**
+   * Rolls an app back by itself after a status said its rollout failed, when the app asks for it and
+   * the failed runtime spec came from an update (see `autoRollbackDue`). Idempotent: the rollback
+   * makes the current runtime spec one that is never rolled back by itself, so a status delivered
+   * again, or a later one saying the same, changes nothing. A rollback the GPU quota refuses is said
+   * in an event, once, and not tried again.
+   */
+  private async autoRollback(failure: AppStatusChanged): Promise<void> {
+    const current = await this.store.app(failure.appId);
+    if (!current) return;
+    await this.store.transaction(async (tx) => {
+      // Lock order: project, then app (as create does).
+      const project = await tx.lockProject(current.projectId);
+      const app = await tx.lockApp(current.id);
+      if (!app || app.deleted || app.projectId !== failure.projectId || !autoRollbackDue(app, failure.at))
+        return;
+      const now = new Date();
+      const back = rollBack(app, now);
+      const why = `the rollout failed: ${failure.info.message}`;
+      try {
+        await this.assertQuota(tx, project, app, back.spec);
+      } catch (error) {
+        if (!(error instanceof GantryError) || error.code !== 'QUOTA_EXCEEDED') throw error;
+        // The runtime to return to stays, for a rollback by hand once GPUs are free.
+        if (app.previousRuntime)
+          await tx.setPreviousRuntime(app.id, { ...app.previousRuntime, autoRollbackable: false });
+        await tx.event('app.event.v2', {
+          ...userEvent(
+            app,
+            app.desiredVersion,
+            now,
+            'APP_QUOTA_EXCEEDED',
+            `automatic rollback refused: ${error.message} (${why})`,
+          ),
+          id: `${app.id}:api:${app.desiredVersion}:rollback-refused`,
+        });
+        this.log.warn(`app ${app.id}: automatic rollback refused by the GPU quota`);
+        return;
+      }
+      await this.commit(tx, app, back, now, {
+        reason: 'APP_ROLLOUT_FAILED',
+        message: `automatic rollback: ${back.changes.join('; ')} (${why})`,
+      });
+      this.log.log(`app ${app.id} rolled back automatically: its rollout failed`);
+    });
+  }
+
+  /** The project and the app, locked (in that order, as create does); 404 when the caller cannot see it. */
+  private async lockToChange(
+    tx: GatewayTx,
+    p: Principal,
+    id: string,
+  ): Promise<{ project: ProjectRow | null; app: AppRow }> {
+    const current = await this.visible(p, id);
+    const project = await tx.lockProject(current.projectId);
+    const app = await tx.lockApp(id);
+    if (!app || app.deleted || !canSee(p, { projectId: app.projectId, labels: app.spec.labels }))
+      throw notFound('app', id);
+    return { project, app };
+  }
+
+  /** 403 QUOTA_EXCEEDED when `spec` would hold more GPUs than the app does while it is asked to run, beyond the quota. */
+  private async assertQuota(
+    tx: GatewayTx,
+    project: ProjectRow | null,
+    app: AppRow,
+    spec: AppSpec,
+  ): Promise<void> {
+    if (project && countsAgainstQuota(app) && gpusOf(spec) > gpusOf(app.spec))
+      assertGpuQuota(
+        project.id,
+        project.gpuQuota,
+        gpusInUse(await tx.appsAskedToRun(project.id, app.id)),
+        spec,
+      );
+  }
+
+  /** Stores a changed spec as the next desired version, and queues it with an event saying why. */
+  private async commit(
+    tx: GatewayTx,
+    app: AppRow,
+    write: SpecWrite,
+    now: Date,
+    event: { reason: InfoCode; message: string },
+  ): Promise<AppRow> {
+    const version = app.desiredVersion + 1;
+    const changed = Object.assign(new AppRow(), app, {
+      spec: write.spec,
+      rate: write.rate,
+      previousRuntime: write.previousRuntime,
+      desiredVersion: version,
+      updatedAt: now,
+    });
+    await tx.setSpec(app.id, write, version, now);
+    await tx.event('app.desired.v1', desiredEvent(changed, app.lifecycle, version, now));
+    await tx.event('app.event.v2', userEvent(app, version, now, event.reason, event.message));
+    return changed;
   }
 
   async logs(
@@ -222,13 +338,20 @@ export class AppsService {
     return this.downstream.ask('query.events.v1', { appId: id, ...q });
   }
 
-  /** Applies statuses the scheduler reported, each when newer than the one stored. */
+  /**
+   * Applies statuses the scheduler reported, each when newer than the one stored; then rolls back by
+   * itself each app whose newest status here says its rollout failed, if it asks for that. The
+   * rollback is decided on the stored app, not on whether the status was new: a status delivered
+   * again after a crash between the two still gets its rollback, and one already acted on gets none.
+   */
   async applyStatuses(statuses: readonly AppStatusChanged[]): Promise<void> {
     const applied = await this.store.applyStatuses(statuses);
     if (applied < statuses.length)
       this.log.debug(
         `${statuses.length - applied} of ${statuses.length} statuses ignored (stale, duplicate or unknown app)`,
       );
+    for (const status of newestPerApp(statuses))
+      if (status.info.code === 'APP_ROLLOUT_FAILED') await this.autoRollback(status);
   }
 
   /** The app if this principal may see it; 404 otherwise, so that other projects' apps stay invisible. */

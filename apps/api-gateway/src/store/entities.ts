@@ -1,6 +1,8 @@
 import type { AppSpec, AppState, HistoryEntry, Info, Rate, TokenRole } from '@gantry/contracts';
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
+import type { PreviousRuntime } from '../domain/runtime.js';
+
 /** bigint columns come back from pg as strings; every value here stays far below 2^53. */
 const bigintNumber = {
   to: (v: number | null) => v,
@@ -137,6 +139,10 @@ export class AppRow {
 
   @Column({ type: 'jsonb' })
   rate!: Rate;
+
+  /** What the app ran before its current runtime spec (a rollback returns to it); null until that changes. */
+  @Column({ type: 'jsonb', name: 'previous_runtime', nullable: true })
+  previousRuntime!: PreviousRuntime | null;
 
   /** What the user asked for: RUNNING, STOPPED or DELETED. */
   @Column({ type: 'text' })

@@ -8,6 +8,7 @@ import type {
   EventPayload,
   EventSubject,
   Flavor,
+  Rate,
 } from '@gantry/contracts';
 import { Outbox } from '@gantry/database';
 import { errorMessage } from '@gantry/errors';
@@ -17,6 +18,7 @@ import { DataSource, type EntityManager, Not } from 'typeorm';
 
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { QuotaView } from '../domain/quota.js';
+import type { PreviousRuntime } from '../domain/runtime.js';
 import { AppRow, FlavorRow, ProjectRow, RegistryRow, TokenRow } from './entities.js';
 
 export interface ListAppsFilter {
@@ -39,6 +41,13 @@ const SORT_COLUMNS: Record<AppSortField, string> = {
   'status.state': 'a.state',
 };
 
+/** What a spec change writes of an app. */
+export interface SpecWrite {
+  spec: AppSpec;
+  rate: Rate;
+  previousRuntime: PreviousRuntime | null;
+}
+
 /**
  * What a service does inside one transaction: read with row locks, write rows, and queue the events
  * and KV writes the change implies (sent by the outbox relay after commit).
@@ -52,8 +61,13 @@ export interface GatewayTx {
   appsAskedToRun(projectId: string, exceptAppId?: string): Promise<QuotaView[]>;
   insertApp(row: AppRow): Promise<void>;
   setLifecycle(id: string, lifecycle: Lifecycle, version: number, at: Date): Promise<void>;
-  /** Stores a changed spec as desired version `version`. */
-  setSpec(id: string, spec: AppSpec, version: number, at: Date): Promise<void>;
+  /**
+   * Stores a changed spec as desired version `version`, with the rate it is billed at and the runtime
+   * spec a rollback would return to.
+   */
+  setSpec(id: string, change: SpecWrite, version: number, at: Date): Promise<void>;
+  /** Stores what a rollback would return to, the desired version unchanged. */
+  setPreviousRuntime(id: string, previousRuntime: PreviousRuntime | null): Promise<void>;
   setProjectQuota(id: string, gpuQuota: number): Promise<void>;
   insertProject(row: ProjectRow): Promise<void>;
   tokenByName(projectId: string, name: string): Promise<TokenRow | null>;
@@ -277,10 +291,16 @@ export class GatewayStore {
       setLifecycle: async (id, lifecycle, version, at) => {
         await em.getRepository(AppRow).update({ id }, { lifecycle, desiredVersion: version, updatedAt: at });
       },
-      setSpec: async (id, spec, version, at) => {
+      setSpec: async (id, { spec, rate, previousRuntime }, version, at) => {
         await em
           .getRepository(AppRow)
-          .update({ id }, { spec, name: spec.name, desiredVersion: version, updatedAt: at });
+          .update(
+            { id },
+            { spec, rate, previousRuntime, name: spec.name, desiredVersion: version, updatedAt: at },
+          );
+      },
+      setPreviousRuntime: async (id, previousRuntime) => {
+        await em.getRepository(AppRow).update({ id }, { previousRuntime });
       },
       setProjectQuota: async (id, gpuQuota) => {
         await em.getRepository(ProjectRow).update({ id }, { gpuQuota });

@@ -196,6 +196,22 @@ describe('runs and periods', () => {
     expect(u.runs[0]?.periods.map((p) => p.quantity)).toEqual([1, 1, 1, 2, 2]);
   });
 
+  it('bills an app scaled to zero replicas nothing while it stays RUNNING at zero, and again once woken', () => {
+    const steps: Step[] = [
+      [0, 'RUNNING', 1],
+      [2 * M + 10 * S, 'SCALING', 1],
+      [2 * M + 20 * S, 'RUNNING', 0],
+      [10 * M + 30 * S, 'SCALING', 1],
+      [10 * M + 40 * S, 'RUNNING', 1],
+      [12 * M, 'STOPPING', 1],
+    ];
+    const u = usage(timeline(steps), T0 + H);
+    const quantities = u.runs.flatMap((r) => r.periods.map((p) => p.quantity));
+    // The minute it scaled down in and the one it woke in are billed; the 7 minutes at zero are not.
+    expect(quantities).toEqual([1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    expect(u.totals[0]).toMatchObject({ unitMinutes: 5, chargeMicros: 2_500 });
+  });
+
   it.each<[string, Step[], number[]]>([
     [
       'scale-up mid-period bills the higher quantity for the whole period',

@@ -5,7 +5,13 @@ import type { App, FlavorOutput, Me, Registry, Token } from '@gantry/contracts';
 export const APP_ID = '0b6f3c4e-9a37-4e25-8d41-2f4a8f1d9c01';
 
 export function sampleApp(
-  over: { id?: string; name?: string; state?: App['status']['state']; available?: number } = {},
+  over: {
+    id?: string;
+    name?: string;
+    state?: App['status']['state'];
+    available?: number;
+    scaling?: App['spec']['scalingStrategy'];
+  } = {},
 ): App {
   const id = over.id ?? APP_ID;
   return {
@@ -31,7 +37,7 @@ export function sampleApp(
         publicNetwork: 1_500_000_000,
         privateNetwork: 0,
       },
-      scalingStrategy: { fixed: { replicas: 2 } },
+      scalingStrategy: over.scaling ?? { fixed: { replicas: 2 } },
       defaultHttpPort: 8080,
       probe: { path: '/', port: 8080 },
       unsecureHttp: true,
@@ -102,3 +108,32 @@ export const sampleRegistry = (over: { url?: string; username?: string } = {}): 
   url: over.url ?? 'registry.example.com',
   username: over.username ?? 'ci',
 });
+
+/** Automatic scaling as the API returns it: every default applied. */
+export const cpuScaling = (min = 0, max = 4): App['spec']['scalingStrategy'] => ({
+  automatic: {
+    replicasMin: min,
+    replicasMax: max,
+    resourceType: 'CPU',
+    averageUsageTarget: 50,
+    scaleUpStabilizationWindowSeconds: 0,
+    scaleDownStabilizationWindowSeconds: 300,
+    ...(min === 0 ? { cooldownPeriodSeconds: 300 } : {}),
+  },
+});
+
+export const customScaling: App['spec']['scalingStrategy'] = {
+  automatic: {
+    replicasMin: 1,
+    replicasMax: 4,
+    scaleUpStabilizationWindowSeconds: 30,
+    scaleDownStabilizationWindowSeconds: 600,
+    customMetrics: {
+      apiUrl: 'http://<SELF>:9100/metrics',
+      format: 'PROMETHEUS',
+      valueLocation: 'queue_depth',
+      targetValue: 10,
+      aggregationType: 'AVERAGE',
+    },
+  },
+};

@@ -2,9 +2,19 @@ import type { App, AppEvents, AppPage, Logs } from '@gantry/contracts';
 import type { Command } from 'commander';
 
 import { ApiError, arg, CliError, collect, examples, handler, type Io, type Run } from '../context.js';
-import { type AppRunOptions, buildCreateAppBody, buildScalingBody } from '../model/app-run.js';
+import {
+  type AppRunOptions,
+  buildCreateAppBody,
+  buildScalingBody,
+  METRIC_AGGREGATIONS,
+  METRIC_FORMATS,
+  RESOURCE_TYPES,
+  type ScalingOptions,
+} from '../model/app-run.js';
 import {
   collectKeyValue,
+  parseChoice,
+  parseDecimal,
   parseLabelEdit,
   parsePort,
   parseSelector,
@@ -12,10 +22,72 @@ import {
 } from '../model/args.js';
 import { serialize } from '../model/format.js';
 import { formatLogLine, type LogEntry, LogFollower, ReplicaNaming } from '../model/logs.js';
-import { renderApp, renderAppList, renderEvents } from '../model/views.js';
+import { autoSummary, renderApp, renderAppList, renderEvents, replicasAtMost } from '../model/views.js';
 
 const path = (id: string) => `/v1/app/${encodeURIComponent(id)}`;
 const whole = (min: number, max: number) => arg((v) => parseWholeNumber(v, min, max));
+const choice = <T extends string>(choices: readonly T[]) => arg((v) => parseChoice(v, choices));
+/** Numbers whose range the API checks (its 400 names the field): here, only that they parse. */
+const anyWhole = whole(0, Number.MAX_SAFE_INTEGER);
+
+/**
+ * The scaling flags of `app run` and `app scale` (reference §3.1, with its short aliases): a fixed
+ * count, or automatic scaling on CPU/RAM or on a custom metric.
+ */
+function scalingOptions(cmd: Command): Command {
+  return cmd
+    .option('--replicas <n>', 'fixed number of replicas (default 1; not with --auto-*)', whole(0, 1000))
+    .option(
+      '--min-replicas, --auto-min-replicas <n>',
+      'automatic scaling: fewest replicas (0 scales to zero: a request wakes the app)',
+      anyWhole,
+    )
+    .option('--max-replicas, --auto-max-replicas <n>', 'automatic scaling: most replicas', anyWhole)
+    .option(
+      '--resource-type, --auto-resource-type <type>',
+      `automatic scaling on ${RESOURCE_TYPES.join(' or ')} (default CPU)`,
+      choice(RESOURCE_TYPES),
+    )
+    .option(
+      '--resource-threshold, --auto-resource-usage-threshold <percent>',
+      "target average usage, in % of a replica's allocation (default 75)",
+      anyWhole,
+    )
+    .option(
+      '--auto-scale-up-stabilization-window-seconds <s>',
+      'load above the target this long before adding a replica (default 0)',
+      anyWhole,
+    )
+    .option(
+      '--auto-scale-down-stabilization-window-seconds <s>',
+      'load below the target this long before removing a replica (default 300)',
+      anyWhole,
+    )
+    .option(
+      '--auto-cooldown-period-seconds <s>',
+      'with --auto-min-replicas 0: idle time after the scale-down window before going to zero (default 300)',
+      anyWhole,
+    )
+    .option(
+      '--auto-custom-api-url <url>',
+      'custom metric: the URL to poll; http://<SELF>:PORT/path polls each ready replica',
+    )
+    .option(
+      '--auto-custom-metric-format <format>',
+      `custom metric: ${METRIC_FORMATS.join(', ')} (default JSON)`,
+      choice(METRIC_FORMATS),
+    )
+    .option(
+      '--auto-custom-value-location <path>',
+      'custom metric: where the value is (a dotted path, or a Prometheus series)',
+    )
+    .option('--auto-custom-target-value <v>', 'custom metric: the target value', arg(parseDecimal))
+    .option(
+      '--auto-custom-metric-aggregation-type <type>',
+      `custom metric: how replicas' values combine, ${METRIC_AGGREGATIONS.join(', ')} (default AVERAGE)`,
+      choice(METRIC_AGGREGATIONS),
+    );
+}
 
 interface ListOptions {
   labelSelector?: string;
@@ -46,45 +118,51 @@ export function registerApp(program: Command, io: Io, passthrough: readonly stri
     handler<A>(io, passthrough, fn);
 
   examples(
-    app
-      .command('run')
-      .alias('create')
-      .argument('<image>', 'Docker image, e.g. registry.example.com/team/model:1.2')
-      .usage('[options] <image> [-- command...]')
-      .description(
-        'create and start an app (POST /v1/app). Everything after -- replaces the command of the image. ' +
-          'Without resource options the app gets one unit of the default flavor.',
-      )
-      .option('-n, --name <name>', 'informative name (generated when absent)')
-      .option('-c, --cpu <n>', 'number of CPUs per replica (not with --gpu)', whole(1, 1024))
-      .option('-g, --gpu <n>', 'number of GPUs per replica (not with --cpu)', whole(1, 1024))
-      .option(
-        '-f, --flavor <id>',
-        'flavor id (see gantry capabilities flavor list); default flavor otherwise',
-      )
-      .option('--replicas <n>', 'fixed number of replicas (default 1)', whole(0, 1000))
-      .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect(collectKeyValue))
-      .option(
-        '-l, --label <KEY=VALUE>',
-        'label (repeatable); tokens can be scoped by label',
-        collect(collectKeyValue),
-      )
-      .option('-p, --default-http-port <port>', 'port routed from the app URL (default 8080)', arg(parsePort))
-      .option('--grpc-port <port>', 'extra gRPC port', arg(parsePort))
-      .option('--unsecure-http', 'serve the URL without authentication (anyone with the URL can call it)')
-      .option('--probe-path <path>', 'readiness probe path (default /)')
-      .option('--probe-port <port>', 'readiness probe port (default: the HTTP port)', arg(parsePort))
-      .action(
-        act(async (run, image: string, opts: AppRunOptions) => {
-          const body = buildCreateAppBody(image, opts, run.passthrough);
-          const created = await (await run.client()).post<App>('/v1/app', body);
-          run.emit(created, (now) => renderApp(created, now));
-        }),
-      ),
+    scalingOptions(
+      app
+        .command('run')
+        .alias('create')
+        .argument('<image>', 'Docker image, e.g. registry.example.com/team/model:1.2')
+        .usage('[options] <image> [-- command...]')
+        .description(
+          'create and start an app (POST /v1/app). Everything after -- replaces the command of the image. ' +
+            'Without resource options the app gets one unit of the default flavor.',
+        )
+        .option('-n, --name <name>', 'informative name (generated when absent)')
+        .option('-c, --cpu <n>', 'number of CPUs per replica (not with --gpu)', whole(1, 1024))
+        .option('-g, --gpu <n>', 'number of GPUs per replica (not with --cpu)', whole(1, 1024))
+        .option(
+          '-f, --flavor <id>',
+          'flavor id (see gantry capabilities flavor list); default flavor otherwise',
+        )
+        .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect(collectKeyValue))
+        .option(
+          '-l, --label <KEY=VALUE>',
+          'label (repeatable); tokens can be scoped by label',
+          collect(collectKeyValue),
+        )
+        .option(
+          '-p, --default-http-port <port>',
+          'port routed from the app URL (default 8080)',
+          arg(parsePort),
+        )
+        .option('--grpc-port <port>', 'extra gRPC port', arg(parsePort))
+        .option('--unsecure-http', 'serve the URL without authentication (anyone with the URL can call it)')
+        .option('--probe-path <path>', 'readiness probe path (default /)')
+        .option('--probe-port <port>', 'readiness probe port (default: the HTTP port)', arg(parsePort)),
+    ).action(
+      act(async (run, image: string, opts: AppRunOptions) => {
+        const body = buildCreateAppBody(image, opts, run.passthrough);
+        const created = await (await run.client()).post<App>('/v1/app', body);
+        run.emit(created, (now) => renderApp(created, now));
+      }),
+    ),
     [
       'gantry app run nginxinc/nginx-unprivileged:alpine -p 8080 --unsecure-http',
       'gantry app run ghcr.io/acme/model:1.2 --gpu 1 --replicas 2 -e MODEL=small -l team=vision',
       'gantry app run busybox:1.37 -p 8080 -- httpd -f -v -p 8080 -h /www',
+      'gantry app run ghcr.io/acme/model:1.2 --auto-min-replicas 1 --auto-max-replicas 4 --auto-resource-type CPU --auto-resource-usage-threshold 50',
+      'gantry app run ghcr.io/acme/model:1.2 --auto-min-replicas 0 --auto-max-replicas 2 --auto-cooldown-period-seconds 600',
       'gantry app run busybox:1.37 -o json | jq -r .id',
     ],
   );
@@ -93,7 +171,9 @@ export function registerApp(program: Command, io: Io, passthrough: readonly stri
     app
       .command('list')
       .alias('ls')
-      .description('list apps: ID, NAME, IMAGE, STATE, REPLICAS (available/desired), URL, AGE')
+      .description(
+        'list apps: ID, NAME, IMAGE, STATE, REPLICAS (available/desired, or available and the automatic bounds), URL, AGE',
+      )
       .option('-l, --label-selector <key=value>', 'only apps carrying this label', arg(parseSelector))
       .option(
         '--state <states>',
@@ -209,25 +289,33 @@ export function registerApp(program: Command, io: Io, passthrough: readonly stri
   );
 
   examples(
-    app
-      .command('scale')
-      .argument('<id>', 'app id')
-      .description('change the number of replicas (fixed scaling); a running app scales without interruption')
-      .requiredOption('--replicas <n>', 'fixed number of replicas', whole(0, 1000))
-      .action(
-        act(async (run, id: string, opts: { replicas: number }) => {
-          const res = await (
-            await run.client()
-          ).put<unknown>(`${path(id)}/scalingstrategy`, buildScalingBody(opts.replicas));
-          emitUpdate(
-            run,
-            id,
-            res,
-            `Scaling app ${id} to ${opts.replicas} replica${opts.replicas === 1 ? '' : 's'}.`,
-          );
-        }),
-      ),
-    ['gantry app scale <app-id> --replicas 3'],
+    scalingOptions(
+      app
+        .command('scale')
+        .argument('<id>', 'app id')
+        .description(
+          'change the scaling strategy: a fixed number of replicas (--replicas) or automatic scaling ' +
+            '(--auto-*, as on app run); a running app switches without interruption',
+        ),
+    ).action(
+      act(async (run, id: string, opts: ScalingOptions) => {
+        const body = buildScalingBody(opts);
+        const res = await (await run.client()).put<unknown>(`${path(id)}/scalingstrategy`, body);
+        emitUpdate(
+          run,
+          id,
+          res,
+          'fixed' in body
+            ? `Scaling app ${id} to ${body.fixed.replicas} replica${body.fixed.replicas === 1 ? '' : 's'}.`
+            : `Scaling app ${id} automatically (${autoSummary(body.automatic)}).`,
+        );
+      }),
+    ),
+    [
+      'gantry app scale <app-id> --replicas 3',
+      'gantry app scale <app-id> --auto-min-replicas 1 --auto-max-replicas 4 --auto-resource-usage-threshold 50',
+      'gantry app scale <app-id> --auto-min-replicas 0 --auto-max-replicas 3 --auto-custom-api-url http://<SELF>:9100/metrics --auto-custom-metric-format PROMETHEUS --auto-custom-value-location queue_depth --auto-custom-target-value 10',
+    ],
   );
 
   examples(
@@ -322,7 +410,8 @@ async function logs(run: Run, id: string, opts: LogsOptions): Promise<void> {
     new ReplicaNaming({
       asked: opts.prefix,
       replica: opts.replica,
-      desiredReplicas: (await app)?.spec.scalingStrategy?.fixed?.replicas,
+      // An automatic app may run up to its maximum: name lines as soon as it may run several.
+      desiredReplicas: await app.then((a) => a && replicasAtMost(a)),
     });
   const show = (l: LogEntry, replica: boolean) => formatLogLine(l, { timestamps: opts.timestamps, replica });
   if (!opts.follow) {

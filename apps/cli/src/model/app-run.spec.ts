@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { buildCreateAppBody, buildScalingBody } from './app-run.js';
+import { buildCreateAppBody, buildScalingBody, type ScalingOptions } from './app-run.js';
 import { ArgumentError } from './args.js';
 
 describe('buildCreateAppBody: gantry app run → POST /v1/app', () => {
@@ -80,8 +80,136 @@ describe('buildCreateAppBody: gantry app run → POST /v1/app', () => {
   });
 });
 
+describe('automatic scaling flags → scalingStrategy.automatic', () => {
+  it('sends only the flags given (the API applies the defaults)', () => {
+    expect(buildCreateAppBody('img', { autoMinReplicas: 1, autoMaxReplicas: 4 })).toEqual({
+      image: 'img',
+      scalingStrategy: { automatic: { replicasMin: 1, replicasMax: 4 } },
+    });
+  });
+
+  it('maps every resource and delay flag to its AutomaticScaling field', () => {
+    expect(
+      buildCreateAppBody('img', {
+        autoMinReplicas: 0,
+        autoMaxReplicas: 4,
+        autoResourceType: 'RAM',
+        autoResourceUsageThreshold: 50,
+        autoScaleUpStabilizationWindowSeconds: 30,
+        autoScaleDownStabilizationWindowSeconds: 600,
+        autoCooldownPeriodSeconds: 120,
+      }).scalingStrategy,
+    ).toEqual({
+      automatic: {
+        replicasMin: 0,
+        replicasMax: 4,
+        resourceType: 'RAM',
+        averageUsageTarget: 50,
+        scaleUpStabilizationWindowSeconds: 30,
+        scaleDownStabilizationWindowSeconds: 600,
+        cooldownPeriodSeconds: 120,
+      },
+    });
+  });
+
+  it('builds customMetrics from the --auto-custom-* flags', () => {
+    expect(
+      buildScalingBody({
+        autoMinReplicas: 1,
+        autoMaxReplicas: 3,
+        autoCustomApiUrl: 'http://<SELF>:9100/metrics',
+        autoCustomMetricFormat: 'PROMETHEUS',
+        autoCustomValueLocation: 'queue_depth{queue="a"}',
+        autoCustomTargetValue: 2.5,
+        autoCustomMetricAggregationType: 'MAX',
+      }),
+    ).toEqual({
+      automatic: {
+        replicasMin: 1,
+        replicasMax: 3,
+        customMetrics: {
+          apiUrl: 'http://<SELF>:9100/metrics',
+          format: 'PROMETHEUS',
+          valueLocation: 'queue_depth{queue="a"}',
+          targetValue: 2.5,
+          aggregationType: 'MAX',
+        },
+      },
+    });
+    // Format and aggregation default on the server (JSON, AVERAGE).
+    expect(
+      buildScalingBody({
+        autoMinReplicas: 1,
+        autoMaxReplicas: 3,
+        autoCustomApiUrl: 'https://metrics.example.com/q',
+        autoCustomValueLocation: 'tasks',
+        autoCustomTargetValue: 10,
+      }),
+    ).toEqual({
+      automatic: {
+        replicasMin: 1,
+        replicasMax: 3,
+        customMetrics: { apiUrl: 'https://metrics.example.com/q', valueLocation: 'tasks', targetValue: 10 },
+      },
+    });
+  });
+
+  it('sends out-of-range values as typed: the API names the field', () => {
+    expect(
+      buildScalingBody({ autoMinReplicas: 5, autoMaxReplicas: 2, autoCooldownPeriodSeconds: 60 }),
+    ).toEqual({
+      automatic: { replicasMin: 5, replicasMax: 2, cooldownPeriodSeconds: 60 },
+    });
+  });
+
+  it.each<[string, ScalingOptions, RegExp]>([
+    [
+      '--replicas with --auto-*',
+      { replicas: 2, autoMinReplicas: 1, autoMaxReplicas: 4 },
+      /--replicas and --auto-\* cannot be used together/,
+    ],
+    [
+      '--replicas with one delay flag',
+      { replicas: 2, autoCooldownPeriodSeconds: 60 },
+      /cannot be used together/,
+    ],
+    ['no maximum', { autoMinReplicas: 1 }, /needs both --auto-min-replicas and --auto-max-replicas/],
+    [
+      'no bounds at all',
+      { autoResourceType: 'CPU' },
+      /needs both --auto-min-replicas and --auto-max-replicas/,
+    ],
+    [
+      'a resource with a custom metric',
+      {
+        autoMinReplicas: 1,
+        autoMaxReplicas: 2,
+        autoResourceUsageThreshold: 50,
+        autoCustomApiUrl: 'http://<SELF>:9100/m',
+        autoCustomValueLocation: 'q',
+        autoCustomTargetValue: 1,
+      },
+      /cannot be used with --auto-custom-\*: an app scales on one metric/,
+    ],
+    [
+      'an incomplete custom metric',
+      { autoMinReplicas: 1, autoMaxReplicas: 2, autoCustomMetricFormat: 'YAML', autoCustomTargetValue: 1 },
+      /\(missing: --auto-custom-api-url, --auto-custom-value-location\)$/,
+    ],
+  ])('refuses %s', (_, opts, message) => {
+    expect(() => buildScalingBody(opts)).toThrow(message);
+    expect(() => buildCreateAppBody('img', opts)).toThrow(ArgumentError);
+  });
+});
+
 describe('buildScalingBody', () => {
-  it('is a fixed strategy', () => {
-    expect(buildScalingBody(3)).toEqual({ fixed: { replicas: 3 } });
+  it('is a fixed strategy with --replicas', () => {
+    expect(buildScalingBody({ replicas: 3 })).toEqual({ fixed: { replicas: 3 } });
+  });
+
+  it('needs --replicas or the automatic bounds', () => {
+    expect(() => buildScalingBody({})).toThrow(
+      /give --replicas N .* or --auto-min-replicas N --auto-max-replicas M/,
+    );
   });
 });

@@ -5,6 +5,8 @@ import {
   collectKeyValue,
   pairsToRecord,
   parseApiUrl,
+  parseChoice,
+  parseDecimal,
   parseIsoDate,
   parseKeyValue,
   parseLabelEdit,
@@ -72,6 +74,26 @@ describe('parseWholeNumber and parsePort', () => {
   it('refuses ports outside 1-65535', () => {
     expect(() => parsePort('0')).toThrow(/at least 1/);
     expect(() => parsePort('65536')).toThrow(/at most 65535/);
+  });
+});
+
+describe('parseDecimal and parseChoice', () => {
+  it('reads decimal numbers, leaving ranges to the API', () => {
+    expect(parseDecimal('10')).toBe(10);
+    expect(parseDecimal(' 0.5 ')).toBe(0.5);
+    expect(parseDecimal('.5')).toBe(0.5);
+    expect(parseDecimal('1e3')).toBe(1000);
+    expect(parseDecimal('-2')).toBe(-2);
+  });
+
+  it.each(['', 'x', '1,5', '0x10', 'Infinity', 'NaN', '1e999', '1 2', '5%'])('refuses %j', (text) => {
+    expect(() => parseDecimal(text)).toThrow(/must be a number/);
+  });
+
+  it('reads a choice in any case and names the choices otherwise', () => {
+    expect(parseChoice('cpu', ['CPU', 'RAM'])).toBe('CPU');
+    expect(parseChoice('RAM', ['CPU', 'RAM'])).toBe('RAM');
+    expect(() => parseChoice('GPU', ['CPU', 'RAM'])).toThrow('must be one of CPU, RAM');
   });
 });
 

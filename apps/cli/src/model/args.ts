@@ -27,6 +27,22 @@ export function parseWholeNumber(text: string, min: number, max: number): number
   return n;
 }
 
+/** A finite decimal number (`10`, `0.5`, `1e3`); ranges are the API's to check. */
+export function parseDecimal(text: string): number {
+  const t = text.trim();
+  if (!/^[+-]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})([eE][+-]?\d{1,3})?$/.test(t) || !Number.isFinite(Number(t)))
+    throw new ArgumentError('must be a number, e.g. 10 or 0.5');
+  return Number(t);
+}
+
+/** One of `choices`, in any case (`cpu` is `CPU`). */
+export function parseChoice<T extends string>(text: string, choices: readonly T[]): T {
+  const upper = text.trim().toUpperCase();
+  const found = choices.find((c) => c === upper);
+  if (found === undefined) throw new ArgumentError(`must be one of ${choices.join(', ')}`);
+  return found;
+}
+
 /** A TCP port (1-65535). */
 export const parsePort = (text: string): number => parseWholeNumber(text, 1, 65_535);
 

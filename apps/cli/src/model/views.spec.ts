@@ -3,6 +3,8 @@ import { describe, expect, it } from '@jest/globals';
 
 import {
   APP_ID,
+  cpuScaling,
+  customScaling,
   sampleApp,
   sampleFlavor,
   sampleMe,
@@ -21,6 +23,7 @@ import {
   renderToken,
   renderTokens,
   renderUsage,
+  replicasAtMost,
 } from './views.js';
 
 const now = new Date('2026-11-23T12:00:00Z');
@@ -64,6 +67,68 @@ describe('renderApp', () => {
     expect(text).toMatch(/Replicas: +2 available of 2/);
     expect(text).toMatch(/Info: +APP_RUNNING: the app is running/);
     expect(text).toMatch(/History:\n {4}DATE +STATE\n {4}2026-11-23T11:55:00.000Z +QUEUED/);
+  });
+});
+
+describe('automatic scaling in the views', () => {
+  const auto = sampleApp({ scaling: cpuScaling(0, 4) });
+  const custom = sampleApp({
+    id: '11111111-2222-4333-8444-555555555555',
+    scaling: customScaling,
+    available: 1,
+  });
+
+  it('app list shows the available replicas and the bounds instead of a desired count', () => {
+    const lines = renderAppList([sampleApp(), auto, custom], now).trimEnd().split('\n');
+    expect(lines[1]).toMatch(/RUNNING\s+2\/2\s+http/);
+    expect(lines[2]).toMatch(/RUNNING\s+2 \(auto 0–4, CPU 50 %\)\s+http/);
+    expect(lines[3]).toMatch(/RUNNING\s+1 \(auto 1–4, custom metric\)\s+http/);
+    expect(lines[3]?.indexOf('http')).toBe(lines[0]?.indexOf('URL'));
+  });
+
+  it('app get shows the automatic strategy and its settings', () => {
+    const text = renderApp(auto, now);
+    expect(text).not.toMatch(/\(fixed\)/);
+    expect(text).toContain(
+      [
+        '  Scaling:           automatic, 0 to 4 replicas',
+        '                     CPU at 50 % of the allocation (average of ready replicas)',
+        '                     scale up after 0 s, down after 300 s',
+        '                     to zero after 300 s more without load',
+      ].join('\n'),
+    );
+    expect(text).toMatch(/Replicas: +2 available \(auto 0–4, CPU 50 %\)\n/);
+  });
+
+  it('app get shows a custom metric, without a cooldown when the app never goes to zero', () => {
+    const text = renderApp(custom, now);
+    expect(text).toMatch(
+      /Scaling: +automatic, 1 to 4 replicas\n +custom metric: AVERAGE of queue_depth \(PROMETHEUS\) from http:\/\/<SELF>:9100\/metrics, target 10\n +scale up after 30 s, down after 600 s\n {2}Default/,
+    );
+    expect(text).toMatch(/Replicas: +1 available \(auto 1–4, custom metric\)\n/);
+  });
+
+  it('says that a running app at zero replicas wakes on a request', () => {
+    const asleep = sampleApp({ scaling: cpuScaling(0, 4), available: 0 });
+    expect(renderApp(asleep, now)).toMatch(
+      /Replicas: +0 available \(auto 0–4, CPU 50 %\); scaled to zero: the next request wakes it\n/,
+    );
+    const stopped = sampleApp({ scaling: cpuScaling(0, 4), available: 0, state: 'STOPPED' });
+    expect(renderApp(stopped, now)).toMatch(/Replicas: +0 available \(auto 0–4, CPU 50 %\)\n/);
+  });
+
+  it('keeps a metric location from the API on one line', () => {
+    const hostile = structuredClone(customScaling);
+    if ('automatic' in hostile && hostile.automatic.customMetrics)
+      hostile.automatic.customMetrics.valueLocation = 'a\nState: RUNNING\u001b[2J';
+    const text = renderApp(sampleApp({ scaling: hostile }), now);
+    expect(text).toContain('custom metric: AVERAGE of a State: RUNNING [2J (PROMETHEUS)');
+    expect(text.match(/State:/g)).toHaveLength(2);
+  });
+
+  it('replicasAtMost is the fixed count or the automatic maximum', () => {
+    expect(replicasAtMost(sampleApp())).toBe(2);
+    expect(replicasAtMost(auto)).toBe(4);
   });
 });
 

@@ -1,6 +1,7 @@
 import type {
   App,
   AppEvent,
+  AutomaticScaling,
   FlavorOutput,
   Me,
   NodeRecord,
@@ -17,19 +18,87 @@ import { type Column, renderFields, renderTable } from './table.js';
  * objects. Pure functions of the object and the current time.
  */
 
-const desiredReplicas = (app: App): number | undefined => app.spec.scalingStrategy?.fixed?.replicas;
+/** The replica count of a fixed app; undefined for an automatic one (the autoscaler decides it). */
+export function fixedReplicas(app: App): number | undefined {
+  const s = app.spec.scalingStrategy as App['spec']['scalingStrategy'] | undefined;
+  return s && 'fixed' in s ? s.fixed.replicas : undefined;
+}
+
+function automaticOf(app: App): AutomaticScaling | undefined {
+  const s = app.spec.scalingStrategy as App['spec']['scalingStrategy'] | undefined;
+  return s && 'automatic' in s ? s.automatic : undefined;
+}
+
+/** The most replicas an app may run: its fixed count, or its automatic maximum. */
+export const replicasAtMost = (app: App): number | undefined =>
+  fixedReplicas(app) ?? automaticOf(app)?.replicasMax;
+
+/** An automatic strategy in a few words: `auto 0–4, CPU 50 %`, `auto 1–4, custom metric`. */
+export function autoSummary(
+  a: Pick<AutomaticScaling, 'replicasMin' | 'replicasMax' | 'resourceType' | 'averageUsageTarget'> & {
+    customMetrics?: object;
+  },
+): string {
+  const metric = a.customMetrics
+    ? 'custom metric'
+    : a.resourceType
+      ? `${a.resourceType} ${a.averageUsageTarget ?? '-'} %`
+      : undefined;
+  return `auto ${a.replicasMin}–${a.replicasMax}${metric ? `, ${metric}` : ''}`;
+}
+
+/** `app list`'s REPLICAS: `2/3` (available/desired) when fixed, `2 (auto 0–4, CPU 50 %)` when automatic. */
+export function replicasCell(app: App): string {
+  const auto = automaticOf(app);
+  const available = app.status.availableReplicas;
+  return auto ? `${available} (${autoSummary(auto)})` : `${available}/${fixedReplicas(app) ?? '-'}`;
+}
+
+/**
+ * `app get`'s status line: `2 available of 3`, or `2 available (auto 0–4, CPU 50 %)` — an automatic
+ * app has no fixed desired count. A running app at zero replicas waits for a request to wake it.
+ */
+function replicasStatus(app: App): string {
+  const auto = automaticOf(app);
+  const available = app.status.availableReplicas;
+  if (!auto) return `${available} available of ${fixedReplicas(app) ?? '-'}`;
+  const asleep = available === 0 && app.status.state === 'RUNNING' && auto.replicasMin === 0;
+  return `${available} available (${autoSummary(auto)})${asleep ? '; scaled to zero: the next request wakes it' : ''}`;
+}
+
+/** `app get`'s automatic strategy, one setting per line. */
+function automaticSpec(a: AutomaticScaling): string {
+  const m = a.customMetrics;
+  const metric = m
+    ? `custom metric: ${m.aggregationType} of ${oneLine(m.valueLocation)} (${m.format}) ` +
+      `from ${oneLine(m.apiUrl)}, target ${m.targetValue}`
+    : a.resourceType
+      ? `${a.resourceType} at ${a.averageUsageTarget ?? '-'} % of the allocation (average of ready replicas)`
+      : undefined;
+  return [
+    `automatic, ${a.replicasMin} to ${a.replicasMax} replicas`,
+    ...(metric ? [metric] : []),
+    `scale up after ${a.scaleUpStabilizationWindowSeconds} s, down after ${a.scaleDownStabilizationWindowSeconds} s`,
+    ...(a.cooldownPeriodSeconds !== undefined
+      ? [`to zero after ${a.cooldownPeriodSeconds} s more without load`]
+      : []),
+  ].join('\n');
+}
+
+/** A value from the API on one line: line breaks and other control characters become spaces. */
+const oneLine = (v: string): string => v.replace(/[\p{Cc}]/gu, ' ');
 
 export const appColumns = (now: Date): Array<Column<App>> => [
   { header: 'ID', value: (a) => a.id },
   { header: 'NAME', value: (a) => a.spec.name },
   { header: 'IMAGE', value: (a) => a.spec.image },
   { header: 'STATE', value: (a) => a.status.state },
-  { header: 'REPLICAS', value: (a) => `${a.status.availableReplicas}/${desiredReplicas(a) ?? '-'}` },
+  { header: 'REPLICAS', value: replicasCell },
   { header: 'URL', value: (a) => a.status.url || '-' },
   { header: 'AGE', value: (a) => formatAge(a.createdAt, now) },
 ];
 
-/** `gantry app list`: ID, NAME, IMAGE, STATE, REPLICAS (available/desired), URL, AGE. */
+/** `gantry app list`: ID, NAME, IMAGE, STATE, REPLICAS (see `replicasCell`), URL, AGE. */
 export function renderAppList(apps: readonly App[], now: Date): string {
   if (apps.length === 0) return 'No apps found.\n';
   return renderTable(appColumns(now), apps);
@@ -45,6 +114,7 @@ export function renderApp(app: App, now: Date): string {
       `${r.ephemeralStorage ? `, ${formatBytes(r.ephemeralStorage)} disk` : ''})`
     : undefined;
   const d = s.deploymentStrategy;
+  const auto = automaticOf(app);
   const head = renderFields([
     ['Id', app.id],
     ['Name', s.name],
@@ -58,7 +128,8 @@ export function renderApp(app: App, now: Date): string {
       ['Image', s.image],
       ['Command', s.command?.length ? s.command.map(quoteArg).join(' ') : '(image default)'],
       ['Resources', resources],
-      ['Replicas', desiredReplicas(app) !== undefined ? `${desiredReplicas(app)} (fixed)` : undefined],
+      ['Replicas', fixedReplicas(app) !== undefined ? `${fixedReplicas(app)} (fixed)` : undefined],
+      ['Scaling', auto ? automaticSpec(auto) : undefined],
       ['Default Http Port', String(s.defaultHttpPort)],
       ['Grpc Port', s.grpcPort !== undefined ? String(s.grpcPort) : undefined],
       ['Probe', s.probe ? `GET ${s.probe.path} on port ${s.probe.port}` : undefined],
@@ -78,7 +149,7 @@ export function renderApp(app: App, now: Date): string {
   const status = renderFields(
     [
       ['State', st.state],
-      ['Replicas', `${st.availableReplicas} available of ${desiredReplicas(app) ?? '-'}`],
+      ['Replicas', replicasStatus(app)],
       ['Url', st.url || '-'],
       ['Info', st.info ? `${st.info.code}: ${st.info.message}` : undefined],
       ['Last Transition', st.lastTransitionDate],

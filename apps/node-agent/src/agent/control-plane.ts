@@ -3,6 +3,9 @@ import {
   type NodeAssignmentIndex,
   type NodeAssignments,
   type NodeHeartbeat,
+  type NodeUsage,
+  type QueryRequest,
+  type QueryResponse,
   type RegistryAuthQuery,
   type RegistryAuthResult,
   type ReplicaAssignment,
@@ -42,12 +45,25 @@ export interface ControlPlane {
   registryAuth(query: RegistryAuthQuery): Promise<RegistryAuthResult['auth']>;
   /** Sends a heartbeat; may be lost. Never throws. */
   heartbeat(hb: NodeHeartbeat): void;
+  /** Sends the node's replicas' usage; may be lost. Never throws. */
+  publishUsage(usage: NodeUsage): void;
+  /**
+   * Answers the replica scrapes addressed to `nodeId` with `handler` (a GantryError it throws is the
+   * answer) until the returned function is called.
+   */
+  serveScrapes(
+    nodeId: string,
+    handler: (
+      query: QueryRequest<'query.replica-scrape.v1'>,
+    ) => Promise<QueryResponse<'query.replica-scrape.v1'>>,
+  ): () => void;
   connected(): boolean;
 }
 
 /**
  * The control plane over NATS: KV `assignments`, `node.report.v1`, `logs.batch.v1`,
- * `node.heartbeat.v1`, and the `query.registry-auth.v1` question to the api-gateway.
+ * `node.heartbeat.v1`, `node.usage.v1`, the `query.registry-auth.v1` question to the api-gateway,
+ * and the answers to `query.replica-scrape.v1` addressed to the node.
  */
 export class NatsControlPlane implements ControlPlane {
   private readonly registryAuthTimeoutMs: number;
@@ -143,6 +159,23 @@ export class NatsControlPlane implements ControlPlane {
     } catch {
       // lossy by design: the next one will do
     }
+  }
+
+  publishUsage(usage: NodeUsage): void {
+    try {
+      this.bus.signal('node.usage.v1', usage);
+    } catch {
+      // lossy by design: the next interval's will do
+    }
+  }
+
+  serveScrapes(
+    nodeId: string,
+    handler: (
+      query: QueryRequest<'query.replica-scrape.v1'>,
+    ) => Promise<QueryResponse<'query.replica-scrape.v1'>>,
+  ): () => void {
+    return this.bus.serve('query.replica-scrape.v1', nodeId, handler);
   }
 
   connected(): boolean {

@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -6,6 +8,9 @@ import type {
   LogBatch,
   NodeAssignments,
   NodeHeartbeat,
+  NodeUsage,
+  QueryRequest,
+  QueryResponse,
   RegistryAuthQuery,
   RegistryAuthResult,
   ReplicaAssignment,
@@ -22,11 +27,18 @@ import { Checkpoint } from './checkpoint.js';
 import type { AssignmentWatch, ControlPlane } from './control-plane.js';
 import { NodeAgent } from './node-agent.js';
 
+type ScrapeQuery = QueryRequest<'query.replica-scrape.v1'>;
+
 /** The control plane in memory: what the agent publishes, and an assignment list to change. */
 class MemoryPlane implements ControlPlane {
   readonly reports: ReplicaReport[] = [];
   readonly batches: LogBatch[] = [];
   readonly heartbeats: NodeHeartbeat[] = [];
+  readonly usage: NodeUsage[] = [];
+  private readonly scrapers = new Map<
+    string,
+    (q: ScrapeQuery) => Promise<QueryResponse<'query.replica-scrape.v1'>>
+  >();
   /** The registry credential lookups asked, and how they are answered (default: none stored). */
   readonly authQueries: RegistryAuthQuery[] = [];
   answerAuth: (q: RegistryAuthQuery) => Promise<RegistryAuthResult['auth']> = () =>
@@ -60,6 +72,21 @@ class MemoryPlane implements ControlPlane {
   }
   heartbeat(hb: NodeHeartbeat): void {
     this.heartbeats.push(hb);
+  }
+  publishUsage(u: NodeUsage): void {
+    this.usage.push(u);
+  }
+  serveScrapes(
+    nodeId: string,
+    handler: (q: ScrapeQuery) => Promise<QueryResponse<'query.replica-scrape.v1'>>,
+  ): () => void {
+    this.scrapers.set(nodeId, handler);
+    return () => this.scrapers.delete(nodeId);
+  }
+  /** Asks the node's agent for a scrape, as the autoscaler would over NATS. */
+  scrape(nodeId: string, q: ScrapeQuery): Promise<QueryResponse<'query.replica-scrape.v1'>> {
+    const handler = this.scrapers.get(nodeId);
+    return handler ? handler(q) : Promise.reject(new Error(`no one serves scrapes for ${nodeId}`));
   }
   connected(): boolean {
     return true;
@@ -113,6 +140,7 @@ function agentOn(
   checkpoint = Checkpoint.inMemory(),
   orphanGraceMs = 150,
   resyncIntervalMs = 100,
+  env: Record<string, string> = {},
 ): NodeAgent {
   const agent = new NodeAgent({
     config: NodeAgentConfigSchema.parse({
@@ -122,6 +150,7 @@ function agentOn(
       ORPHAN_GRACE_MS: String(orphanGraceMs),
       RESYNC_INTERVAL_MS: String(resyncIntervalMs),
       SIMULATED_GPUS: '2:a100',
+      ...env,
     }),
     plane,
     driver,
@@ -366,6 +395,110 @@ describe('NodeAgent on the fake driver', () => {
     expect(plane.of('r1').some((r) => r.phase === 'STOPPED')).toBe(false);
     expect(driver.all()).toHaveLength(1);
     expect(agent.heartbeatPayload().appliedGeneration).toBe(5);
+  });
+});
+
+describe('NodeAgent usage and scrapes', () => {
+  let server: Server;
+  let port: number;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      if (req.url === '/slow')
+        res.write('partial'); // and never ends
+      else res.end(`queue_depth 7\n# path ${req.url}\n`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const scrapeFailure = (plane: MemoryPlane, replicaId: string) =>
+    plane.scrape(NODE, { replicaId, port, path: '/metrics', timeoutMs: 1000 }).then(
+      () => undefined,
+      (e: unknown) => (e instanceof GantryError ? [e.code, e.message] : e),
+    );
+
+  it('sends its replicas’ usage every interval, simulated GPUs idle', async () => {
+    // The fake's containers are reachable on loopback: the local server plays the replica's metrics port.
+    const driver = new FakeDriver().addImage('busy:1', { usage: { cpus: 0.75, memory: 100 << 20 } });
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane, undefined, 150, 100, { USAGE_INTERVAL_MS: '100' });
+    plane.put(list(1, [assignment('r1', 'busy:1', { gpus: [{ index: 0, uuid: 'GPU-x' }] })]));
+    await agent.start();
+    const usage = await until('a usage signal with r1', () =>
+      plane.usage.find((u) => u.replicas.some((r) => r.replicaId === 'r1')),
+    );
+    expect(usage).toMatchObject({ nodeId: NODE, intervalMs: expect.any(Number) });
+    expect(usage.replicas).toEqual([
+      { replicaId: 'r1', appId: 'app-r1', cpu: expect.any(Number), memory: 100 << 20, gpu: 0, gpuMemory: 0 },
+    ]);
+    expect(usage.replicas[0]?.cpu).toBeCloseTo(0.75, 6);
+    await agent.stop();
+    const sent = plane.usage.length;
+    await new Promise((r) => setTimeout(r, 250));
+    expect(plane.usage).toHaveLength(sent);
+  });
+
+  it('sends no usage when USAGE_INTERVAL_MS is 0', async () => {
+    const driver = new FakeDriver().addImage('busy:1');
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane, undefined, 150, 100, { USAGE_INTERVAL_MS: '0' });
+    plane.put(list(1, [assignment('r1', 'busy:1')]));
+    await agent.start();
+    await until('READY', () => plane.of('r1').find((r) => r.phase === 'READY'));
+    await new Promise((r) => setTimeout(r, 250));
+    expect(plane.usage).toEqual([]);
+  });
+
+  it('scrapes its own replicas on their container address, NOT_FOUND for others, until stopped', async () => {
+    const driver = new FakeDriver().addImage('metrics:1', { address: '127.0.0.1' }).addImage('web:1');
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    plane.put(
+      list(1, [assignment('r1', 'metrics:1'), assignment('r2', 'web:1'), assignment('r3', 'metrics:1')]),
+    );
+    await agent.start();
+    await until('READY', () =>
+      ['r1', 'r2', 'r3'].every((id) => plane.of(id).some((r) => r.phase === 'READY')),
+    );
+
+    expect(
+      await plane.scrape(NODE, { replicaId: 'r1', port, path: '/metrics?x=1', timeoutMs: 1000 }),
+    ).toEqual({
+      status: 200,
+      contentType: 'text/plain',
+      body: 'queue_depth 7\n# path /metrics?x=1\n',
+    });
+    expect(await scrapeFailure(plane, 'r-elsewhere')).toEqual([
+      'NOT_FOUND',
+      `replica r-elsewhere does not run on node ${NODE}`,
+    ]);
+    expect(await scrapeFailure(plane, 'r2')).toEqual([
+      'UNAVAILABLE',
+      'replica r2 has no address on its container network',
+    ]);
+    const [r1] = driver.all().filter((c) => c.spec.labels['gantry.replica'] === 'r1');
+    driver.crash(r1?.id ?? '');
+    expect(await scrapeFailure(plane, 'r1')).toEqual([
+      'UNAVAILABLE',
+      expect.stringMatching(/^replica r1 is not running/),
+    ]);
+
+    // A scrape under way when the agent stops is answered at once, not left to its timeout.
+    const slow = plane
+      .scrape(NODE, { replicaId: 'r3', port, path: '/slow', timeoutMs: 30_000 })
+      .catch((e: unknown) => (e instanceof GantryError ? [e.code, e.message] : e));
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = Date.now();
+    await agent.stop();
+    expect(Date.now() - stopped).toBeLessThan(2000);
+    expect(await slow).toEqual([
+      'UNAVAILABLE',
+      `replica r3: GET http://127.0.0.1:${port}/slow: the agent of node ${NODE} is stopping`,
+    ]);
+    expect(await scrapeFailure(plane, 'r2')).toEqual(new Error(`no one serves scrapes for ${NODE}`));
   });
 });
 

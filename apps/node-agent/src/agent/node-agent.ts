@@ -17,7 +17,9 @@ import { Executor, type ReplicaRuntime } from './executor.js';
 import { discoverGpus, type GpuInventory } from './gpu-discovery.js';
 import { LogShipper } from './log-shipper.js';
 import { HttpProber, type Prober } from './prober.js';
+import { ReplicaScraper } from './replica-scraper.js';
 import { Reporter } from './reporter.js';
+import { UsageSampler } from './usage-sampler.js';
 
 export const AGENT_VERSION = '0.1.0';
 const ASSIGNMENT_REFRESH_MS = 30_000;
@@ -33,6 +35,7 @@ export type AgentConfig = Pick<
   | 'SIMULATED_GPUS'
   | 'NVIDIA_SMI'
   | 'HEARTBEAT_INTERVAL_MS'
+  | 'USAGE_INTERVAL_MS'
   | 'ORPHAN_GRACE_MS'
   | 'RESYNC_INTERVAL_MS'
   | 'IMAGE_PULL_TIMEOUT_MS'
@@ -57,8 +60,8 @@ export interface NodeAgentOptions {
 
 /**
  * One node agent: converges the node's containers on its assignment list, reports each replica's
- * phase, ships logs and sends heartbeats. Containers outlive it: `stop()` leaves them running, and a
- * new agent on the same node adopts them.
+ * phase, ships logs, sends heartbeats and its replicas' usage, and answers scrapes of its replicas.
+ * Containers outlive it: `stop()` leaves them running, and a new agent on the same node adopts them.
  */
 export class NodeAgent {
   private readonly log = new Logger('NodeAgent');
@@ -71,6 +74,9 @@ export class NodeAgent {
   private executor!: Executor;
   private reporter!: Reporter;
   private shipper!: LogShipper;
+  private sampler: UsageSampler | undefined;
+  private scraper: ReplicaScraper | undefined;
+  private stopServingScrapes: (() => void) | undefined;
   private watch: AssignmentWatch | undefined;
   private watchReady = false;
   private readonly events = new AbortController();
@@ -146,6 +152,21 @@ export class NodeAgent {
     this.refreshTimer = setInterval(() => void this.refreshAssignments(), ASSIGNMENT_REFRESH_MS);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), c.HEARTBEAT_INTERVAL_MS);
     this.heartbeat();
+    if (c.USAGE_INTERVAL_MS > 0) {
+      this.sampler = new UsageSampler({
+        nodeId: c.NODE_ID,
+        driver: this.o.driver,
+        replicas: this.replicas,
+        publish: (usage) => this.o.plane.publishUsage(usage),
+        intervalMs: c.USAGE_INTERVAL_MS,
+        gpuMode: this.gpus.mode,
+        nvidiaSmi: c.NVIDIA_SMI,
+      });
+      this.sampler.start();
+    }
+    const scraper = new ReplicaScraper({ nodeId: c.NODE_ID, driver: this.o.driver, replicas: this.replicas });
+    this.scraper = scraper;
+    this.stopServingScrapes = this.o.plane.serveScrapes(c.NODE_ID, (q) => scraper.scrape(q));
     this.started = true;
     const gpuText = this.gpus.gpus.length ? `${this.gpus.gpus.length} ${this.gpus.mode} GPUs` : 'no GPUs';
     this.log.log(
@@ -159,6 +180,9 @@ export class NodeAgent {
     this.started = false;
     clearInterval(this.heartbeatTimer);
     clearInterval(this.refreshTimer);
+    // No new scrape reaches the agent; those under way are answered while NATS is still connected.
+    this.stopServingScrapes?.();
+    await Promise.all([this.scraper?.stop(), this.sampler?.stop()]);
     this.events.abort();
     this.watch?.stop();
     await this.controller.stop(5000);

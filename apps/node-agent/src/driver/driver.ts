@@ -80,6 +80,8 @@ export interface ContainerDetails extends ContainerSummary {
   finishedAt?: number;
   /** Published ports: container port → host port (only while running). */
   ports: Record<string, number>;
+  /** The container's own IP on its network (only while running; undefined when it has none). */
+  address?: string;
 }
 
 export type StreamName = 'stdout' | 'stderr';
@@ -93,12 +95,22 @@ export interface LogFrame {
   data: Buffer;
 }
 
+/**
+ * A running container's resource counters, raw: rates are the caller's to compute, from two samples
+ * (see model/usage.ts).
+ */
 export interface ContainerStats {
-  /** CPU used since the previous sample, in cores. */
-  cpus: number;
-  memory: number;
-  memoryLimit: number;
-  pids: number;
+  /** When the engine read the counters: ms since the epoch, sub-millisecond digits kept. */
+  readAt: number;
+  /** CPU time used since the container started, ns (a counter, reset when it restarts). */
+  cpuNs: number;
+  /** The cgroup's memory usage, bytes, page cache included. */
+  memoryUsage: number;
+  /**
+   * The cgroup's inactive file cache, by the kernel's names: `total_inactive_file` (cgroup v1, the
+   * hierarchy's) and `inactive_file` (v1: this cgroup's; v2), whichever it reports.
+   */
+  memoryCounters: { total_inactive_file?: number; inactive_file?: number };
 }
 
 /** What the engine says happened to one of the owner's containers. */
@@ -191,6 +203,10 @@ export interface ContainerDriver {
   followLogs(id: string, opts: { since?: string; signal: AbortSignal }): AsyncIterable<LogFrame>;
   /** The last `lines` frames of output. */
   tailLogs(id: string, lines: number): Promise<LogFrame[]>;
-  /** One resource sample, or undefined when the container is not running. */
-  stats(id: string): Promise<ContainerStats | undefined>;
+  /**
+   * One reading of the container's counters, taken now (not waiting for a second reading), or
+   * undefined when the container is not running or does not exist. Rejects when the engine does
+   * not answer, or with DriverError('timeout') once `signal` aborts.
+   */
+  stats(id: string, opts?: { signal?: AbortSignal }): Promise<ContainerStats | undefined>;
 }

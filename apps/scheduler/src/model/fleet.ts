@@ -5,6 +5,7 @@ import {
   APP_STATUS_BATCH_MAX,
   type AppDesired,
   type AppEvent,
+  type AppScale,
   type AppStatusChanged,
   indexEntry,
   type NodeHeartbeat,
@@ -18,12 +19,16 @@ import { assignmentFor } from './assignment.js';
 import { FreeCapacity, freeCapacity, type PlacementResult, placeReplica, release } from './placement.js';
 import { reconcileApp, type ReconcilePlan } from './reconcile.js';
 import { routeFor } from './route.js';
+import { applyScale, scalingEntryFor, scalingOnDesired } from './scaling.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
 /** An app as stored: its view plus the version and digest (a hash) of the last route published for it. */
 export interface StoredApp extends AppView {
   routeVersion: number;
   routeDigest: string;
+  /** Version and digest of the last `scaling` entry published for the app ('' when none is). */
+  scalingVersion: number;
+  scalingDigest: string;
 }
 
 /** A replica as stored: its view plus what its node is told to run, and when it was created. */
@@ -176,6 +181,7 @@ export class Fleet {
     if (this.deleted.has(d.appId)) return false;
     const prev = this.appsById.get(d.appId);
     if (prev && (prev.desiredVersion >= d.version || prev.state === 'DELETED')) return false;
+    const scaling = scalingOnDesired(prev, d);
     const next: StoredApp = prev
       ? { ...prev, desiredVersion: d.version, lifecycle: d.lifecycle, spec: d.spec, rate: d.rate }
       : {
@@ -194,10 +200,39 @@ export class Fleet {
           lastTransitionDate: d.at,
           routeVersion: 0,
           routeDigest: '',
+          scalingVersion: 0,
+          scalingDigest: '',
         };
+    if (scaling) next.scaling = scaling;
+    else delete next.scaling;
     this.appsById.set(d.appId, next);
     ch.desired.add(d.appId);
     return true;
+  }
+
+  /**
+   * Records an autoscaler decision about an app (its replica count, or that its metric cannot be
+   * read), with the events saying so; returns the app when anything changed.
+   */
+  saveScale(s: AppScale, ch: Changes): string | undefined {
+    const prev = this.appsById.get(s.appId);
+    if (!prev) return undefined;
+    const outcome = applyScale(prev, s);
+    if (!outcome) return undefined;
+    this.appsById.set(prev.id, { ...prev, scaling: outcome.scaling });
+    ch.apps.add(prev.id);
+    for (const e of outcome.events)
+      ch.events.push({
+        id: this.ids.event(),
+        appId: prev.id,
+        projectId: prev.projectId,
+        at: s.at,
+        source: 'autoscaler',
+        type: e.type,
+        reason: e.type === 'AUTOSCALED' ? 'APP_SCALING' : 'APP_METRICS_UNAVAILABLE',
+        message: e.message.slice(0, 8192),
+      });
+    return prev.id;
   }
 
   /**
@@ -396,8 +431,30 @@ export class Fleet {
     if (plan.blocked !== undefined) this.waiting.add(appId);
     else this.waiting.delete(appId);
 
-    const next: StoredApp = { ...plan.app, routeVersion: prev.routeVersion, routeDigest: prev.routeDigest };
+    const next: StoredApp = {
+      ...plan.app,
+      routeVersion: prev.routeVersion,
+      routeDigest: prev.routeDigest,
+      scalingVersion: prev.scalingVersion,
+      scalingDigest: prev.scalingDigest,
+    };
     let routeChanged = false;
+    // What the autoscaler watches: the entry while the app scales automatically and runs, none after.
+    const scaling = plan.deleted ? undefined : scalingEntryFor(next, this.replicasOf(appId), this.nodes);
+    const scalingDigest = scaling ? createHash('sha1').update(JSON.stringify(scaling)).digest('base64') : '';
+    if (scalingDigest !== prev.scalingDigest) {
+      routeChanged = true;
+      next.scalingDigest = scalingDigest;
+      if (scaling) {
+        next.scalingVersion = prev.scalingVersion + 1;
+        ch.outbox.push({
+          kind: 'kv-put',
+          bucket: 'scaling',
+          key: appId,
+          value: { ...scaling, version: next.scalingVersion, updatedAt: now },
+        });
+      } else ch.outbox.push({ kind: 'kv-delete', bucket: 'scaling', key: appId });
+    }
     if (plan.deleted) {
       this.waiting.delete(appId);
       ch.outbox.push({ kind: 'kv-delete', bucket: 'routes', key: appId });

@@ -1,4 +1,4 @@
-import type { AppSpec } from '@gantry/contracts';
+import { type AppSpec, replicasWanted } from '@gantry/contracts';
 import { describe, expect, it } from '@jest/globals';
 
 import { appSpec, GiB } from '../__fixtures__/fleet.js';
@@ -412,7 +412,7 @@ describe('reconcileApp rolling update', () => {
   });
   const ready = (id: string, over: Partial<ReplicaView> = {}) =>
     replica(id, { phase: 'READY', everReady: true, ...over });
-  const running = (s: AppSpec, n = s.scalingStrategy.fixed.replicas) =>
+  const running = (s: AppSpec, n = replicasWanted(s.scalingStrategy)) =>
     app({
       state: 'RUNNING',
       desiredVersion: 2,
@@ -582,7 +582,7 @@ describe('reconcileApp rolling update', () => {
     expect(stuck.create).toEqual([]);
     expect(stuck.app.availableReplicas).toBe(1);
     expect(stuck.app.info).toEqual({
-      code: 'APP_SCALING',
+      code: 'APP_ROLLOUT_FAILED',
       message:
         '1/1 replicas ready; rolling update (image changed to demo:404): 0/1 updated; rollout stuck: new replica r1 failed: image missing; the previous replicas keep serving',
     });
@@ -598,6 +598,7 @@ describe('reconcileApp rolling update', () => {
     expect(fixed.stop).toEqual(['r1']);
     expect(fixed.create).toEqual([]);
     expect(fixed.app.state).toBe('SCALING');
+    expect(fixed.app.info.code).toBe('APP_SCALING');
     const gone = after(fixed, failedNew).filter((r) => r.desired === 'RUN');
     const next = run(fixed.app, gone, nodes());
     expect(next.create).toEqual([expect.objectContaining({ image: 'demo:3' })]);
@@ -621,8 +622,10 @@ describe('reconcileApp rolling update', () => {
       );
     const inTime = run(first.app, placedAt(599), nodes());
     expect(inTime.app.info.message).not.toContain('rollout failed');
+    expect(inTime.app.info.code).toBe('APP_SCALING');
     const late = run(first.app, placedAt(601), nodes());
     expect(late.app.state).toBe('SCALING');
+    expect(late.app.info.code).toBe('APP_ROLLOUT_FAILED');
     expect(late.stop).toEqual([]);
     expect(late.create).toEqual([]);
     expect(late.app.info.message).toBe(
@@ -649,6 +652,24 @@ describe('reconcileApp rolling update', () => {
     expect(stuck.stop).toEqual([]);
     expect(stuck.create).toEqual([]);
     expect(stuck.app.info.message).toContain('rollout stuck');
+    expect(stuck.app.info.code).toBe('APP_ROLLOUT_FAILED');
+  });
+
+  it('a rollback to the runtime the old replicas run ends the failed rollout: the failed new replica goes', () => {
+    const old = withImage('demo:1');
+    const olds = [ready('r-old', { specHash: runtimeHash(old), image: 'demo:1' })];
+    const first = run(running(withImage('demo:404')), olds, nodes());
+    const failedNew = agent(after(first, olds), true);
+    const stuck = run(first.app, failedNew, nodes());
+    expect(stuck.app.info.code).toBe('APP_ROLLOUT_FAILED');
+    const back = run({ ...stuck.app, spec: old }, failedNew, nodes());
+    expect(back.stop).toEqual(['r1']);
+    expect(back.create).toEqual([]);
+    expect(back.app.info.code).not.toBe('APP_ROLLOUT_FAILED');
+    const gone = after(back, failedNew).filter((r) => r.desired === 'RUN');
+    const done = run(back.app, gone, nodes());
+    expect(done.app.state).toBe('RUNNING');
+    expect(done.app.info.code).toBe('APP_RUNNING');
   });
 
   it('still fails the app when a replica fails before ever being ready and nothing old serves', () => {

@@ -11,6 +11,7 @@ import {
 
 import { type FreeCapacity, type PlacementResult, placeReplica, reserve } from './placement.js';
 import { rolloutBounds, runtimeHash } from './rollout.js';
+import { wantedReplicas } from './scaling.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
 export type PlannedEvent = Pick<AppEvent, 'type' | 'reason' | 'message' | 'replicaId' | 'nodeId'>;
@@ -199,7 +200,7 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
           });
         }
 
-      const want = app.spec.scalingStrategy.fixed.replicas;
+      const want = wantedReplicas(app);
       // Replicas on a draining node are moving: they keep serving until a replacement is ready.
       const moving = (r: ReplicaView) => nodes.get(r.nodeId)?.draining === true;
       const counted = () => live().filter((r) => !moving(r));
@@ -339,10 +340,20 @@ export function reconcileApp(input: ReconcileInput): ReconcilePlan {
           ready === 0 && !stuckWhy
             ? live().find((r) => r.phase !== 'READY' && r.phase !== 'FAILED' && r.message)
             : undefined;
+        // An automatic app's metric that cannot be read holds its count: its status says so.
+        const problem = app.scaling?.problem;
         info = {
-          code: STATE_INFO_CODE[state],
+          // A failed rollout has its own code: the api-gateway rolls back an app that asks for it.
+          code: stuckWhy
+            ? 'APP_ROLLOUT_FAILED'
+            : problem && state === 'RUNNING'
+              ? 'APP_METRICS_UNAVAILABLE'
+              : STATE_INFO_CODE[state],
           message:
-            `${ready}/${want} replicas ready` +
+            (want === 0 && ready === 0 && live().length === 0
+              ? 'scaled to zero replicas while idle: the next request wakes the app'
+              : `${ready}/${want} replicas ready`) +
+            (problem ? `; autoscaling holds: ${problem}` : '') +
             (stillOutdated ? `; rolling update (${why}): ${updated}/${want} updated` : '') +
             stuckWhy +
             (waitingOn ? `; replica ${waitingOn.id}: ${waitingOn.message}` : '') +

@@ -1,4 +1,4 @@
-import type { RouteEntry } from '@gantry/contracts';
+import { automaticOf, type RouteEntry } from '@gantry/contracts';
 
 import type { AppView, NodeView, ReplicaView } from './types.js';
 
@@ -31,6 +31,7 @@ export function routeFor(
     projectId: app.projectId,
     state: app.state,
     unsecureHttp: app.spec.unsecureHttp,
+    ...(automaticOf(app.spec.scalingStrategy)?.replicasMin === 0 ? { wakeable: true } : {}),
     labels: app.spec.labels,
     httpPort: app.spec.defaultHttpPort,
     ...(app.spec.grpcPort ? { grpcPort: app.spec.grpcPort } : {}),

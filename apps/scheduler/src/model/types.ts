@@ -55,6 +55,16 @@ export interface ReplicaView {
   createdAt?: string;
 }
 
+/** Where the autoscaler has an automatic app: the count it decided, since when, and what keeps it from deciding. */
+export interface AutoscaleState {
+  /** The replica count decided last (kept within the app's bounds when used). */
+  target: number;
+  /** When `target` last changed (ISO 8601). */
+  since: string;
+  /** Why the autoscaler cannot read the app's metric, while it cannot. */
+  problem?: string;
+}
+
 /** An app: what the user wants and what the scheduler last decided about it. */
 export interface AppView {
   id: string;
@@ -70,6 +80,8 @@ export interface AppView {
   availableReplicas: number;
   allocatedUnits: number;
   lastTransitionDate: string;
+  /** Automatic apps only. */
+  scaling?: AutoscaleState;
 }
 
 /** What one replica needs from one host. */

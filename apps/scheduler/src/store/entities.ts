@@ -11,6 +11,8 @@ import type {
 } from '@gantry/contracts';
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
+import type { AutoscaleState } from '../model/types.js';
+
 /** bigint columns come back from pg as strings; these values stay far below 2^53. */
 const bigintNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
@@ -102,6 +104,17 @@ export class AppRow {
 
   @Column({ type: 'text', name: 'route_digest', default: '' })
   routeDigest!: string;
+
+  /** An automatic app's autoscaling state (count decided, since when, metric trouble); NULL otherwise. */
+  @Column({ type: 'jsonb', nullable: true })
+  scaling!: AutoscaleState | null;
+
+  /** Version and digest of the last `scaling` KV entry published for the app ('' when none is). */
+  @Column({ type: 'integer', name: 'scaling_version', default: 0 })
+  scalingVersion!: number;
+
+  @Column({ type: 'text', name: 'scaling_digest', default: '' })
+  scalingDigest!: string;
 
   @CreateDateColumn({ type: 'timestamptz', name: 'created_at' })
   createdAt!: Date;

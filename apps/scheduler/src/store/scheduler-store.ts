@@ -205,6 +205,9 @@ const APP_STATUS = [
   'last_transition_at',
   'route_version',
   'route_digest',
+  'scaling',
+  'scaling_version',
+  'scaling_digest',
   'updated_at',
 ];
 const APP_UPDATE = ['project_id', 'desired_version', 'lifecycle', 'spec', 'rate', ...APP_STATUS];
@@ -254,6 +257,9 @@ function storedApp(row: AppRow): StoredApp {
     lastTransitionDate: row.lastTransitionAt.toISOString(),
     routeVersion: row.routeVersion,
     routeDigest: row.routeDigest,
+    ...(row.scaling ? { scaling: row.scaling } : {}),
+    scalingVersion: row.scalingVersion,
+    scalingDigest: row.scalingDigest,
   };
 }
 
@@ -282,6 +288,9 @@ function appStatusRow(a: StoredApp): Record<string, unknown> {
     last_transition_at: a.lastTransitionDate,
     route_version: a.routeVersion,
     route_digest: a.routeDigest,
+    scaling: a.scaling ?? null,
+    scaling_version: a.scalingVersion,
+    scaling_digest: a.scalingDigest,
     updated_at: new Date().toISOString(),
   };
 }

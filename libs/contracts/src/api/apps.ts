@@ -3,13 +3,18 @@ import { z } from 'zod';
 import {
   AppSpecSchema,
   AppStateSchema,
+  type AutomaticScaling,
   ENV_NAME,
   HistoryEntrySchema,
   InfoSchema,
   LABEL_KEY,
   LABEL_VALUE,
+  METRIC_AGGREGATIONS,
+  METRIC_FORMATS,
   PortSchema,
   RESERVED_LABEL_PREFIX,
+  SCALING_RESOURCES,
+  SELF_PLACEHOLDER,
 } from '../domain/app-spec.js';
 import { APP_STATES } from '../domain/app-state.js';
 import { AppEventSchema } from '../wire/app.js';
@@ -156,19 +161,149 @@ const FixedScalingInputSchema = z.strictObject(
   { error: requiredOr('must be an object like {"replicas": 2}') },
 );
 
-/** Automatic scaling (reference §4.2) is refused until the autoscaler exists. */
-const AutomaticScalingInputSchema = z.never({
-  error: 'automatic scaling is not available yet: use {"fixed": {"replicas": n}}',
-});
+const WINDOW_MESSAGE = 'must be a whole number of seconds (0-3600)';
+const windowSeconds = z.int({ error: WINDOW_MESSAGE }).min(0, WINDOW_MESSAGE).max(3600, WINDOW_MESSAGE);
 
-/** `scalingStrategy` of a create request (reference `ScalingStrategyInput`): fixed only, for now. */
-export const ScalingStrategyInputSchema = z.strictObject(
+/** `customMetrics` of a request (reference §4.5): the metric, where to read it, and its target. */
+const CustomMetricsInputSchema = z.strictObject(
   {
-    fixed: FixedScalingInputSchema.optional(),
-    automatic: AutomaticScalingInputSchema.optional(),
+    apiUrl: z
+      .string({ error: requiredOr('must be a URL like http://<SELF>:6000/metrics') })
+      .max(2048, 'must be at most 2048 characters')
+      .regex(
+        /^https?:\/\/[^\s]+$/,
+        'must be an http:// or https:// URL (http://<SELF>:6000/metrics polls each replica)',
+      )
+      .refine((u) => {
+        try {
+          new URL(u.replace(SELF_PLACEHOLDER, 'self.invalid'));
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be a valid URL')
+      .refine(
+        (u) => !u.includes(SELF_PLACEHOLDER) || /^https?:\/\/<SELF>(:\d{1,5})?(\/|$)/.test(u),
+        '<SELF> may only stand for the host: http://<SELF>:PORT/path',
+      ),
+    format: z.enum(METRIC_FORMATS, { error: `must be one of ${METRIC_FORMATS.join(', ')}` }).default('JSON'),
+    valueLocation: z
+      .string({ error: requiredOr('must be where the value is, like components.worker.tasks') })
+      .min(1, 'must not be empty')
+      .max(1024, 'must be at most 1024 characters'),
+    targetValue: z
+      .number({ error: requiredOr('must be a number above 0') })
+      .positive('must be above 0')
+      .max(1e15, 'must be at most 1e15'),
+    aggregationType: z
+      .enum(METRIC_AGGREGATIONS, { error: `must be one of ${METRIC_AGGREGATIONS.join(', ')}` })
+      .default('AVERAGE'),
   },
-  { error: 'must be an object like {"fixed": {"replicas": 2}}' },
+  {
+    error: requiredOr(
+      'must be an object like {"apiUrl": "http://<SELF>:6000/metrics", "valueLocation": "queue", "targetValue": 10}',
+    ),
+  },
 );
+
+/**
+ * `automatic` of a request (reference §2.2 `AutomaticScaling`, §4): bounds, one metric — CPU or RAM
+ * against a percentage of the replica's allocation, or a custom metric — and the delays.
+ */
+export const AutomaticScalingInputSchema = z
+  .strictObject(
+    {
+      replicasMin: z
+        .int({ error: requiredOr('must be a whole number of replicas (0-10)') })
+        .min(0, 'must be at least 0')
+        .max(10, 'must be at most 10'),
+      replicasMax: z
+        .int({ error: requiredOr('must be a whole number of replicas (1-10)') })
+        .min(1, 'must be at least 1')
+        .max(10, 'must be at most 10'),
+      resourceType: z
+        .enum(SCALING_RESOURCES, { error: `must be one of ${SCALING_RESOURCES.join(', ')}` })
+        .optional(),
+      averageUsageTarget: z
+        .int({ error: 'must be a whole percentage (1-100)' })
+        .min(1, 'must be at least 1')
+        .max(100, 'must be at most 100')
+        .optional(),
+      scaleUpStabilizationWindowSeconds: windowSeconds.default(0),
+      scaleDownStabilizationWindowSeconds: windowSeconds.default(300),
+      cooldownPeriodSeconds: z
+        .int({ error: 'must be a whole number of seconds (0-86400)' })
+        .min(0, 'must be at least 0')
+        .max(86_400, 'must be at most 86400')
+        .optional(),
+      customMetrics: CustomMetricsInputSchema.optional(),
+    },
+    {
+      error: requiredOr('must be an object like {"replicasMin": 1, "replicasMax": 4, "resourceType": "CPU"}'),
+    },
+  )
+  .superRefine((a, ctx) => {
+    if (a.replicasMax < a.replicasMin)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['replicasMax'],
+        message: `must be at least replicasMin (${a.replicasMin})`,
+      });
+    if (a.cooldownPeriodSeconds !== undefined && a.replicasMin !== 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cooldownPeriodSeconds'],
+        message: 'applies only to an app that scales to zero (replicasMin 0)',
+      });
+    if (a.customMetrics)
+      for (const field of ['resourceType', 'averageUsageTarget'] as const)
+        if (a[field] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: 'cannot be set with customMetrics: an app scales on one metric',
+          });
+  })
+  .transform((a): AutomaticScaling => ({
+    replicasMin: a.replicasMin,
+    replicasMax: a.replicasMax,
+    ...(a.customMetrics
+      ? { customMetrics: a.customMetrics }
+      : {
+          resourceType: a.resourceType ?? AUTOSCALING_DEFAULTS.resourceType,
+          averageUsageTarget: a.averageUsageTarget ?? AUTOSCALING_DEFAULTS.averageUsageTarget,
+        }),
+    scaleUpStabilizationWindowSeconds: a.scaleUpStabilizationWindowSeconds,
+    scaleDownStabilizationWindowSeconds: a.scaleDownStabilizationWindowSeconds,
+    ...(a.replicasMin === 0
+      ? { cooldownPeriodSeconds: a.cooldownPeriodSeconds ?? AUTOSCALING_DEFAULTS.cooldownPeriodSeconds }
+      : {}),
+  }));
+
+/** Defaults of automatic scaling (reference §4.2–4.3). */
+export const AUTOSCALING_DEFAULTS = {
+  resourceType: 'CPU',
+  averageUsageTarget: 75,
+  cooldownPeriodSeconds: 300,
+} as const;
+
+const ONE_STRATEGY = 'set exactly one of fixed and automatic';
+
+/** `scalingStrategy` of a create request (reference `ScalingStrategyInput`): fixed or automatic. */
+export const ScalingStrategyInputSchema = z
+  .strictObject(
+    {
+      fixed: FixedScalingInputSchema.optional(),
+      automatic: AutomaticScalingInputSchema.optional(),
+    },
+    {
+      error:
+        'must be an object like {"fixed": {"replicas": 2}} or {"automatic": {"replicasMin": 1, "replicasMax": 4}}',
+    },
+  )
+  .superRefine((s, ctx) => {
+    if (s.fixed && s.automatic) ctx.addIssue({ code: 'custom', message: ONE_STRATEGY });
+  });
 
 /** Readiness probe of a request: `{path?, port?}` (defaults: `/` on `defaultHttpPort`). */
 export const ProbeInputSchema = z.strictObject(
@@ -192,6 +327,13 @@ export const DeploymentStrategyInputSchema = z
         .int({ error: 'must be a whole number of seconds' })
         .min(1, 'must be at least 1')
         .max(86_400, 'must be at most 86400')
+        .optional(),
+      autoRollback: z
+        .boolean({ error: 'must be true or false' })
+        .meta({
+          description:
+            'When the new replicas of a rolling update fail, or are not ready within progressDeadlineSeconds, go back to the previous runtime spec by itself (once per update). Default false.',
+        })
         .optional(),
     },
     { error: 'must be an object like {"maxSurge": "25%", "maxUnavailable": "25%"}' },
@@ -308,27 +450,47 @@ export type SetLabelInput = z.infer<typeof SetLabelInputSchema>;
 
 /**
  * The body of `PUT /v1/app/{id}/scalingstrategy` (reference `ScalingStrategyInput`): a fixed number of
- * replicas, 1 to 10. Automatic scaling is refused until the autoscaler exists.
+ * replicas (1 to 10) or automatic scaling. A running app switches without a rolling update.
  */
-export const SetScalingStrategyInputSchema = z.strictObject(
-  {
-    automatic: AutomaticScalingInputSchema.optional(),
-    fixed: FixedScalingInputSchema,
-  },
-  { error: requiredOr('the body must be a JSON object like {"fixed": {"replicas": 2}}') },
-);
+export const SetScalingStrategyInputSchema = z
+  .strictObject(
+    {
+      automatic: AutomaticScalingInputSchema.optional(),
+      fixed: FixedScalingInputSchema.optional(),
+    },
+    { error: requiredOr('the body must be a JSON object like {"fixed": {"replicas": 2}}') },
+  )
+  .superRefine((s, ctx) => {
+    if ((s.fixed === undefined) === (s.automatic === undefined))
+      ctx.addIssue({ code: 'custom', message: ONE_STRATEGY });
+  });
 export type SetScalingStrategyInput = z.infer<typeof SetScalingStrategyInputSchema>;
 
-const UPDATABLE = ['defaultHttpPort', 'grpcPort', 'probe', 'deploymentStrategy'] as const;
+const UPDATABLE = [
+  'envVars',
+  'command',
+  'resources',
+  'defaultHttpPort',
+  'grpcPort',
+  'probe',
+  'deploymentStrategy',
+] as const;
+
+const create = CreateAppInputSchema.shape;
 
 /**
- * The body of `PUT /v1/app/{id}` (reference `UpdateInput`, minus the image): ports, readiness probe
- * and rolling-update parameters. Omitted fields keep their value; `grpcPort: null` removes the gRPC
- * port. The image has its own endpoint (`PUT /v1/app/{id}/image`).
+ * The body of `PUT /v1/app/{id}` (reference `UpdateInput`, minus the image): environment, command,
+ * resources, ports, readiness probe and rolling-update parameters, each validated as on create.
+ * Omitted fields keep their value; `envVars` replaces the whole list; `command: null` gives the
+ * image's own command back; `grpcPort: null` removes the gRPC port; `resources` is resolved as on
+ * create. The image has its own endpoint (`PUT /v1/app/{id}/image`).
  */
 export const UpdateAppInputSchema = z
   .strictObject(
     {
+      envVars: create.envVars,
+      command: create.command.unwrap().nullable().optional(),
+      resources: create.resources,
       defaultHttpPort: PortSchema.optional(),
       grpcPort: PortSchema.nullable().optional(),
       probe: ProbeInputSchema.optional(),

@@ -40,7 +40,71 @@ export const DeploymentStrategySchema = z.strictObject({
   maxSurge: z.string(),
   maxUnavailable: z.string(),
   progressDeadlineSeconds: z.int().min(1).max(86_400),
+  /**
+   * A rolling update whose new replicas fail returns to the previous runtime spec by itself (the
+   * api-gateway does it on `APP_ROLLOUT_FAILED`). Absent (specs from before it existed) means false.
+   */
+  autoRollback: z.boolean().optional(),
 });
+
+/** Where a custom metric's value is read from (reference §4.5, KEDA's metrics-api scaler). */
+export const METRIC_FORMATS = ['JSON', 'XML', 'YAML', 'PROMETHEUS'] as const;
+export const METRIC_AGGREGATIONS = ['AVERAGE', 'MIN', 'MAX', 'SUM'] as const;
+export const SCALING_RESOURCES = ['CPU', 'RAM'] as const;
+
+/** The placeholder of a custom metric URL that stands for each ready replica of the app. */
+export const SELF_PLACEHOLDER = '<SELF>';
+
+export const CustomMetricsSchema = z.strictObject({
+  /** `http(s)://…`; with `<SELF>` as host, polled on every ready replica (through its node). */
+  apiUrl: z.string().max(2048),
+  format: z.enum(METRIC_FORMATS),
+  /** JSON: a GJSON-like dotted path; YAML/XML: a dotted path; PROMETHEUS: a series (`name{label="v"}`). */
+  valueLocation: z.string().min(1).max(1024),
+  targetValue: z.number().positive(),
+  aggregationType: z.enum(METRIC_AGGREGATIONS),
+});
+export type CustomMetrics = z.infer<typeof CustomMetricsSchema>;
+
+/** Automatic scaling with every default applied (reference §2.2 `AutomaticScaling`, §4). */
+export const AutomaticScalingSchema = z.strictObject({
+  replicasMin: z.int().min(0).max(10),
+  replicasMax: z.int().min(1).max(10),
+  /** Absent when `customMetrics` drives the app. */
+  resourceType: z.enum(SCALING_RESOURCES).optional(),
+  /** Percent of the per-replica allocation, averaged over ready replicas; with `resourceType`. */
+  averageUsageTarget: z.int().min(1).max(100).optional(),
+  scaleUpStabilizationWindowSeconds: z.int().min(0).max(3600),
+  scaleDownStabilizationWindowSeconds: z.int().min(0).max(3600),
+  /** Only with `replicasMin: 0`: idle time beyond the scale-down window before 1 → 0. */
+  cooldownPeriodSeconds: z.int().min(0).max(86_400).optional(),
+  customMetrics: CustomMetricsSchema.optional(),
+});
+export type AutomaticScaling = z.infer<typeof AutomaticScalingSchema>;
+
+export const ScalingStrategySchema = z.union([
+  z.strictObject({ fixed: z.strictObject({ replicas: z.int().min(0).max(10) }) }),
+  z.strictObject({ automatic: AutomaticScalingSchema }),
+]);
+export type ScalingStrategy = z.infer<typeof ScalingStrategySchema>;
+
+/** The automatic scaling of a strategy, if it is one. */
+export const automaticOf = (s: ScalingStrategy): AutomaticScaling | undefined =>
+  'automatic' in s ? s.automatic : undefined;
+
+/**
+ * The replica count a strategy asks for: the fixed count, or the autoscaler's latest decision
+ * (`target`) kept within the bounds — `max(1, replicasMin)` before any decision.
+ */
+export function replicasWanted(s: ScalingStrategy, target?: number): number {
+  if ('fixed' in s) return s.fixed.replicas;
+  const { replicasMin: min, replicasMax: max } = s.automatic;
+  return Math.min(max, Math.max(min, target ?? Math.max(1, min)));
+}
+
+/** The most replicas a strategy may run at once: what quotas count. */
+export const replicasAtMost = (s: ScalingStrategy): number =>
+  'fixed' in s ? s.fixed.replicas : s.automatic.replicasMax;
 
 /** Resources of one replica, resolved from the flavor catalog (reference §2.3 `spec.resources`). */
 export const ResolvedResourcesSchema = z.strictObject({
@@ -68,7 +132,7 @@ export const AppSpecSchema = z.strictObject({
   envVars: z.array(EnvVarSchema),
   labels: z.record(z.string(), z.string()),
   resources: ResolvedResourcesSchema,
-  scalingStrategy: z.strictObject({ fixed: z.strictObject({ replicas: z.int().min(0).max(10) }) }),
+  scalingStrategy: ScalingStrategySchema,
   defaultHttpPort: PortSchema,
   grpcPort: PortSchema.optional(),
   probe: ProbeSchema,

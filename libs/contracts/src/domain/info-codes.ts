@@ -21,6 +21,9 @@ export const INFO_CODES = [
   'APP_NO_CAPACITY',
   'APP_QUOTA_EXCEEDED',
   'APP_PROGRESS_DEADLINE_EXCEEDED',
+  /** A rolling update's new replicas fail (or are not ready in time) while the previous ones keep serving. */
+  'APP_ROLLOUT_FAILED',
+  'APP_METRICS_UNAVAILABLE',
   'JOB_IMAGE_PULL',
   'JOB_IMAGE_PULL_BACKOFF',
   'JOB_INVALID_IMAGE_NAME',

@@ -105,6 +105,10 @@ export const AppEventSchema = z.strictObject({
     'REPLICA_FAILED',
     'REPLICA_REMOVED',
     'UNSCHEDULABLE',
+    /** The autoscaler changed the replica count (the message has its inputs and reason). */
+    'AUTOSCALED',
+    /** An automatic app's metric cannot be read (or can again): no decision is made on it meanwhile. */
+    'METRICS_UNAVAILABLE',
   ]),
   reason: z.enum(INFO_CODES),
   message: z.string().max(8192),

@@ -17,6 +17,14 @@ import {
   AppStatusBatchSchema,
   AppStatusChangedSchema,
 } from './app.js';
+import {
+  AppScaleSchema,
+  IngressTrafficSchema,
+  NodeUsageSchema,
+  ReplicaScrapeQuerySchema,
+  ReplicaScrapeResultSchema,
+  ScalingEntrySchema,
+} from './autoscaling.js';
 import { UsageQuerySchema, UsageRecordSchema, UsageResultSchema } from './billing.js';
 import { DeadLetterSchema } from './dead-letter.js';
 import {
@@ -73,6 +81,7 @@ export const EVENTS = {
   /** Superseded by `app.event.v2`; nothing publishes it. Still consumed, as `app.status.v1` is. */
   'app.event.v1': { stream: 'APPS', schema: AppEventSchema },
   'app.event.v2': { stream: 'APPS', schema: AppEventBatchSchema },
+  'app.scale.v1': { stream: 'APPS', schema: AppScaleSchema },
   'node.report.v1': { stream: 'NODES', schema: ReplicaReportSchema },
   'logs.batch.v1': { stream: 'LOGS', schema: LogBatchSchema },
   'billing.usage.v1': { stream: 'BILLING', schema: UsageRecordSchema },
@@ -84,11 +93,16 @@ export type EventPayload<S extends EventSubject> = z.infer<(typeof EVENTS)[S]['s
 /** What may be lost: core NATS, no stream. */
 export const SIGNALS = {
   'node.heartbeat.v1': { schema: NodeHeartbeatSchema },
+  'node.usage.v1': { schema: NodeUsageSchema },
+  'ingress.traffic.v1': { schema: IngressTrafficSchema },
 } as const satisfies Record<string, { schema: z.ZodType }>;
 export type SignalSubject = keyof typeof SIGNALS;
 export type SignalPayload<S extends SignalSubject> = z.infer<(typeof SIGNALS)[S]['schema']>;
 
-/** Request/reply over core NATS, served by a queue group of the owning service. */
+/**
+ * Request/reply over core NATS, served by a queue group of the owning service — or, for an
+ * `addressed` query, by one instance: the request goes to `<subject>.<address>` (a node id).
+ */
 export const QUERIES = {
   'query.logs.v1': { owner: 'log-collector', request: LogQuerySchema, response: LogQueryResultSchema },
   'query.events.v1': { owner: 'log-collector', request: EventQuerySchema, response: EventQueryResultSchema },
@@ -100,7 +114,16 @@ export const QUERIES = {
     request: RegistryAuthQuerySchema,
     response: RegistryAuthResultSchema,
   },
-} as const satisfies Record<string, { owner: string; request: z.ZodType; response: z.ZodType }>;
+  'query.replica-scrape.v1': {
+    owner: 'node-agent',
+    request: ReplicaScrapeQuerySchema,
+    response: ReplicaScrapeResultSchema,
+    addressed: true,
+  },
+} as const satisfies Record<
+  string,
+  { owner: string; request: z.ZodType; response: z.ZodType; addressed?: boolean }
+>;
 export type QuerySubject = keyof typeof QUERIES;
 export type QueryRequest<S extends QuerySubject> = z.infer<(typeof QUERIES)[S]['request']>;
 export type QueryResponse<S extends QuerySubject> = z.infer<(typeof QUERIES)[S]['response']>;
@@ -114,6 +137,10 @@ export const BUCKETS = {
   'replica-assignments': {
     schema: ReplicaAssignmentSchema,
     description: 'the assignment of a replica too large to travel inline (key: node id.replica id)',
+  },
+  scaling: {
+    schema: ScalingEntrySchema,
+    description: 'what the autoscaler needs of each automatic app asked to run (key: app id)',
   },
   routes: { schema: RouteEntrySchema, description: 'how to reach each app (key: app id)' },
   tokens: {
@@ -131,6 +158,7 @@ export type BucketValue<B extends BucketName> = z.infer<(typeof BUCKETS)[B]['sch
 export const CONSUMERS = [
   { service: 'scheduler', subject: 'app.desired.v1' },
   { service: 'scheduler', subject: 'node.report.v1' },
+  { service: 'scheduler', subject: 'app.scale.v1' },
   { service: 'api-gateway', subject: 'app.status.v1' },
   { service: 'api-gateway', subject: 'app.status.v2' },
   { service: 'billing-meter', subject: 'app.status.v1' },

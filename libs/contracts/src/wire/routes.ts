@@ -17,6 +17,11 @@ export const RouteEntrySchema = z.strictObject({
   labels: z.record(z.string(), z.string()),
   httpPort: z.int(),
   grpcPort: z.int().optional(),
+  /**
+   * An automatic app that may run no replica (`replicasMin: 0`): a request arriving while it has no
+   * ready replica is held while the app wakes, rather than refused.
+   */
+  wakeable: z.boolean().optional(),
   /** Container ports reachable as `<appId>-<port>`. */
   ports: z.array(z.int()),
   endpoints: z.array(

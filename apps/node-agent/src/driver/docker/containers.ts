@@ -20,6 +20,16 @@ function timeOf(iso: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
+/**
+ * The container's IP: the top-level one (the default bridge's; engines before API 1.44 set it), else
+ * that of the first network that gave it one.
+ */
+function addressOf(settings: Docker.ContainerInspectInfo['NetworkSettings'] | undefined): string | undefined {
+  const legacy = (settings as { IPAddress?: unknown } | undefined)?.IPAddress;
+  if (typeof legacy === 'string' && legacy) return legacy;
+  return Object.values(settings?.Networks ?? {}).find((n) => n?.IPAddress)?.IPAddress || undefined;
+}
+
 /** The engine-level translation of a ContainerSpec. */
 export function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
   const key = (p: number): string => `${p}/tcp`;
@@ -111,6 +121,8 @@ export class DockerContainers {
       const host = (list ?? []).map((b) => Number(b.HostPort)).find((p) => Number.isInteger(p) && p > 0);
       if (proto === 'tcp' && port && host) ports[port] = host;
     }
+    const running = stateOf(info.State.Status) === 'running';
+    const address = running ? addressOf(info.NetworkSettings) : undefined;
     const startedAt = timeOf(info.State.StartedAt);
     const finishedAt = timeOf(info.State.FinishedAt);
     return {
@@ -125,6 +137,7 @@ export class DockerContainers {
       ...(startedAt !== undefined ? { startedAt } : {}),
       ...(finishedAt !== undefined ? { finishedAt } : {}),
       ports,
+      ...(address ? { address } : {}),
     };
   }
 

@@ -121,7 +121,7 @@ export class DockerDriver implements ContainerDriver {
     return this.logs.tail(id, lines);
   }
 
-  stats(id: string): Promise<ContainerStats | undefined> {
-    return this.sampler.sample(id);
+  stats(id: string, opts: { signal?: AbortSignal } = {}): Promise<ContainerStats | undefined> {
+    return this.sampler.sample(id, opts.signal);
   }
 }

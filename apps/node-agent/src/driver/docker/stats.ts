@@ -1,31 +1,46 @@
 import type Docker from 'dockerode';
 
+import { stampMs } from '../../model/usage.js';
 import type { ContainerStats } from '../driver.js';
 import { statusOf, toDriverError } from './errors.js';
 
-/** One resource sample of a running container (Docker measures CPU over about a second). */
+/** A count from the engine's JSON: anything but a finite positive number is 0. */
+const count = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0);
+
+/** Resource counters of a running container. */
 export class DockerStats {
   constructor(private readonly docker: Docker) {}
 
-  async sample(id: string): Promise<ContainerStats | undefined> {
+  /**
+   * One reading: `one-shot` (API 1.41+) makes the engine answer with its stats collector's next
+   * reading (within a second) instead of waiting for a second one to fill `precpu_stats`, which the
+   * caller does not use: it keeps its own previous reading. Docker's zero `read` time means the
+   * container is not running.
+   */
+  async sample(id: string, signal?: AbortSignal): Promise<ContainerStats | undefined> {
     let s: Docker.ContainerStats;
     try {
-      s = await this.docker.getContainer(id).stats({ stream: false });
+      s = await this.docker.getContainer(id).stats({
+        stream: false,
+        'one-shot': true,
+        ...(signal ? { abortSignal: signal } : {}),
+      } as { stream: false; 'one-shot': true });
     } catch (error) {
       if (statusOf(error) === 404 || statusOf(error) === 409) return undefined;
       throw toDriverError(error, 'sampling the container');
     }
-    if (!s?.cpu_stats || !s.read || s.read.startsWith('0001-')) return undefined;
-    const cpuDelta =
-      (s.cpu_stats.cpu_usage?.total_usage ?? 0) - (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
-    const systemDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
-    const online = s.cpu_stats.online_cpus || 1;
-    const cache = (s.memory_stats?.stats as { cache?: number } | undefined)?.cache ?? 0;
+    const readAt = typeof s?.read === 'string' ? stampMs(s.read) : undefined;
+    if (readAt === undefined || !s.cpu_stats) return undefined;
+    const counters: ContainerStats['memoryCounters'] = {};
+    const raw: unknown = s.memory_stats?.stats;
+    if (raw && typeof raw === 'object')
+      for (const [key, value] of Object.entries(raw))
+        if (key === 'inactive_file' || key === 'total_inactive_file') counters[key] = count(value);
     return {
-      cpus: systemDelta > 0 && cpuDelta > 0 ? (cpuDelta / systemDelta) * online : 0,
-      memory: Math.max(0, (s.memory_stats?.usage ?? 0) - cache),
-      memoryLimit: s.memory_stats?.limit ?? 0,
-      pids: s.pids_stats?.current ?? 0,
+      readAt,
+      cpuNs: count(s.cpu_stats.cpu_usage?.total_usage),
+      memoryUsage: count(s.memory_stats?.usage),
+      memoryCounters: counters,
     };
   }
 }

@@ -27,6 +27,10 @@ export interface FakeBehaviour {
   exitCode?: number;
   /** Lines written at each start: `stdout:` / `stderr:` prefixes pick the stream (default stdout). */
   output?: string[];
+  /** What it uses while running: CPUs busy on average, memory bytes (default 0.1 CPU, 32 MiB). */
+  usage?: { cpus: number; memory: number };
+  /** Its IP on its network while running (default none: nothing can reach it directly). */
+  address?: string;
 }
 
 interface FakeContainer {
@@ -222,6 +226,7 @@ export class FakeDriver implements ContainerDriver {
             ports: _p,
             startedAt: _s,
             finishedAt: _f,
+            address: _a,
             ...summary
           } = this.details(c);
           return summary;
@@ -266,9 +271,16 @@ export class FakeDriver implements ContainerDriver {
   stats(id: string): Promise<ContainerStats | undefined> {
     return this.guard(() => {
       const c = this.containers.get(id);
-      return c?.state === 'running'
-        ? { cpus: 0.1, memory: 32 * 1024 ** 2, memoryLimit: c.spec.memory, pids: 1 }
-        : undefined;
+      if (c?.state !== 'running') return undefined;
+      const usage = this.behaviours.get(c.spec.image)?.usage ?? { cpus: 0.1, memory: 32 * 1024 ** 2 };
+      const now = Date.now();
+      return {
+        readAt: now,
+        // The counter grows at the behaviour's rate from the start of this run, as a cgroup's does.
+        cpuNs: usage.cpus * (now - (c.startedAt ?? now)) * 1e6,
+        memoryUsage: usage.memory,
+        memoryCounters: {},
+      };
     });
   }
 
@@ -279,6 +291,7 @@ export class FakeDriver implements ContainerDriver {
   }
 
   private details(c: FakeContainer): ContainerDetails {
+    const address = this.behaviours.get(c.spec.image)?.address;
     return {
       id: c.id,
       name: c.spec.name,
@@ -290,6 +303,7 @@ export class FakeDriver implements ContainerDriver {
       ...(c.startedAt !== undefined ? { startedAt: c.startedAt } : {}),
       ...(c.finishedAt !== undefined ? { finishedAt: c.finishedAt } : {}),
       ports: c.state === 'running' ? { ...c.ports } : {},
+      ...(c.state === 'running' && address ? { address } : {}),
     };
   }
 
