@@ -118,6 +118,7 @@ describe('automatic scaling', () => {
     expect(idle.source).toBe('autoscaler');
     const zero = await waitForReplicas(app.id, 0);
     expect(zero.status.info.message).toContain('scaled to zero');
+    expect(zero.status).toMatchObject({ state: 'RUNNING', availableReplicas: 0, desiredReplicas: 0 });
     // The next request is held while a replica starts, then answered — no error.
     const t0 = Date.now();
     const reply = await callApp(app.id);
@@ -145,7 +146,7 @@ describe('automatic scaling', () => {
     // 12 jobs per replica against a target of 5: ceil(1 × 12 / 5) = 3 replicas.
     const up = await waitForEvent(app.id, 'AUTOSCALED', /queue_depth.*1 → 3/);
     expect(up.source).toBe('autoscaler');
-    await waitForReplicas(app.id, 3);
+    expect((await waitForReplicas(app.id, 3)).status.desiredReplicas).toBe(3);
     const r = await api('PUT', `/v1/app/${app.id}/scalingstrategy`, { body: { fixed: { replicas: 3 } } });
     expect(r.status).toBe(200);
     const before = (await events(app.id)).length;

@@ -53,6 +53,7 @@ export interface AppObject {
   status: {
     state: string;
     availableReplicas: number;
+    desiredReplicas?: number;
     url: string;
     info: { code: string; message: string };
     history: Array<{ state: string; date: string }>;

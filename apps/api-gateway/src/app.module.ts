@@ -31,10 +31,16 @@ import { GatewayStore } from './store/gateway-store.js';
 import { Init1764000000000 } from './store/migrations/1764000000000-init.js';
 import { Registries1764200000000 } from './store/migrations/1764200000000-registries.js';
 import { PreviousRuntime1765100000000 } from './store/migrations/1765100000000-previous-runtime.js';
+import { DesiredReplicas1765200000000 } from './store/migrations/1765200000000-desired-replicas.js';
 
 export { SERVICE };
 export const GATEWAY_SCHEMA = 'gateway';
-export const GATEWAY_MIGRATIONS = [Init1764000000000, Registries1764200000000, PreviousRuntime1765100000000];
+export const GATEWAY_MIGRATIONS = [
+  Init1764000000000,
+  Registries1764200000000,
+  PreviousRuntime1765100000000,
+  DesiredReplicas1765200000000,
+];
 
 /** Every HTTP controller of the gateway (the API route table documents each of their routes). */
 export const GATEWAY_CONTROLLERS = [

@@ -28,6 +28,9 @@ export function toApp(row: AppRow, urlTemplate: string): App {
     status: {
       state: row.state,
       availableReplicas: row.availableReplicas,
+      ...(row.desiredReplicas !== null && row.desiredReplicas !== undefined
+        ? { desiredReplicas: row.desiredReplicas }
+        : {}),
       url: appUrl(urlTemplate, row.id),
       info: row.info,
       history: row.history,

@@ -182,6 +182,7 @@ describe('autoRollbackDue', () => {
   };
   const asking: AutoRollbackView = {
     lifecycle: 'RUNNING',
+    desiredVersion: 4,
     info: { code: 'APP_ROLLOUT_FAILED', message: '2/2 replicas ready; rollout stuck: …' },
     spec: { ...V2, deploymentStrategy: { ...V2.deploymentStrategy, autoRollback: true } },
     previousRuntime: previous,
@@ -189,7 +190,15 @@ describe('autoRollbackDue', () => {
   const after = '2026-11-23T10:01:00.000Z';
 
   it('is due when the app asks for it and its current runtime spec, from an update, failed its rollout', () => {
-    expect(autoRollbackDue(asking, after)).toBe(true);
+    expect(autoRollbackDue(asking, { at: after })).toBe(true);
+    expect(autoRollbackDue(asking, { at: after, desiredVersion: 4 })).toBe(true);
+  });
+
+  it('goes by the desired version a status was decided under, when the scheduler says it, not by clocks', () => {
+    // Decided under version 3, before the update that made version 4: about the older runtime.
+    expect(autoRollbackDue(asking, { at: after, desiredVersion: 3 })).toBe(false);
+    // A scheduler clock behind the gateway's still counts when the version says it is current.
+    expect(autoRollbackDue(asking, { at: '2026-11-23T09:00:00.000Z', desiredVersion: 4 })).toBe(true);
   });
 
   it.each<[string, AutoRollbackView, string]>([
@@ -220,6 +229,6 @@ describe('autoRollbackDue', () => {
     ['it is asked to stop', { ...asking, lifecycle: 'STOPPED' }, after],
     ['the failure was reported before the current runtime spec was made', asking, '2026-11-23T09:59:59.000Z'],
   ])('is not due when %s', (_why, app, failedAt) => {
-    expect(autoRollbackDue(app, failedAt)).toBe(false);
+    expect(autoRollbackDue(app, { at: failedAt })).toBe(false);
   });
 });

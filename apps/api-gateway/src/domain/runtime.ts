@@ -143,6 +143,8 @@ export function rollBack(app: RollbackSource & { id: string }, at: Date): Rolled
 /** What of an app decides an automatic rollback. */
 export interface AutoRollbackView {
   lifecycle: Lifecycle;
+  /** The desired version that made the current runtime spec (or a later change). */
+  desiredVersion: number;
   info: Info;
   spec: AppSpec;
   previousRuntime: PreviousRuntime | null;
@@ -154,15 +156,24 @@ export interface AutoRollbackView {
  * its current one came from an update (not a rollback, and not already rolled back), and the failure
  * was reported after the current runtime spec was made (not a late report about an older one).
  */
-export function autoRollbackDue(app: AutoRollbackView, failedAt: string): boolean {
+export function autoRollbackDue(
+  app: AutoRollbackView,
+  failure: { at: string; desiredVersion?: number | undefined },
+): boolean {
   const previous = app.previousRuntime;
+  // The failure is about the current runtime spec: decided under its desired version or a later
+  // one (schedulers that say so), else reported after it was made.
+  const current =
+    failure.desiredVersion !== undefined
+      ? failure.desiredVersion >= app.desiredVersion
+      : previous !== null && Date.parse(failure.at) > Date.parse(previous.since);
   return (
     app.spec.deploymentStrategy.autoRollback === true &&
     app.lifecycle === 'RUNNING' &&
     app.info.code === 'APP_ROLLOUT_FAILED' &&
     previous !== null &&
     previous.autoRollbackable &&
-    Date.parse(failedAt) > Date.parse(previous.since)
+    current
   );
 }
 

@@ -94,6 +94,7 @@ export class AppsService {
         state: 'QUEUED',
         info: { code: 'APP_QUEUED', message: 'waiting to be scheduled' },
         availableReplicas: 0,
+        desiredReplicas: null,
         history: [{ state: 'QUEUED', date: now.toISOString() }],
         lastTransitionAt: now,
         statusVersion: 0,
@@ -239,7 +240,7 @@ export class AppsService {
       // Lock order: project, then app (as create does).
       const project = await tx.lockProject(current.projectId);
       const app = await tx.lockApp(current.id);
-      if (!app || app.deleted || app.projectId !== failure.projectId || !autoRollbackDue(app, failure.at))
+      if (!app || app.deleted || app.projectId !== failure.projectId || !autoRollbackDue(app, failure))
         return;
       const now = new Date();
       const back = rollBack(app, now);

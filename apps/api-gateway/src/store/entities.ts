@@ -161,6 +161,10 @@ export class AppRow {
   @Column({ type: 'integer', name: 'available_replicas', default: 0 })
   availableReplicas!: number;
 
+  /** The replica count the scheduler last said the app works towards (NULL until it has). */
+  @Column({ type: 'integer', name: 'desired_replicas', nullable: true })
+  desiredReplicas!: number | null;
+
   @Column({ type: 'jsonb' })
   history!: HistoryEntry[];
 

@@ -266,10 +266,12 @@ export class GatewayStore {
     const [, affected] = (await this.ds.query(
       `UPDATE ${schema ? `${q(schema)}.` : ''}${q(tableName)} AS a SET
          state = x.state, info = x.info, available_replicas = x."availableReplicas",
+         desired_replicas = COALESCE(x."desiredReplicas", a.desired_replicas),
          history = x.history, last_transition_at = x."lastTransitionDate", status_version = x.version,
          deleted = (x.state = 'DELETED'), updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS x("appId" text, "projectId" text, version integer,
-         state text, info jsonb, "availableReplicas" integer, history jsonb, "lastTransitionDate" timestamptz)
+         state text, info jsonb, "availableReplicas" integer, "desiredReplicas" integer, history jsonb,
+         "lastTransitionDate" timestamptz)
        WHERE a.id = x."appId" AND a.project_id = x."projectId" AND a.status_version < x.version
          AND a.deleted = false`,
       [JSON.stringify(statuses)],

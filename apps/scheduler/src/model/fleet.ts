@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 import {
+  ACTIVE_STATES,
   APP_EVENT_BATCH_MAX,
   APP_STATUS_BATCH_MAX,
   type AppDesired,
@@ -19,7 +20,7 @@ import { assignmentFor } from './assignment.js';
 import { FreeCapacity, freeCapacity, type PlacementResult, placeReplica, release } from './placement.js';
 import { reconcileApp, type ReconcilePlan } from './reconcile.js';
 import { routeFor } from './route.js';
-import { applyScale, scalingEntryFor, scalingOnDesired } from './scaling.js';
+import { applyScale, scalingEntryFor, scalingOnDesired, wantedReplicas } from './scaling.js';
 import type { AppView, NodeView, ReplicaRequest, ReplicaView } from './types.js';
 
 /** An app as stored: its view plus the version and digest (a hash) of the last route published for it. */
@@ -489,6 +490,9 @@ export class Fleet {
         history: next.history,
         lastTransitionDate: next.lastTransitionDate,
         rate: next.rate,
+        desiredVersion: next.desiredVersion,
+        desiredReplicas:
+          next.lifecycle === 'RUNNING' && ACTIVE_STATES.has(next.state) ? wantedReplicas(next) : 0,
       });
     for (const e of plan.events)
       ch.events.push({

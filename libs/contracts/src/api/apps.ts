@@ -537,6 +537,11 @@ function isZero(v: string | undefined): boolean {
 export const AppStatusSchema = z.strictObject({
   state: AppStateSchema,
   availableReplicas: z.int().min(0),
+  /**
+   * The replica count the app works towards: its fixed count, or — scaling automatically — the
+   * autoscaler's current decision (0 while scaled to zero). Absent until the scheduler has said.
+   */
+  desiredReplicas: z.int().min(0).optional(),
   /** Where the app answers; the same across stop/start. */
   url: z.string(),
   info: InfoSchema,

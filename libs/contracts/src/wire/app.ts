@@ -45,6 +45,10 @@ export const AppStatusChangedSchema = z.strictObject({
   history: z.array(HistoryEntrySchema),
   lastTransitionDate: IsoDateSchema,
   rate: RateSchema,
+  /** The desired version the status was decided under (absent from schedulers before it). */
+  desiredVersion: z.int().min(1).optional(),
+  /** The replica count the app works towards: its fixed count, or the autoscaler's decision. */
+  desiredReplicas: z.int().min(0).max(10).optional(),
 });
 export type AppStatusChanged = z.infer<typeof AppStatusChangedSchema>;
 
