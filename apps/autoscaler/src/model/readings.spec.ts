@@ -33,7 +33,7 @@ function entry(automatic: Partial<AutomaticScaling> = {}): ScalingEntry {
       scaleDownStabilizationWindowSeconds: 300,
       ...automatic,
     },
-    replicas: 3,
+    replicas: 2,
     replicasSince: '2026-05-01T10:00:00Z',
     perReplica: { cpu: 2, memory: 4 * GiB, gpu: 0 },
     ready: [],
@@ -73,6 +73,25 @@ describe('CPU and RAM', () => {
       metric: { kind: 'perReplica', value: 43.75, target: 60 },
       describe: 'ram 44 % of target 60 % (2 ready, over 10 s)',
     });
+  });
+
+  it('counts replicas on their way at 0 % above target (the HPA rule for unready pods), not below it', () => {
+    // 3 replicas decided, 2 ready at 175 % and 50 %: the third will take load, so (175 + 50 + 0) / 3.
+    const three = { ...entry(), replicas: 3 };
+    expect(resourceReading(three, ready(['r1', 60], ['r2', 60]), of, opts)).toEqual({
+      kind: 'value',
+      metric: { kind: 'perReplica', value: 75, target: 50 },
+      describe: 'cpu 75 % of target 50 % (2 ready, 1 starting counted at 0 %, over 10 s)',
+    });
+    // Below target nothing is added: a scale-down is never hastened by replicas that do not serve.
+    expect(
+      resourceReading(
+        { ...three, automatic: { ...three.automatic, averageUsageTarget: 200 } },
+        ready(['r1', 60], ['r2', 60]),
+        of,
+        opts,
+      ),
+    ).toMatchObject({ metric: { value: 112.5 } });
   });
 
   it('leaves out a ready replica without samples, and says so', () => {

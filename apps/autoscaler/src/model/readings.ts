@@ -87,9 +87,17 @@ export function resourceReading(
       problem: `no ${resource === 'CPU' ? 'CPU' : 'memory'} usage reported for any of the ${plural(ready.length, 'ready replica')} over the last ${windowS} s`,
     };
   }
-  const average = percents.reduce((x, y) => x + y, 0) / percents.length;
   const target = a.averageUsageTarget ?? DEFAULT_USAGE_TARGET;
-  const without = unreported > 0 ? `, ${unreported} without usage` : '';
+  const sum = percents.reduce((x, y) => x + y, 0);
+  // Replicas decided but not ready yet will take load: above target they count at 0 %, as the
+  // Kubernetes HPA counts unready pods on a scale-up — so a load the replicas on their way will carry
+  // does not add more again before they serve (no overshoot while they start).
+  const starting = Math.max(0, entry.replicas - ready.length);
+  const countStarting = starting > 0 && sum / percents.length > target;
+  const average = sum / (percents.length + (countStarting ? starting : 0));
+  const without =
+    (unreported > 0 ? `, ${unreported} without usage` : '') +
+    (countStarting ? `, ${starting} starting counted at 0 %` : '');
   return {
     kind: 'value',
     metric: { kind: 'perReplica', value: average, target },
