@@ -2,12 +2,14 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { App } from '@gantry/contracts';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
 import {
   APP_ID,
   cpuScaling,
   REGISTRY_ID,
+  rolloutApp,
   sampleApp,
   sampleFlavor,
   sampleMe,
@@ -42,6 +44,8 @@ class Harness {
   interrupt: (() => void) | undefined;
   sleeps = 0;
   afterSleep: ((n: number) => void) | undefined;
+  /** Milliseconds slept: the clock moves by them. */
+  slept = 0;
 
   constructor(readonly env: CliEnv) {}
 
@@ -113,9 +117,10 @@ class Harness {
         this.asked.push(question);
         return Promise.resolve(this.answers.shift() ?? '');
       },
-      now: () => new Date('2026-11-23T12:00:00Z'),
-      sleep: (_ms, signal) => {
+      now: () => new Date(Date.parse('2026-11-23T12:00:00Z') + this.slept),
+      sleep: (ms, signal) => {
         this.sleeps++;
+        this.slept += ms;
         this.afterSleep?.(this.sleeps);
         return signal.aborted ? Promise.reject(new Error('aborted')) : Promise.resolve();
       },
@@ -320,6 +325,9 @@ describe('API errors and usage errors', () => {
       ['app', 'scale'],
       ['app', 'run'],
       ['app', 'logs'],
+      ['app', 'set-image'],
+      ['app', 'update'],
+      ['app', 'rollback'],
       ['token', 'create'],
       ['registry', 'add'],
       ['registry', 'update'],
@@ -803,6 +811,319 @@ describe('gantry app', () => {
       /^TIME +SOURCE +TYPE +REASON +REPLICA +NODE +MESSAGE\n2026-11-23T11:55:00Z +scheduler +REPLICA_PLACED +APP_SCALING +- +node-1 +placed on node-1\n$/,
     );
     expect(h.calls.at(-1)?.url.search).toBe('?limit=5');
+  });
+});
+
+describe('gantry app set-image / update / rollback --wait', () => {
+  beforeEach(loggedIn);
+
+  const OLD = 'busybox:1.37';
+  const NEW = 'busybox:1.38';
+  const before = rolloutApp(OLD, 'RUNNING', '2/2 replicas ready', { updatedAt: '2026-11-23T11:00:00.000Z' });
+  const changed = rolloutApp(NEW, 'RUNNING', '2/2 replicas ready');
+  const rolling = (ready: number, updated: number, image = NEW) =>
+    rolloutApp(
+      image,
+      'SCALING',
+      `${ready}/2 replicas ready; rolling update (image changed to ${image}): ${updated}/2 updated`,
+      { moved: '2026-11-23T12:00:01.000Z' },
+    );
+  const rolledOut = (image = NEW) =>
+    rolloutApp(image, 'RUNNING', '2/2 replicas ready', { moved: '2026-11-23T12:00:04.000Z' });
+
+  /** GET /v1/app/{id} answers each app in turn, then the last one from then on (replacing earlier reads). */
+  let queue: Array<App | { status: number; body: unknown }> = [];
+  function reads(...apps: typeof queue): void {
+    if (queue.length === 0)
+      h.route('GET', `/v1/app/${APP_ID}`, () => {
+        const next = queue.length > 1 ? queue.shift() : queue[0];
+        return next && 'spec' in next ? { body: next } : (next as { status: number; body: unknown });
+      });
+    queue = apps;
+  }
+  afterEach(() => {
+    queue = [];
+  });
+  const nonMe = () =>
+    h.calls.filter((c) => c.url.pathname !== '/v1/me').map((c) => [c.method, c.url.pathname, c.body]);
+
+  it('set-image --wait prints each change of the rollout, then that it rolled out (exit 0)', async () => {
+    reads(before, changed, rolling(2, 0), rolling(2, 0), rolling(1, 1), rolledOut());
+    h.route('PUT', `/v1/app/${APP_ID}/image`, () => ({ body: changed }));
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait')).toBe(0);
+    expect(h.err).toBe('');
+    expect(h.out).toBe(
+      [
+        `Updating app ${APP_ID} to image ${NEW}.`,
+        `SCALING  2/2 ready, 0/2 updated  (rolling update: image changed to ${NEW})`,
+        `SCALING  1/2 ready, 1/2 updated  (rolling update: image changed to ${NEW})`,
+        'RUNNING  2/2 ready',
+        `rolled out: 2/2 replicas run ${NEW}`,
+        '',
+      ].join('\n'),
+    );
+    expect(nonMe().slice(0, 3)).toEqual([
+      ['GET', `/v1/app/${APP_ID}`, undefined],
+      ['PUT', `/v1/app/${APP_ID}/image`, { url: NEW }],
+      ['GET', `/v1/app/${APP_ID}`, undefined],
+    ]);
+    // Every 500 ms.
+    expect(h.slept / h.sleeps).toBe(500);
+  });
+
+  it('a failed rollout: exit 1 with the API message and the rollback to run', async () => {
+    const stuck = rolloutApp(
+      NEW,
+      'SCALING',
+      '2/2 replicas ready; rolling update (image changed to busybox:1.38): 0/2 updated; rollout stuck: new replica r7 failed: exited with code 1; the previous replicas keep serving',
+      { code: 'APP_ROLLOUT_FAILED', moved: '2026-11-23T12:00:01.000Z' },
+    );
+    reads(before, rolling(2, 0), stuck);
+    h.route('PUT', `/v1/app/${APP_ID}/image`, () => ({ body: changed }));
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait')).toBe(1);
+    expect(h.out).toContain(
+      `SCALING  2/2 ready, 0/2 updated  (rolling update: image changed to ${NEW}; rollout stuck:`,
+    );
+    expect(h.err).toBe(`error: ${stuck.status.info.message}\nhint: undo it: gantry app rollback ${APP_ID}\n`);
+  });
+
+  it('an app that rolls back by itself is said to, and so is its rollback when seen', async () => {
+    const auto = rolloutApp(NEW, 'RUNNING', '2/2 replicas ready', { autoRollback: true });
+    const stuck = {
+      ...auto,
+      status: {
+        ...auto.status,
+        state: 'SCALING' as const,
+        info: {
+          code: 'APP_ROLLOUT_FAILED' as const,
+          message:
+            'rollout failed: new replica r7 not ready 600 s after it was placed (progressDeadlineSeconds)',
+        },
+      },
+    };
+    reads(before, stuck);
+    h.route('PUT', `/v1/app/${APP_ID}/image`, () => ({ body: auto }));
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait')).toBe(1);
+    expect(h.err).toMatch(
+      /^error: rollout failed: .*progressDeadlineSeconds\)\nhint: the app goes back to its previous runtime spec by itself/,
+    );
+    // The rollback already happened between two reads.
+    reads(before, rolling(2, 0), rolling(2, 0, OLD));
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait')).toBe(1);
+    expect(h.err).toMatch(/^error: the rollout failed and app \S+ went back to its previous runtime spec/);
+  });
+
+  it('gives up after --timeout seconds (exit 1), saying the rollout goes on', async () => {
+    reads(before, rolling(2, 0));
+    h.route('PUT', `/v1/app/${APP_ID}/image`, () => ({ body: changed }));
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait', '--timeout', '2')).toBe(1);
+    expect(h.err).toBe(
+      `error: timed out after 2 s waiting for the rollout of app ${APP_ID} (last: SCALING  2/2 ready, 0/2 updated  (rolling update: image changed to ${NEW}))\n` +
+        `hint: the rollout goes on without gantry: follow it with gantry app get ${APP_ID}\n`,
+    );
+    expect(h.slept).toBe(2000);
+  });
+
+  it('rides out the API failing for a moment, stops on Ctrl-C (exit 130)', async () => {
+    const down = { status: 503, body: { error: 'UNAVAILABLE', message: 'restarting' } };
+    reads(before, changed, down, down, rolling(2, 1), rolledOut());
+    h.route('PUT', `/v1/app/${APP_ID}/image`, () => ({ body: changed }));
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait')).toBe(0);
+    expect(h.out).toMatch(/rolled out: 2\/2 replicas run busybox:1\.38\n$/);
+
+    reads(before, rolling(2, 0));
+    const from = h.sleeps;
+    h.afterSleep = (n) => {
+      if (n - from === 3) h.interrupt?.();
+    };
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait')).toBe(130);
+    expect(h.err).toMatch(/^error: stopped waiting; the rollout of app \S+ goes on\n/);
+  });
+
+  it('-o json --wait: progress on stderr, the app at the end on stdout', async () => {
+    reads(before, rolling(2, 0), rolledOut());
+    h.route('PUT', `/v1/app/${APP_ID}/image`, () => ({ body: changed }));
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait', '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual(rolledOut());
+    expect(h.err).toMatch(/^Updating app .*\nSCALING .*\nRUNNING {2}2\/2 ready\n$/);
+  });
+
+  it('a stopped app: the change applies at its next start (exit 0 at once)', async () => {
+    const stopped = rolloutApp(OLD, 'STOPPED', 'stopped');
+    reads(stopped, { ...stopped, spec: changed.spec });
+    h.route('PUT', `/v1/app/${APP_ID}/image`, () => ({ body: { ...stopped, spec: changed.spec } }));
+    expect(await h.run('app', 'set-image', APP_ID, NEW, '--wait')).toBe(0);
+    expect(h.out).toMatch(/is STOPPED: the change applies at its next start\n$/);
+  });
+
+  it('update GETs the app and sends its whole environment with the changes', async () => {
+    reads(before);
+    h.route('PUT', `/v1/app/${APP_ID}`, () => ({ body: before }));
+    expect(
+      await h.run(
+        'app',
+        'update',
+        APP_ID,
+        '-e',
+        'MODEL=large',
+        '-e',
+        'GREETING=hi',
+        '--cpu',
+        '2',
+        '--http-port',
+        '8501',
+        '--auto-rollback',
+        '--command',
+        'httpd -f -p "8501"',
+      ),
+    ).toBe(0);
+    expect(h.out).toBe(`Updating app ${APP_ID}.\n`);
+    expect(nonMe()).toEqual([
+      ['GET', `/v1/app/${APP_ID}`, undefined],
+      [
+        'PUT',
+        `/v1/app/${APP_ID}`,
+        {
+          envVars: [
+            { name: 'GREETING', value: 'hi' },
+            { name: 'MODEL', value: 'large' },
+          ],
+          command: ['httpd', '-f', '-p', '8501'],
+          resources: { cpu: 2 },
+          defaultHttpPort: 8501,
+          deploymentStrategy: { autoRollback: true },
+        },
+      ],
+    ]);
+  });
+
+  it('update without env flags sends only the change, without a GET; -- gives the command', async () => {
+    h.route('PUT', `/v1/app/${APP_ID}`, () => ({ body: before }));
+    expect(
+      await h.run(
+        'app',
+        'update',
+        APP_ID,
+        '--no-auto-rollback',
+        '--no-grpc-port',
+        '--',
+        'sh',
+        '-c',
+        'exec httpd -f',
+      ),
+    ).toBe(0);
+    expect(await h.run('app', 'update', APP_ID, '--no-command', '-o', 'json')).toBe(0);
+    expect(JSON.parse(h.out)).toEqual(before);
+    expect(nonMe()).toEqual([
+      [
+        'PUT',
+        `/v1/app/${APP_ID}`,
+        {
+          command: ['sh', '-c', 'exec httpd -f'],
+          grpcPort: null,
+          deploymentStrategy: { autoRollback: false },
+        },
+      ],
+      ['PUT', `/v1/app/${APP_ID}`, { command: null }],
+    ]);
+  });
+
+  it('update --wait follows the rolling update of new settings', async () => {
+    const settings = 'runtime settings changed (command, environment, ports, probe or resources)';
+    const target = {
+      ...before,
+      updatedAt: '2026-11-23T12:00:00.000Z',
+      spec: { ...before.spec, envVars: [] },
+    };
+    const rollingSettings = {
+      ...target,
+      status: {
+        ...target.status,
+        state: 'SCALING' as const,
+        lastTransitionDate: '2026-11-23T12:00:01.000Z',
+        info: {
+          code: 'APP_SCALING' as const,
+          message: `1/2 replicas ready; rolling update (${settings}): 1/2 updated`,
+        },
+      },
+    };
+    const done = { ...target, status: { ...target.status, lastTransitionDate: '2026-11-23T12:00:03.000Z' } };
+    reads(before, rollingSettings, done);
+    h.route('PUT', `/v1/app/${APP_ID}`, () => ({ body: target }));
+    expect(await h.run('app', 'update', APP_ID, '--unset-env', 'GREETING', '--wait')).toBe(0);
+    expect(h.out).toBe(
+      [
+        `Updating app ${APP_ID}.`,
+        `SCALING  1/2 ready, 1/2 updated  (rolling update: ${settings})`,
+        'RUNNING  2/2 ready',
+        `rolled out: 2/2 replicas run ${OLD}`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('update refuses what cannot be sent (exit 2): nothing, --cpu with --gpu, a bad name or command, a variable the app lacks', async () => {
+    reads(before);
+    for (const args of [
+      [],
+      ['--cpu', '1', '--gpu', '1'],
+      ['--unset-env', 'A=1'],
+      ['--command', ''],
+      ['--command', "echo 'a"],
+      ['--command', 'x', '--', 'y'],
+      ['-e', 'A=1', '--unset-env', 'A'],
+    ]) {
+      expect(await h.run('app', 'update', APP_ID, ...args)).toBe(2);
+      expect(h.err).not.toBe('');
+    }
+    expect(nonMe()).toEqual([]);
+    expect(await h.run('app', 'update', APP_ID, '--unset-env', 'NOPE')).toBe(2);
+    expect(h.err).toMatch(/no environment variable NOPE \(it has GREETING\)/);
+    expect(nonMe().filter(([m]) => m === 'PUT')).toEqual([]);
+    expect(await h.run('registry', 'update', 'r1', '--', 'x')).toBe(2);
+  });
+
+  it('update --help says that the environment is replaced as a whole', async () => {
+    expect(await h.run('app', 'update', '--help')).toBe(0);
+    expect(h.out.replace(/\s+/g, ' ')).toMatch(/replaces the app's whole list of environment variables/);
+  });
+
+  it('rollback PUTs /rollback and says so; a 409 is printed as the API words it', async () => {
+    h.route('PUT', `/v1/app/${APP_ID}/rollback`, () => ({ status: 204 }));
+    expect(await h.run('app', 'rollback', APP_ID)).toBe(0);
+    expect(h.out).toBe(`Rolling app ${APP_ID} back to its previous runtime spec.\n`);
+    h.routes.unshift((c) =>
+      c.method === 'PUT'
+        ? {
+            status: 409,
+            body: {
+              error: 'CONFLICT',
+              message: `app ${APP_ID} has no previous runtime spec to roll back to`,
+            },
+          }
+        : undefined,
+    );
+    expect(await h.run('app', 'rollback', APP_ID)).toBe(1);
+    expect(h.err).toBe(`error: app ${APP_ID} has no previous runtime spec to roll back to\n`);
+  });
+
+  it('rollback --wait follows the rollback to its end', async () => {
+    const current = rolloutApp(NEW, 'RUNNING', '2/2 replicas ready', {
+      updatedAt: '2026-11-23T11:00:00.000Z',
+    });
+    const back = rolloutApp(OLD, 'RUNNING', '2/2 replicas ready');
+    reads(current, back, rolling(2, 1, OLD), rolledOut(OLD));
+    h.route('PUT', `/v1/app/${APP_ID}/rollback`, () => ({ status: 204 }));
+    expect(await h.run('app', 'rollback', APP_ID, '--wait')).toBe(0);
+    expect(h.out).toBe(
+      [
+        `Rolling app ${APP_ID} back to its previous runtime spec.`,
+        `SCALING  2/2 ready, 1/2 updated  (rolling update: image changed to ${OLD})`,
+        'RUNNING  2/2 ready',
+        `rolled back: 2/2 replicas run ${OLD}`,
+        '',
+      ].join('\n'),
+    );
   });
 });
 

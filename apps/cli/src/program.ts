@@ -48,9 +48,11 @@ export function buildProgram(io: Io, passthrough: readonly string[]): Command {
     'gantry <command> --help',
   ]);
   program.hook('preAction', (_root, action) => {
-    if (passthrough.length > 0 && action.name() !== 'run')
+    const takesCommand =
+      action.parent?.name() === 'app' && (action.name() === 'run' || action.name() === 'update');
+    if (passthrough.length > 0 && !takesCommand)
       throw new ArgumentError(
-        `unexpected arguments after --: ${passthrough.join(' ')} (only "gantry app run IMAGE -- COMMAND..." takes them)`,
+        `unexpected arguments after --: ${passthrough.join(' ')} (only "gantry app run IMAGE -- COMMAND..." and "gantry app update ID -- COMMAND..." take them)`,
       );
   });
 

@@ -137,3 +137,42 @@ export const customScaling: App['spec']['scalingStrategy'] = {
     },
   },
 };
+
+/**
+ * `sampleApp` at one moment of a rollout: its image, state and status message, when its status
+ * last moved, when its spec last changed, and whether a failed rollout undoes itself.
+ */
+export function rolloutApp(
+  image: string,
+  state: App['status']['state'],
+  message: string,
+  over: {
+    code?: App['status']['info']['code'];
+    moved?: string;
+    updatedAt?: string;
+    available?: number;
+    autoRollback?: boolean;
+  } = {},
+): App {
+  const app = sampleApp({ state, available: over.available ?? 2 });
+  return {
+    ...app,
+    updatedAt: over.updatedAt ?? '2026-11-23T12:00:00.000Z',
+    spec: {
+      ...app.spec,
+      image,
+      deploymentStrategy: {
+        ...app.spec.deploymentStrategy,
+        ...(over.autoRollback !== undefined ? { autoRollback: over.autoRollback } : {}),
+      },
+    },
+    status: {
+      ...app.status,
+      info: {
+        code: over.code ?? (state === 'RUNNING' ? 'APP_RUNNING' : 'APP_SCALING'),
+        message,
+      },
+      lastTransitionDate: over.moved ?? '2026-11-23T11:55:30.000Z',
+    },
+  };
+}

@@ -12,6 +12,14 @@ import {
   type ScalingOptions,
 } from '../model/app-run.js';
 import {
+  type AppUpdateOptions,
+  buildUpdateBody,
+  checkUpdateOptions,
+  collectEnvName,
+  editsEnv,
+  splitCommand,
+} from '../model/app-update.js';
+import {
   collectKeyValue,
   parseChoice,
   parseDecimal,
@@ -22,6 +30,7 @@ import {
 } from '../model/args.js';
 import { serialize } from '../model/format.js';
 import { formatLogLine, type LogEntry, LogFollower, ReplicaNaming } from '../model/logs.js';
+import { RolloutWatch } from '../model/rollout.js';
 import { autoSummary, renderApp, renderAppList, renderEvents, replicasAtMost } from '../model/views.js';
 
 const path = (id: string) => `/v1/app/${encodeURIComponent(id)}`;
@@ -87,6 +96,18 @@ function scalingOptions(cmd: Command): Command {
       `custom metric: how replicas' values combine, ${METRIC_AGGREGATIONS.join(', ')} (default AVERAGE)`,
       choice(METRIC_AGGREGATIONS),
     );
+}
+
+interface WaitOptions {
+  wait?: boolean;
+  timeout: number;
+}
+
+/** `--wait` and `--timeout` of the commands that start a rollout. */
+function waitOptions(cmd: Command): Command {
+  return cmd
+    .option('--wait', 'follow the rollout, one line per change, until it is done (exit 0) or fails (exit 1)')
+    .option('--timeout <s>', 'with --wait: give up after this many seconds (exit 1)', whole(1, 86_400), 600);
 }
 
 interface ListOptions {
@@ -319,18 +340,106 @@ export function registerApp(program: Command, io: Io, passthrough: readonly stri
   );
 
   examples(
-    app
-      .command('set-image')
-      .argument('<id>', 'app id')
-      .argument('<image>', 'the new Docker image')
-      .description('change the image: a rolling update on a running app, the next start on a stopped one')
-      .action(
-        act(async (run, id: string, image: string) => {
-          const res = await (await run.client()).put<unknown>(`${path(id)}/image`, { url: image });
-          emitUpdate(run, id, res, `Updating app ${id} to image ${image}.`);
-        }),
-      ),
-    ['gantry app set-image <app-id> registry.example.com/team/model:1.3'],
+    waitOptions(
+      app
+        .command('set-image')
+        .argument('<id>', 'app id')
+        .argument('<image>', 'the new Docker image')
+        .description('change the image: a rolling update on a running app, the next start on a stopped one'),
+    ).action(
+      act(async (run, id: string, image: string, opts: WaitOptions) => {
+        const client = await run.client();
+        const before = opts.wait ? await client.get<App>(path(id)) : undefined;
+        const res = await client.put<unknown>(`${path(id)}/image`, { url: image });
+        const message = `Updating app ${id} to image ${image}.`;
+        if (!before) return emitUpdate(run, id, res, message);
+        await followRollout(run, id, opts, { before, changed: res, message, done: 'rolled out' });
+      }),
+    ),
+    [
+      'gantry app set-image <app-id> registry.example.com/team/model:1.3',
+      'gantry app set-image <app-id> registry.example.com/team/model:1.3 --wait --timeout 300',
+    ],
+  );
+
+  examples(
+    waitOptions(
+      app
+        .command('update')
+        .argument('<id>', 'app id')
+        .usage('[options] <id> [-- command...]')
+        .description(
+          'change what the replicas run — environment, command, resources, ports, probe — with a rolling ' +
+            'update on a running app (the next start on a stopped one), and whether a failed rollout rolls ' +
+            "back by itself. Only the options given change. The API replaces the app's whole list of " +
+            'environment variables: --env and --unset-env are applied to the current list, which is sent whole.',
+        )
+        .option(
+          '-e, --env <KEY=VALUE>',
+          'set an environment variable, keeping the others (repeatable)',
+          collect(collectKeyValue),
+        )
+        .option('--unset-env <KEY>', 'remove an environment variable (repeatable)', collect(collectEnvName))
+        .option(
+          '--command <command>',
+          "replace the image's command, split into arguments as a shell would (or give them after --)",
+          arg(splitCommand),
+        )
+        .option('--no-command', "give the app the image's own command back")
+        .option('-c, --cpu <n>', 'number of CPUs per replica (not with --gpu)', whole(1, 1024))
+        .option('-g, --gpu <n>', 'number of GPUs per replica (not with --cpu)', whole(1, 1024))
+        .option('-f, --flavor <id>', 'flavor id (see gantry capabilities flavor list)')
+        .option('--http-port, --default-http-port <port>', 'port routed from the app URL', arg(parsePort))
+        .option('--grpc-port <port>', 'extra gRPC port', arg(parsePort))
+        .option('--no-grpc-port', 'remove the gRPC port')
+        .option('--probe-path <path>', 'readiness probe path')
+        .option('--probe-port <port>', 'readiness probe port', arg(parsePort))
+        .option(
+          '--auto-rollback',
+          'when the new replicas of a rolling update fail, go back to the previous runtime spec by itself',
+        )
+        .option('--no-auto-rollback', 'leave a failed rolling update as it is (undo it with app rollback)'),
+    ).action(
+      act(async (run, id: string, opts: AppUpdateOptions & WaitOptions) => {
+        checkUpdateOptions(opts, run.passthrough);
+        const client = await run.client();
+        const before = opts.wait || editsEnv(opts) ? await client.get<App>(path(id)) : undefined;
+        const body = buildUpdateBody(opts, run.passthrough, before?.spec?.envVars ?? []);
+        const res = await client.put<unknown>(path(id), body);
+        const message = `Updating app ${id}.`;
+        if (!before || !opts.wait) return emitUpdate(run, id, res, message);
+        await followRollout(run, id, opts, { before, changed: res, message, done: 'rolled out' });
+      }),
+    ),
+    [
+      'gantry app update <app-id> -e MODEL=large --unset-env DEBUG',
+      'gantry app update <app-id> --cpu 2 --http-port 8501 --wait',
+      'gantry app update <app-id> --command "python serve.py --port 8080"',
+      'gantry app update <app-id> -- python serve.py --port 8080',
+      'gantry app update <app-id> --no-command --auto-rollback',
+    ],
+  );
+
+  examples(
+    waitOptions(
+      app
+        .command('rollback')
+        .argument('<id>', 'app id')
+        .description(
+          'return an app to its previous runtime spec (image, command, environment, resources, ports, ' +
+            'probe) with a rolling update; a second rollback undoes the first',
+        ),
+    ).action(
+      act(async (run, id: string, opts: WaitOptions) => {
+        const client = await run.client();
+        const before = opts.wait ? await client.get<App>(path(id)) : undefined;
+        await client.put(`${path(id)}/rollback`);
+        const message = `Rolling app ${id} back to its previous runtime spec.`;
+        if (!before) return run.emit({ id, action: 'rollback', accepted: true }, () => `${message}\n`);
+        await followRollout(run, id, opts, { before, message, done: 'rolled back' });
+      }),
+    ),
+    ['gantry app rollback <app-id>', 'gantry app rollback <app-id> --wait'],
   );
 
   examples(
@@ -393,12 +502,89 @@ function deleteRefusal(e: unknown, id: string): CliError | undefined {
 
 /** Prints the result of an update: the app when the API answers with it, else the message. */
 function emitUpdate(run: Run, id: string, res: unknown, message: string): void {
-  const isApp = typeof res === 'object' && res !== null && 'spec' in res && 'status' in res;
   run.emit(
-    isApp ? res : { id, accepted: true, ...(typeof res === 'object' && res !== null ? res : {}) },
+    isApp(res) ? res : { id, accepted: true, ...(typeof res === 'object' && res !== null ? res : {}) },
     () => `${message}\n`,
   );
 }
+
+/** How often `--wait` reads the app. */
+const POLL_MS = 500;
+/** Failed reads in a row (the API restarting, a network blip) that `--wait` rides out. */
+const MAX_READ_FAILURES = 10;
+
+/**
+ * `--wait`: reads the app every POLL_MS after a change and prints its rollout's progress, one line
+ * per change (on stderr with -o json/yaml, whose stdout is the app at the end), until it is done,
+ * fails, or `--timeout` passes. `changed` is the app as the change's answer gave it, if it did.
+ */
+async function followRollout(
+  run: Run,
+  id: string,
+  opts: WaitOptions,
+  change: { before: App; changed?: unknown; message: string; done: string },
+): Promise<void> {
+  const client = await run.client();
+  const table = run.output === 'table';
+  const say = (line: string) => (table ? run.io.stdout(`${line}\n`) : run.io.stderr(`${line}\n`));
+  const stop = new AbortController();
+  const off = run.io.onInterrupt(() => stop.abort());
+  const deadline = run.io.now().getTime() + opts.timeout * 1000;
+  try {
+    say(change.message);
+    const read = () => client.get<App>(path(id), { signal: stop.signal, timeoutMs: 10_000 });
+    const target = isApp(change.changed) ? change.changed : await read();
+    const watch = new RolloutWatch({
+      id,
+      before: change.before,
+      target,
+      done: change.done,
+      // The api-gateway never rolls a rollback back.
+      selfRollback: change.done !== 'rolled back' && target.spec?.deploymentStrategy?.autoRollback === true,
+    });
+    let last: string | undefined;
+    for (let failures = 0; ;) {
+      let app: App | undefined;
+      try {
+        app = await read();
+        failures = 0;
+      } catch (e) {
+        if (stop.signal.aborted || !passing(e) || ++failures >= MAX_READ_FAILURES) throw e;
+      }
+      if (app) {
+        const seen = watch.observe(app);
+        if (seen.line !== undefined) say(seen.line);
+        last = seen.line ?? last;
+        const v = seen.verdict;
+        if (v.kind === 'failed') throw new CliError(v.message, 1, v.hint);
+        if (v.kind === 'done') return run.emit(app, () => `${v.message}\n`);
+      }
+      if (run.io.now().getTime() >= deadline)
+        throw new CliError(
+          `timed out after ${opts.timeout} s waiting for the rollout of app ${id}${last ? ` (last: ${last})` : ''}`,
+          1,
+          `the rollout goes on without gantry: follow it with gantry app get ${id}`,
+        );
+      await run.io.sleep(POLL_MS, stop.signal);
+    }
+  } catch (e) {
+    // Ctrl-C aborts the read or the sleep under way.
+    if (!stop.signal.aborted) throw e;
+  } finally {
+    off();
+  }
+  throw new CliError(
+    `stopped waiting; the rollout of app ${id} goes on`,
+    130,
+    `follow it with gantry app get ${id}`,
+  );
+}
+
+/** Whether a failed read is worth another try: no connection, or the API failing (5xx). */
+const passing = (e: unknown): boolean => e instanceof CliError || (e instanceof ApiError && e.status >= 500);
+
+const isApp = (res: unknown): res is App =>
+  typeof res === 'object' && res !== null && 'spec' in res && 'status' in res;
 
 async function logs(run: Run, id: string, opts: LogsOptions): Promise<void> {
   const client = await run.client();
