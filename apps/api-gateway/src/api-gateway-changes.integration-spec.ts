@@ -9,8 +9,10 @@ import {
   AppSchema,
   type AppState,
   type AppStatusChanged,
+  MeSchema,
   type NodeRecord,
   NodeRecordSchema,
+  ProjectSchema,
   QuotaSchema,
   type Token,
   TokenSchema,
@@ -27,15 +29,17 @@ import {
   type TestDatabase,
   waitFor,
 } from '@gantry/testing';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { INestApplication } from '@nestjs/common';
 import { Validator } from '@seriousme/openapi-schema-validator';
 
 import { startGateway } from './__fixtures__/gateway.js';
+import { GatewayStore } from './store/gateway-store.js';
 
 const ADMIN = 'it-admin-secret-changes-0123456789';
 const WEB = 'gantry-test/web:1';
+const GiB = 1024 ** 3;
 
 /** Calls the gateway at `base` as a client would (the admin token unless told otherwise). */
 const call = <T = Record<string, unknown>>(
@@ -344,10 +348,11 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
     it('an admin raises the quota; GET /v1/capabilities/quota reflects it; the scale-up now passes', async () => {
       const r = await api('PUT', '/v1/project/team-c/quota', { body: { gpuQuota: 8 } });
       expect(r.status).toBe(200);
+      // The other quotas keep their defaults; what counts against each is shown beside it.
       expect(QuotaSchema.parse(r.body)).toEqual({
         projectId: 'team-c',
-        resources: { GPU: 8 },
-        inUse: { GPU: 3 },
+        resources: { CPU: 32, GPU: 8, memory: 128 * GiB, apps: 50, tokens: 100 },
+        inUse: { CPU: 0, GPU: 3, memory: 0, apps: 2, tokens: 1 },
         storage: 0,
       });
       expect((await api('GET', '/v1/capabilities/quota', { token: operatorC })).body).toMatchObject({
@@ -364,7 +369,7 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
       expect(up.body.spec.scalingStrategy).toEqual({ fixed: { replicas: 5 } });
     });
 
-    it('quota changes: 403 for non-admins, 404 for unknown projects, 400 naming gpuQuota', async () => {
+    it('quota changes: 403 for non-admins, 404 for unknown projects, 400 naming the field', async () => {
       expectError(
         await api('PUT', '/v1/project/team-c/quota', { body: { gpuQuota: 100 }, token: operatorC }),
         403,
@@ -398,7 +403,37 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
         await api('PUT', '/v1/project/team-c/quota', { body: { maxGpus: 3 } }),
         400,
         'VALIDATION_FAILED',
-        'gpuQuota: is required',
+        'maxGpus: is not a known field',
+      );
+      expectError(
+        await api('PUT', '/v1/project/team-c/quota', { body: {} }),
+        400,
+        'VALIDATION_FAILED',
+        'give at least one of cpuQuota, gpuQuota, memoryQuota, appQuota, tokenQuota',
+      );
+      expectError(
+        await api('PUT', '/v1/project/team-c/quota', { body: { memoryQuota: -1 } }),
+        400,
+        'VALIDATION_FAILED',
+        'memoryQuota: must be at least 0',
+      );
+      expectError(
+        await api('PUT', '/v1/project/team-c/quota', { body: { cpuQuota: 1.5 } }),
+        400,
+        'VALIDATION_FAILED',
+        'cpuQuota: must be a whole number of CPUs',
+      );
+      expectError(
+        await api('PUT', '/v1/project/team-c/quota', { body: { appQuota: 100_001 } }),
+        400,
+        'VALIDATION_FAILED',
+        'appQuota: must be at most 100000',
+      );
+      expectError(
+        await api('POST', '/v1/project', { body: { name: 'Team Z', tokenQuota: 'many' } }),
+        400,
+        'VALIDATION_FAILED',
+        'tokenQuota: must be a whole number of tokens',
       );
     });
 
@@ -477,6 +512,178 @@ describe('api-gateway: changing apps, quotas, nodes, docs (real PostgreSQL and N
         409,
         'CONFLICT',
         'being deleted',
+      );
+    });
+  });
+
+  describe('quotas per project: CPUs, memory, apps and tokens (403 QUOTA_EXCEEDED naming the quota)', () => {
+    let opQ: string; // operator of project team-q
+    let a: App;
+
+    /** `GET /v1/me` of team-q's operator: its quotas and what is in use against each. */
+    const quotasOfQ = async () => MeSchema.parse((await api('GET', '/v1/me', { token: opQ })).body).quotas;
+
+    it('an admin creates a project with some quotas (the rest default); /v1/me shows usage against each', async () => {
+      const created = await api('POST', '/v1/project', {
+        body: { id: 'team-q', name: 'Team Q', cpuQuota: 8, appQuota: 3, tokenQuota: 2 },
+      });
+      expect(ProjectSchema.parse(created.body)).toMatchObject({
+        id: 'team-q',
+        cpuQuota: 8,
+        gpuQuota: 4,
+        memoryQuota: 128 * GiB,
+        appQuota: 3,
+        tokenQuota: 2,
+      });
+      opQ = await newToken({ name: 'q-ci', role: 'operator', projectId: 'team-q' });
+      a = await createApp(
+        { image: WEB, resources: { cpu: 2 }, scalingStrategy: { fixed: { replicas: 2 } } },
+        opQ,
+      );
+      expect(await quotasOfQ()).toEqual({
+        projectId: 'team-q',
+        resources: { CPU: 8, GPU: 4, memory: 128 * GiB, apps: 3, tokens: 2 },
+        inUse: { CPU: 4, GPU: 0, memory: 16 * GiB, apps: 1, tokens: 1 },
+        storage: 0,
+      });
+    });
+
+    it('refuses an app, or a scale-up (an automatic app at replicasMax), past the CPU quota', async () => {
+      const tooBig = await api('POST', '/v1/app', {
+        token: opQ,
+        body: { image: WEB, resources: { cpu: 5 } },
+      });
+      expectError(
+        tooBig,
+        403,
+        'QUOTA_EXCEEDED',
+        'project team-q may hold 8 CPUs at once; 4 are in use and this app needs 5',
+      );
+      expect(tooBig.body['details']).toEqual({ quota: 'CPU', limit: 8, inUse: 4, needed: 5 });
+      expectError(
+        await api('PUT', `/v1/app/${a.id}/scalingstrategy`, {
+          token: opQ,
+          body: { automatic: { replicasMin: 1, replicasMax: 5, resourceType: 'CPU' } },
+        }),
+        403,
+        'QUOTA_EXCEEDED',
+        'project team-q may hold 8 CPUs at once; 0 are in use and this app needs 10',
+      );
+      expect((await quotasOfQ()).inUse).toMatchObject({ CPU: 4, apps: 1 }); // nothing was created
+    });
+
+    it('an admin lowers the memory quota: more memory is refused, less always passes', async () => {
+      const set = await api('PUT', '/v1/project/team-q/quota', { body: { memoryQuota: 20 * GiB } });
+      expect(QuotaSchema.parse(set.body)).toMatchObject({
+        resources: { CPU: 8, memory: 20 * GiB, apps: 3, tokens: 2 },
+        inUse: { CPU: 4, memory: 16 * GiB },
+      });
+      const message =
+        'project team-q may hold 20 GiB of memory at once; 0 bytes are in use and this app needs 24 GiB';
+      expectError(
+        await api('PUT', `/v1/app/${a.id}`, { token: opQ, body: { resources: { cpu: 3 } } }),
+        403,
+        'QUOTA_EXCEEDED',
+        message,
+      );
+      const scaleUp = await api('PUT', `/v1/app/${a.id}/scalingstrategy`, {
+        token: opQ,
+        body: { fixed: { replicas: 3 } },
+      });
+      expectError(scaleUp, 403, 'QUOTA_EXCEEDED', message);
+      expect(scaleUp.body['details']).toEqual({
+        quota: 'memory',
+        limit: 20 * GiB,
+        inUse: 0,
+        needed: 24 * GiB,
+      });
+      // Down to 8 GiB; then 12 GiB (3 CPUs × 1 replica) grows it again, within the quota.
+      const down = await api<App>('PUT', `/v1/app/${a.id}/scalingstrategy`, {
+        token: opQ,
+        body: { fixed: { replicas: 1 } },
+      });
+      expect(down.status).toBe(200);
+      const update = await api<App>('PUT', `/v1/app/${a.id}`, {
+        token: opQ,
+        body: { resources: { cpu: 3 } },
+      });
+      expect(update.status).toBe(200);
+      a = AppSchema.parse(update.body);
+      expect((await quotasOfQ()).inUse).toMatchObject({ CPU: 3, memory: 12 * GiB });
+    });
+
+    it('checks a start again: a stopped app holds nothing, and may start only within the quotas', async () => {
+      expect((await api('PUT', `/v1/app/${a.id}/stop`, { token: opQ })).status).toBe(204);
+      await report(a, 'STOPPED');
+      expect((await quotasOfQ()).inUse).toMatchObject({ CPU: 0, memory: 0, apps: 1 });
+      // While a is stopped another app takes 16 GiB of the 20.
+      await createApp({ image: WEB, resources: { cpu: 4 } }, opQ);
+      expectError(
+        await api('PUT', `/v1/app/${a.id}/start`, { token: opQ }),
+        403,
+        'QUOTA_EXCEEDED',
+        'project team-q may hold 20 GiB of memory at once; 16 GiB are in use and this app needs 12 GiB',
+      );
+      expect((await api('PUT', '/v1/project/team-q/quota', { body: { memoryQuota: 28 * GiB } })).status).toBe(
+        200,
+      );
+      expect((await api('PUT', `/v1/app/${a.id}/start`, { token: opQ })).status).toBe(204);
+      expect((await quotasOfQ()).inUse).toMatchObject({ CPU: 7, memory: 28 * GiB, apps: 2 });
+    });
+
+    it('refuses an app past the apps quota, stopped apps counted', async () => {
+      expect(
+        (await api('PUT', '/v1/project/team-q/quota', { body: { cpuQuota: 9, memoryQuota: 64 * GiB } }))
+          .status,
+      ).toBe(200);
+      await createApp({ image: WEB, resources: { cpu: 1 } }, opQ);
+      const fourth = await api('POST', '/v1/app', {
+        token: opQ,
+        body: { image: WEB, resources: { cpu: 1 } },
+      });
+      expectError(
+        fourth,
+        403,
+        'QUOTA_EXCEEDED',
+        'project team-q may have 3 apps; it has 3: delete one before creating another',
+      );
+      expect(fourth.body['details']).toEqual({ quota: 'apps', limit: 3, inUse: 3, needed: 1 });
+    });
+
+    it('refuses a token past the tokens quota; revoking one makes room', async () => {
+      const second = await api<Token>('POST', '/v1/token', {
+        body: { name: 'q-viewer', role: 'read', projectId: 'team-q' },
+      });
+      expect(second.status).toBe(200);
+      const third = await api('POST', '/v1/token', {
+        body: { name: 'q-more', role: 'read', projectId: 'team-q' },
+      });
+      expectError(
+        third,
+        403,
+        'QUOTA_EXCEEDED',
+        'project team-q may have 2 tokens; it has 2: revoke one before creating another',
+      );
+      expect(third.body['details']).toEqual({ quota: 'tokens', limit: 2, inUse: 2, needed: 1 });
+      expect((await api('DELETE', `/v1/token/${TokenSchema.parse(second.body).id}`)).status).toBe(204);
+      expect(
+        (await api('POST', '/v1/token', { body: { name: 'q-more', role: 'read', projectId: 'team-q' } }))
+          .status,
+      ).toBe(200);
+      expect(await quotasOfQ()).toEqual({
+        projectId: 'team-q',
+        resources: { CPU: 9, GPU: 4, memory: 64 * GiB, apps: 3, tokens: 2 },
+        inUse: { CPU: 8, GPU: 0, memory: 32 * GiB, apps: 3, tokens: 2 },
+        storage: 0,
+      });
+      expect((await api('GET', '/v1/project')).body['items']).toContainEqual(
+        expect.objectContaining({
+          id: 'team-q',
+          cpuQuota: 9,
+          memoryQuota: 64 * GiB,
+          appQuota: 3,
+          tokenQuota: 2,
+        }),
       );
     });
   });
@@ -890,5 +1097,98 @@ describe('api-gateway rate limits (a gateway limited to 1 request per second, bu
     expectError(await call(base, 'GET', '/v1/me', { token: null }), 429, 'RATE_LIMITED');
     // Health probes are not limited.
     expect((await call(base, 'GET', '/healthz', { token: null })).status).toBe(200);
+  });
+});
+
+describe('api-gateway edge: rate limits before the database, /metrics behind an admin token', () => {
+  let db: TestDatabase;
+  let ns: Awaited<ReturnType<typeof createTestNamespace>>;
+  let app: INestApplication;
+  let base: string;
+  /** Token lookups in the database (the store's own, called through). */
+  let lookups: { mock: { calls: unknown[] } };
+  let reader: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('gwedge');
+    ns = await createTestNamespace('gwedge');
+    // Bursts of 5, then one request per 10 s: nothing refills while these tests run.
+    ({ app, base } = await startGateway(
+      db,
+      ns,
+      ADMIN,
+      { RATE_LIMIT_PER_SECOND: '0.1', RATE_LIMIT_BURST: '5', RATE_LIMIT_MAX_BUCKETS: '100' },
+      { messaging: false },
+    ));
+    lookups = jest.spyOn(app.get(GatewayStore), 'tokenByHash');
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await ns?.destroy();
+    await db?.drop();
+  });
+
+  /** The statuses of `n` calls of GET /v1/me with `token`, and how many token lookups they made. */
+  async function flood(
+    n: number,
+    token: (i: number) => string | null,
+  ): Promise<{ replies: Reply[]; looked: number }> {
+    const before = lookups.mock.calls.length;
+    const replies: Reply[] = [];
+    for (let i = 0; i < n; i++) replies.push(await call(base, 'GET', '/v1/me', { token: token(i) }));
+    return { replies, looked: lookups.mock.calls.length - before };
+  }
+
+  it('serves /metrics to admin tokens only: the API port is public', async () => {
+    expectError(await call(base, 'GET', '/metrics', { token: null }), 401, 'UNAUTHORIZED');
+    reader =
+      TokenSchema.parse(
+        (await call(base, 'POST', '/v1/token', { body: { name: 'metrics-reader', role: 'read' } })).body,
+      ).status.value ?? '';
+    expectError(
+      await call(base, 'GET', '/metrics', { token: reader }),
+      403,
+      'FORBIDDEN',
+      'this endpoint needs an admin token; token metrics-reader is read',
+    );
+    const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await res.text()).toMatch(/^# HELP /m);
+  });
+
+  it('refuses a flood of one token by its hash before looking it up, whatever its address has left', async () => {
+    const { replies, looked } = await flood(20, () => ADMIN);
+    const ok = replies.filter((r) => r.status === 200).length;
+    expect(ok).toBeGreaterThan(0);
+    expect(replies.slice(ok).map((r) => r.status)).toEqual(Array.from({ length: 20 - ok }, () => 429));
+    expect(looked).toBe(ok); // a refused request never reached the database
+    const limited = replies[19] as Reply;
+    expectError(
+      limited,
+      429,
+      'RATE_LIMITED',
+      'too many requests for token admin: at most 0.1 per second (bursts of 5)',
+    );
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // The flood did not cost the address: a request without a token is still answered (401).
+    expectError(await call(base, 'GET', '/v1/me', { token: null }), 401, 'UNAUTHORIZED');
+  });
+
+  it('refuses a flood of made-up tokens by their address after its burst, without a lookup per request', async () => {
+    const { replies, looked } = await flood(40, (i) => `gantry_made-up-${i}-${'x'.repeat(20)}`);
+    const unauthorized = replies.filter((r) => r.status === 401).length;
+    expect(unauthorized).toBeGreaterThan(0);
+    expect(unauthorized).toBeLessThanOrEqual(5);
+    expect(replies.slice(unauthorized).map((r) => r.status)).toEqual(
+      Array.from({ length: 40 - unauthorized }, () => 429),
+    );
+    expect(looked).toBe(unauthorized);
+    const limited = replies[39] as Reply;
+    expectError(limited, 429, 'RATE_LIMITED', 'too many unauthenticated requests from 127.0.0.1');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // A token seen valid before is counted on its own, not refused with its guessing neighbours.
+    expect((await call(base, 'GET', '/v1/me', { token: reader })).status).toBe(200);
   });
 });

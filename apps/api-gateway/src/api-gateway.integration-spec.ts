@@ -178,7 +178,10 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       name: 'admin',
       tenant: 'default',
       role: 'admin',
-      quotas: { resources: { GPU: 4 }, inUse: { GPU: 0 } },
+      quotas: {
+        resources: { CPU: 32, GPU: 4, memory: 128 * 1024 ** 3, apps: 50, tokens: 100 },
+        inUse: { CPU: 0, GPU: 0, memory: 0, apps: 0, tokens: 1 },
+      },
     });
   });
 
@@ -423,7 +426,10 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       const project = await call('POST', '/v1/project', {
         body: { id: 'team-b', name: 'Team B', gpuQuota: 4 },
       });
-      expect(project).toMatchObject({ status: 200, body: { id: 'team-b', name: 'Team B', gpuQuota: 4 } });
+      expect(project).toMatchObject({
+        status: 200,
+        body: { id: 'team-b', name: 'Team B', gpuQuota: 4, cpuQuota: 32, appQuota: 50, tokenQuota: 100 },
+      });
       expectError(
         await call('POST', '/v1/project', { body: { id: 'team-b', name: 'Team B again' } }),
         409,
@@ -712,8 +718,9 @@ describe('api-gateway on real PostgreSQL and NATS', () => {
       );
       expect((await call('GET', '/v1/capabilities/quota', { token: op })).body).toEqual({
         projectId: 'team-b',
-        resources: { GPU: 4 },
-        inUse: { GPU: 4 },
+        resources: { CPU: 32, GPU: 4, memory: 128 * 1024 ** 3, apps: 50, tokens: 100 },
+        // in-team-b and theirs (1 CPU, 4 GiB each), and the GPU app; the ci token.
+        inUse: { CPU: 2, GPU: 4, memory: 8 * 1024 ** 3, apps: 3, tokens: 1 },
         storage: 0,
       });
       expect((await call('GET', '/v1/capabilities/quota?projectId=team-b')).body).toMatchObject({

@@ -1,6 +1,6 @@
 import { DatabaseModule } from '@gantry/database';
 import { MessageBus, MessagingModule } from '@gantry/messaging';
-import { HealthModule, Readiness } from '@gantry/runtime';
+import { HealthChecksModule, Readiness } from '@gantry/runtime';
 import { type DynamicModule, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 
 import { type ApiGatewayConfig, SERVICE } from './config.js';
@@ -11,6 +11,7 @@ import { CapabilitiesController } from './http/capabilities.controller.js';
 import { DocsController } from './http/docs.controller.js';
 import { AddressRateGuard, AuthGuard, JsonBodyGuard } from './http/guards.js';
 import { MeController } from './http/me.controller.js';
+import { AdminMetricsController } from './http/metrics.controller.js';
 import { NodesController } from './http/nodes.controller.js';
 import { ProjectsController } from './http/projects.controller.js';
 import { RegistriesController } from './http/registries.controller.js';
@@ -32,6 +33,7 @@ import { Init1764000000000 } from './store/migrations/1764000000000-init.js';
 import { Registries1764200000000 } from './store/migrations/1764200000000-registries.js';
 import { PreviousRuntime1765100000000 } from './store/migrations/1765100000000-previous-runtime.js';
 import { DesiredReplicas1765200000000 } from './store/migrations/1765200000000-desired-replicas.js';
+import { ProjectQuotas1765300000000 } from './store/migrations/1765300000000-project-quotas.js';
 
 export { SERVICE };
 export const GATEWAY_SCHEMA = 'gateway';
@@ -40,6 +42,7 @@ export const GATEWAY_MIGRATIONS = [
   Registries1764200000000,
   PreviousRuntime1765100000000,
   DesiredReplicas1765200000000,
+  ProjectQuotas1765300000000,
 ];
 
 /** Every HTTP controller of the gateway (the API route table documents each of their routes). */
@@ -54,6 +57,7 @@ export const GATEWAY_CONTROLLERS = [
   NodesController,
   AdminController,
   DocsController,
+  AdminMetricsController,
 ];
 
 /** /readyz also asks whether the gateway's NATS connection is up (the database check is the database module's). */
@@ -75,7 +79,8 @@ export class ApiGatewayModule {
     return {
       module: ApiGatewayModule,
       imports: [
-        HealthModule,
+        // /metrics is AdminMetricsController's, behind an admin token: this port is the public API's.
+        HealthChecksModule,
         MessagingModule.forRoot({
           service: SERVICE,
           natsUrl: config.NATS_URL,

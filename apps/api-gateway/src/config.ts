@@ -7,7 +7,8 @@ export const SERVICE = 'api-gateway';
 export const ApiGatewayConfigSchema = z.object({
   ...platformEnv,
   ...databaseEnv,
-  HTTP_HOST: env.string('0.0.0.0'),
+  /** The API's address: loopback unless told (a host serving others sets 0.0.0.0 or its address). */
+  HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.port(8000),
   /** When set, the secret of the `admin` token of the `default` project (created or updated at start). */
   GANTRY_ADMIN_TOKEN: secret(
@@ -47,8 +48,12 @@ export const ApiGatewayConfigSchema = z.object({
    * missing or stale entries written again, keys of tokens that no longer exist deleted.
    */
   TOKENS_RECONCILE_MS: env.int(60_000, 1_000, 86_400_000),
-  /** Most tokens and client addresses tracked at once; the least recently seen are forgotten first. */
-  RATE_LIMIT_MAX_BUCKETS: env.int(10_000, 100, 10_000_000),
+  /**
+   * Most tokens and client addresses tracked at once. One is forgotten only once its bucket has
+   * refilled (so a flood of new callers cannot reset a limited one); while every one is still
+   * refilling, new callers get 429 until the oldest has.
+   */
+  RATE_LIMIT_MAX_BUCKETS: env.int(100_000, 100, 10_000_000),
 });
 export type ApiGatewayConfig = z.infer<typeof ApiGatewayConfigSchema>;
 

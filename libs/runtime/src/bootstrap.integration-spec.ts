@@ -74,6 +74,16 @@ describe('runService', () => {
     expect(inits).toBe(1);
   });
 
+  it('serves /healthz, /readyz and Prometheus /metrics on the service port (HealthModule)', async () => {
+    const url = await app.getUrl();
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const metrics = await fetch(`${url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await metrics.text()).toContain('gantry_message_handle_seconds');
+  });
+
   it('answers HTTP errors as JSON without leaking internals', async () => {
     const url = await app.getUrl();
     const boom = await fetch(`${url}/boom`);

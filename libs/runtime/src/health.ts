@@ -35,6 +35,7 @@ export class Readiness {
   }
 }
 
+/** `/healthz` and `/readyz`. */
 @Controller()
 export class HealthController {
   constructor(private readonly readiness: Readiness) {}
@@ -52,16 +53,37 @@ export class HealthController {
     res.status(result.ready ? 200 : 503);
     return { status: result.ready ? 'ready' : 'not ready', checks: result.checks };
   }
+}
 
+/** The Content-Type of Prometheus' text format. */
+export const PROMETHEUS_CONTENT_TYPE = register.contentType;
+
+/** This process's metrics, in Prometheus' text format. */
+export const prometheusMetrics = (): Promise<string> => register.metrics();
+
+/** `/metrics` for anyone who reaches the port: only on a port that is not public. */
+@Controller()
+export class MetricsController {
   /** Prometheus metrics of this process. */
   @Get('metrics')
   @HttpCode(200)
-  @Header('Content-Type', register.contentType)
+  @Header('Content-Type', PROMETHEUS_CONTENT_TYPE)
   metrics(): Promise<string> {
-    return register.metrics();
+    return prometheusMetrics();
   }
 }
 
+/**
+ * `/healthz` and `/readyz` with the `Readiness` every module registers its checks with, without
+ * `/metrics`: for a service whose HTTP port is public (the API), which serves its metrics its own way.
+ */
 @Global()
 @Module({ controllers: [HealthController], providers: [Readiness], exports: [Readiness] })
+export class HealthChecksModule {}
+
+/**
+ * `/healthz`, `/readyz` and `/metrics` on the service's HTTP port: for services whose HTTP port is
+ * internal (bound to 127.0.0.1 by default), as every service's but the API's.
+ */
+@Module({ imports: [HealthChecksModule], controllers: [MetricsController] })
 export class HealthModule {}

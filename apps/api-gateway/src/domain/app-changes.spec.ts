@@ -295,8 +295,61 @@ describe('update (ports, probe, rolling update)', () => {
     expect(dropped.changes).toEqual(['grpcPort 50051 → none']);
   });
 
+  it('adds a liveness probe on the readiness path and port with the defaults, then merges field by field', () => {
+    const r = update({ probe: { startupGraceSeconds: 60, liveness: { failureThreshold: 5 } } });
+    expect(r.spec.probe).toEqual({
+      path: '/',
+      port: 8080,
+      startupGraceSeconds: 60,
+      liveness: { path: '/', port: 8080, periodSeconds: 10, failureThreshold: 5, timeoutSeconds: 2 },
+    });
+    expect(r.changes).toEqual([
+      'probe.startupGraceSeconds 0 → 60',
+      'liveness probe none → GET / on 8080 every 10 s (restart after 5 failures, 2 s timeout)',
+    ]);
+    const again = update({ probe: { liveness: { path: '/healthz', periodSeconds: 30 } } }, r.spec);
+    expect(again.spec.probe).toEqual({
+      path: '/',
+      port: 8080,
+      startupGraceSeconds: 60,
+      liveness: { path: '/healthz', port: 8080, periodSeconds: 30, failureThreshold: 5, timeoutSeconds: 2 },
+    });
+    expect(again.changes).toEqual([
+      'liveness probe GET / on 8080 every 10 s (restart after 5 failures, 2 s timeout) → ' +
+        'GET /healthz on 8080 every 30 s (restart after 5 failures, 2 s timeout)',
+    ]);
+    const removed = update({ probe: { liveness: null } }, again.spec);
+    expect(removed.spec.probe).toEqual({ path: '/', port: 8080, startupGraceSeconds: 60 });
+    expect(removed.changes).toEqual([
+      'liveness probe GET /healthz on 8080 every 30 s (restart after 5 failures, 2 s timeout) → none',
+    ]);
+  });
+
+  it('moves a liveness path and port that followed the readiness probe with it, and keeps its own', () => {
+    const following = update({ probe: { liveness: {} } }).spec;
+    const moved = update({ defaultHttpPort: 8501, probe: { path: '/ready' } }, following);
+    expect(moved.spec.probe).toEqual({
+      path: '/ready',
+      port: 8501,
+      liveness: { path: '/ready', port: 8501, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    });
+    const own = update({ probe: { liveness: { path: '/healthz', port: 9000 } } }).spec;
+    expect(update({ defaultHttpPort: 8501, probe: { path: '/ready' } }, own).spec.probe.liveness).toEqual({
+      path: '/healthz',
+      port: 9000,
+      periodSeconds: 10,
+      failureThreshold: 3,
+      timeoutSeconds: 2,
+    });
+  });
+
   it('changes nothing when every value is already so', () => {
     expect(update({ defaultHttpPort: 8080, probe: { path: '/' } })).toEqual({ spec: SPEC, changes: [] });
+    // A spec from before the startup grace existed: 0 is what it had.
+    expect(update({ probe: { startupGraceSeconds: 0, liveness: null } })).toEqual({
+      spec: SPEC,
+      changes: [],
+    });
     expect(update({ envVars: [], deploymentStrategy: { autoRollback: false } })).toEqual({
       spec: SPEC,
       changes: [],
@@ -315,6 +368,8 @@ describe('update (ports, probe, rolling update)', () => {
     [{ grpcPort: 8080 }, 'grpcPort: must differ from defaultHttpPort (8080)'],
     [{ probe: { path: 'health' } }, 'probe.path: must start with /'],
     [{ probe: { port: 70000 } }, 'probe.port: must be at most 65535'],
+    [{ probe: { startupGraceSeconds: 4000 } }, 'probe.startupGraceSeconds: must be at most 3600'],
+    [{ probe: { liveness: { timeoutSeconds: 0 } } }, 'probe.liveness.timeoutSeconds: must be at least 1'],
     [
       { deploymentStrategy: { maxSurge: 0, maxUnavailable: '0%' } },
       'deploymentStrategy: maxSurge and maxUnavailable cannot both be 0',

@@ -4,6 +4,7 @@ import {
   type AppState,
   type Flavor,
   parseLabelSelector,
+  type Probe,
   type Rate,
   RESERVED_LABEL_PREFIX,
   type ScalingStrategy,
@@ -17,7 +18,7 @@ import { conflict, GantryError, validationFailed } from '@gantry/errors';
 import { describeScaling } from './events.js';
 import type { Lifecycle } from './lifecycle.js';
 import { describeRuntimeChanges, sameValue } from './runtime.js';
-import { rateOf, resolveFlavor, resolveResources } from './spec-resolver.js';
+import { rateOf, resolveFlavor, resolveLiveness, resolveResources } from './spec-resolver.js';
 
 /** A change a user asks for on an existing app's spec (each has its own endpoint). */
 export type SpecChange =
@@ -142,10 +143,7 @@ function applyScaling(spec: AppSpec, input: SetScalingStrategyInput): ChangeResu
  */
 function applyUpdate(spec: AppSpec, input: UpdateAppInput, ctx: ChangeContext): ChangeResult {
   const defaultHttpPort = input.defaultHttpPort ?? spec.defaultHttpPort;
-  // A probe port that followed the HTTP port keeps following it unless the request sets one.
-  const probePort =
-    input.probe?.port ?? (spec.probe.port === spec.defaultHttpPort ? defaultHttpPort : spec.probe.port);
-  const probe = { path: input.probe?.path ?? spec.probe.path, port: probePort };
+  const probe = mergeProbe(spec, input.probe, defaultHttpPort);
   const grpcPort = input.grpcPort === null ? undefined : (input.grpcPort ?? spec.grpcPort);
   if (grpcPort !== undefined && grpcPort === defaultHttpPort)
     throw fail(
@@ -185,6 +183,40 @@ function applyUpdate(spec: AppSpec, input: UpdateAppInput, ctx: ChangeContext): 
   if (changes.length === 0) return { spec, changes };
   const rate = moved && !sameValue(moved.resources, spec.resources) ? moved.rate : undefined;
   return { spec: checked(next), changes, ...(rate ? { rate } : {}) };
+}
+
+/**
+ * The probes after an update: each field the request gives replaces the spec's, the rest stays. A
+ * readiness port that followed the HTTP port keeps following it, and a liveness path or port that
+ * followed the readiness probe's keeps following it, unless the request sets one. `liveness: null`
+ * removes the liveness probe; a new one starts from the defaults on the readiness path and port.
+ */
+export function mergeProbe(
+  spec: Pick<AppSpec, 'probe' | 'defaultHttpPort'>,
+  input: UpdateAppInput['probe'],
+  defaultHttpPort: number,
+): Probe {
+  const before = spec.probe;
+  const path = input?.path ?? before.path;
+  const port = input?.port ?? (before.port === spec.defaultHttpPort ? defaultHttpPort : before.port);
+  const grace = input?.startupGraceSeconds ?? before.startupGraceSeconds;
+  const kept = before.liveness && {
+    ...before.liveness,
+    path: before.liveness.path === before.path ? path : before.liveness.path,
+    port: before.liveness.port === before.port ? port : before.liveness.port,
+  };
+  const liveness =
+    input?.liveness === null
+      ? undefined
+      : input?.liveness
+        ? resolveLiveness(input.liveness, kept ?? { path, port })
+        : kept;
+  return {
+    path,
+    port,
+    ...(grace !== undefined ? { startupGraceSeconds: grace } : {}),
+    ...(liveness ? { liveness } : {}),
+  };
 }
 
 /** What `resources` of an update resolves to, through the catalog exactly as on create. */

@@ -70,7 +70,16 @@ export function toRegistry(row: RegistryRow): Registry {
 }
 
 export function toProject(row: ProjectRow): Project {
-  return { id: row.id, name: row.name, gpuQuota: row.gpuQuota, createdAt: row.createdAt.toISOString() };
+  return {
+    id: row.id,
+    name: row.name,
+    cpuQuota: row.cpuQuota,
+    gpuQuota: row.gpuQuota,
+    memoryQuota: row.memoryQuota,
+    appQuota: row.appQuota,
+    tokenQuota: row.tokenQuota,
+    createdAt: row.createdAt.toISOString(),
+  };
 }
 
 /** A flavor with its price also as a decimal string. */

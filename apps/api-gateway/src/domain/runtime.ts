@@ -1,4 +1,12 @@
-import { type AppSpec, AppSpecSchema, type EnvVar, type Info, type Rate } from '@gantry/contracts';
+import {
+  type AppSpec,
+  AppSpecSchema,
+  type EnvVar,
+  type Info,
+  type LivenessProbe,
+  type Probe,
+  type Rate,
+} from '@gantry/contracts';
 import { conflict } from '@gantry/errors';
 
 import type { Lifecycle } from './lifecycle.js';
@@ -99,7 +107,31 @@ export function describeRuntimeChanges(before: AppSpec, after: AppSpec): string[
     changes.push(
       `probe ${before.probe.path} on ${before.probe.port} → ${after.probe.path} on ${after.probe.port}`,
     );
+  changes.push(...describeProbeChanges(before.probe, after.probe));
   return changes;
+}
+
+/**
+ * What changed in the probes beyond the readiness path and port (which `describeRuntimeChanges`
+ * names): the startup grace and the liveness probe, in words for the app's event log.
+ */
+function describeProbeChanges(before: Probe, after: Probe): string[] {
+  const changes: string[] = [];
+  const graceBefore = before.startupGraceSeconds ?? 0;
+  const graceAfter = after.startupGraceSeconds ?? 0;
+  if (graceBefore !== graceAfter) changes.push(`probe.startupGraceSeconds ${graceBefore} → ${graceAfter}`);
+  const livenessBefore = showLiveness(before.liveness);
+  const livenessAfter = showLiveness(after.liveness);
+  if (livenessBefore !== livenessAfter) changes.push(`liveness probe ${livenessBefore} → ${livenessAfter}`);
+  return changes;
+}
+
+function showLiveness(l: LivenessProbe | undefined): string {
+  if (!l) return 'none';
+  return (
+    `GET ${l.path} on ${l.port} every ${l.periodSeconds} s ` +
+    `(restart after ${l.failureThreshold} failures, ${l.timeoutSeconds} s timeout)`
+  );
 }
 
 /**

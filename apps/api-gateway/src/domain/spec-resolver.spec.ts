@@ -53,7 +53,7 @@ describe('resolveAppSpec: defaults', () => {
       },
       scalingStrategy: { fixed: { replicas: 1 } },
       defaultHttpPort: 8080,
-      probe: { path: '/', port: 8080 },
+      probe: { path: '/', port: 8080, startupGraceSeconds: 0 },
       unsecureHttp: false,
       deploymentStrategy: {
         maxSurge: '25%',
@@ -101,6 +101,36 @@ describe('resolveAppSpec: defaults', () => {
         autoRollback: true,
       },
     });
+  });
+
+  it('gives a liveness probe only when asked, on the readiness path and port unless it names its own', () => {
+    expect(resolve({ image: 'x:1', defaultHttpPort: 8501 }).spec.probe).toEqual({
+      path: '/',
+      port: 8501,
+      startupGraceSeconds: 0,
+    });
+    expect(
+      resolve({ image: 'x:1', probe: { path: '/ready', startupGraceSeconds: 120, liveness: {} } }).spec.probe,
+    ).toEqual({
+      path: '/ready',
+      port: 8080,
+      startupGraceSeconds: 120,
+      liveness: { path: '/ready', port: 8080, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    });
+    expect(
+      resolve({
+        image: 'x:1',
+        probe: {
+          liveness: {
+            path: '/healthz',
+            port: 9000,
+            periodSeconds: 1,
+            failureThreshold: 30,
+            timeoutSeconds: 60,
+          },
+        },
+      }).spec.probe.liveness,
+    ).toEqual({ path: '/healthz', port: 9000, periodSeconds: 1, failureThreshold: 30, timeoutSeconds: 60 });
   });
 
   it('refuses the reserved gantry/ label prefix with 400 naming the label', () => {
@@ -227,6 +257,61 @@ describe('CreateAppInput validation: every field named', () => {
     ],
     ['a port of 0', { image: 'x:1', probe: { port: 0 } }, 'probe.port: must be at least 1'],
     ['a probe path without /', { image: 'x:1', probe: { path: 'health' } }, 'probe.path: must start with /'],
+    [
+      'a negative startup grace',
+      { image: 'x:1', probe: { startupGraceSeconds: -1 } },
+      'probe.startupGraceSeconds: must be at least 0',
+    ],
+    [
+      'a startup grace over an hour',
+      { image: 'x:1', probe: { startupGraceSeconds: 3601 } },
+      'probe.startupGraceSeconds: must be at most 3600',
+    ],
+    [
+      'a fractional startup grace',
+      { image: 'x:1', probe: { startupGraceSeconds: 1.5 } },
+      'probe.startupGraceSeconds: must be a whole number of seconds (0-3600)',
+    ],
+    [
+      'a liveness probe that is not an object',
+      { image: 'x:1', probe: { liveness: '/healthz' } },
+      'probe.liveness: must be an object like {"path": "/healthz", "periodSeconds": 10, "failureThreshold": 3}',
+    ],
+    [
+      'an unknown liveness field',
+      { image: 'x:1', probe: { liveness: { initialDelaySeconds: 5 } } },
+      'probe.liveness.initialDelaySeconds: is not a known field',
+    ],
+    [
+      'a liveness path without /',
+      { image: 'x:1', probe: { liveness: { path: 'healthz' } } },
+      'probe.liveness.path: must start with /',
+    ],
+    [
+      'a liveness period of 0',
+      { image: 'x:1', probe: { liveness: { periodSeconds: 0 } } },
+      'probe.liveness.periodSeconds: must be at least 1',
+    ],
+    [
+      'a liveness period over 300 s',
+      { image: 'x:1', probe: { liveness: { periodSeconds: 301 } } },
+      'probe.liveness.periodSeconds: must be at most 300',
+    ],
+    [
+      'a liveness failure threshold over 30',
+      { image: 'x:1', probe: { liveness: { failureThreshold: 31 } } },
+      'probe.liveness.failureThreshold: must be at most 30',
+    ],
+    [
+      'a liveness threshold that is not a number',
+      { image: 'x:1', probe: { liveness: { failureThreshold: '3' } } },
+      'probe.liveness.failureThreshold: must be a whole number of failures (1-30)',
+    ],
+    [
+      'a liveness timeout over 60 s',
+      { image: 'x:1', probe: { liveness: { timeoutSeconds: 61 } } },
+      'probe.liveness.timeoutSeconds: must be at most 60',
+    ],
     [
       'a grpc port equal to the http port',
       { image: 'x:1', grpcPort: 8080 },

@@ -4,7 +4,9 @@ import {
   type CreateAppInput,
   type FieldError,
   type Flavor,
+  type LivenessProbe,
   parseLabelSelector,
+  type Probe,
   type Rate,
   type ResolvedResources,
 } from '@gantry/contracts';
@@ -14,6 +16,9 @@ import { GantryError, validationFailed } from '@gantry/errors';
 export const SPEC_DEFAULTS = {
   defaultHttpPort: 8080,
   probePath: '/',
+  startupGraceSeconds: 0,
+  /** A liveness probe's, when it has one (Kubernetes' own, but a 2 s timeout). */
+  liveness: { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
   unsecureHttp: false,
   replicas: 1,
   maxSurge: '25%',
@@ -67,10 +72,7 @@ export function resolveAppSpec(input: CreateAppInput, ctx: ResolveContext): Reso
       : { fixed: { replicas: input.scalingStrategy?.fixed?.replicas ?? SPEC_DEFAULTS.replicas } },
     defaultHttpPort,
     ...(input.grpcPort !== undefined ? { grpcPort: input.grpcPort } : {}),
-    probe: {
-      path: input.probe?.path ?? SPEC_DEFAULTS.probePath,
-      port: input.probe?.port ?? defaultHttpPort,
-    },
+    probe: resolveProbe(input.probe, defaultHttpPort),
     unsecureHttp: input.unsecureHttp ?? SPEC_DEFAULTS.unsecureHttp,
     deploymentStrategy: {
       maxSurge: input.deploymentStrategy?.maxSurge ?? SPEC_DEFAULTS.maxSurge,
@@ -84,6 +86,36 @@ export function resolveAppSpec(input: CreateAppInput, ctx: ResolveContext): Reso
     spec: AppSpecSchema.parse(spec),
     rate: rateOf(flavor),
     flavor,
+  };
+}
+
+/** The probes of a create request with every default applied (liveness only when asked for). */
+export function resolveProbe(input: CreateAppInput['probe'], defaultHttpPort: number): Probe {
+  const path = input?.path ?? SPEC_DEFAULTS.probePath;
+  const port = input?.port ?? defaultHttpPort;
+  return {
+    path,
+    port,
+    startupGraceSeconds: input?.startupGraceSeconds ?? SPEC_DEFAULTS.startupGraceSeconds,
+    ...(input?.liveness ? { liveness: resolveLiveness(input.liveness, { path, port }) } : {}),
+  };
+}
+
+/**
+ * A liveness probe of a request over `base` (the liveness probe it replaces, or defaults on the
+ * readiness probe's path and port): what the request gives wins, field by field.
+ */
+export function resolveLiveness(
+  input: NonNullable<NonNullable<CreateAppInput['probe']>['liveness']>,
+  base: Pick<LivenessProbe, 'path' | 'port'> & Partial<LivenessProbe>,
+): LivenessProbe {
+  const d = SPEC_DEFAULTS.liveness;
+  return {
+    path: input.path ?? base.path,
+    port: input.port ?? base.port,
+    periodSeconds: input.periodSeconds ?? base.periodSeconds ?? d.periodSeconds,
+    failureThreshold: input.failureThreshold ?? base.failureThreshold ?? d.failureThreshold,
+    timeoutSeconds: input.timeoutSeconds ?? base.timeoutSeconds ?? d.timeoutSeconds,
   };
 }
 

@@ -149,7 +149,7 @@ export const API_ROUTES: readonly Route[] = [
     tag: 'apps',
     summary: 'Create an app',
     description:
-      'Resolves the spec (flavor × units, defaults), checks the project’s GPU quota and queues the app.',
+      'Resolves the spec (flavor × units, defaults), checks the project’s quotas (apps; CPUs and memory, or GPUs, of every replica) and queues the app.',
     role: 'operator',
     body: 'CreateAppInput',
     responses: ok('App', 'The app, QUEUED.'),
@@ -179,7 +179,7 @@ export const API_ROUTES: readonly Route[] = [
     '/v1/app/{id}',
     'UpdateAppBody',
     'Update an app’s environment, command, resources, ports, probe or rolling-update parameters',
-    'Takes `UpdateInput` (`envVars` — the whole list —, `command` — null gives the image’s own back —, `resources` — resolved through the flavor catalog as on create —, `defaultHttpPort`, `grpcPort` — null removes it —, `probe`, `deploymentStrategy` with `autoRollback`), or the same wrapped as `{"appUpdate": …}`, each validated as on create. Omitted fields keep their value; a probe port that followed the HTTP port follows it. A RUNNING app rolls its replicas for a runtime change (anything but `deploymentStrategy`), as for a new image; the runtime spec it ran before is kept for `PUT /v1/app/{id}/rollback`. More GPUs are checked against the project’s quota. The image has its own endpoint.',
+    'Takes `UpdateInput` (`envVars` — the whole list —, `command` — null gives the image’s own back —, `resources` — resolved through the flavor catalog as on create —, `defaultHttpPort`, `grpcPort` — null removes it —, `probe`, `deploymentStrategy` with `autoRollback`), or the same wrapped as `{"appUpdate": …}`, each validated as on create. Omitted fields keep their value; a probe port that followed the HTTP port follows it. A RUNNING app rolls its replicas for a runtime change (anything but `deploymentStrategy`), as for a new image; the runtime spec it ran before is kept for `PUT /v1/app/{id}/rollback`. More CPUs, memory or GPUs are checked against the project’s quotas. The image has its own endpoint.',
   ),
   appChange(
     '/v1/app/{id}/image',
@@ -193,7 +193,7 @@ export const API_ROUTES: readonly Route[] = [
     tag: 'apps',
     summary: 'Roll an app back to its previous runtime spec',
     description:
-      'Makes the runtime spec the app ran before its last runtime change (image, command, environment, resources, ports, probe) current again — a RUNNING app rolls its replicas — and keeps the current one as the one to return to, so that a second rollback undoes the first. Labels, scaling and the deployment strategy stay. No body. 409 when the app has nothing to roll back to, or cannot change (FAILED, ERROR, being deleted); more GPUs are checked against the project’s quota.',
+      'Makes the runtime spec the app ran before its last runtime change (image, command, environment, resources, ports, probe) current again — a RUNNING app rolls its replicas — and keeps the current one as the one to return to, so that a second rollback undoes the first. Labels, scaling and the deployment strategy stay. No body. 409 when the app has nothing to roll back to, or cannot change (FAILED, ERROR, being deleted); more CPUs, memory or GPUs are checked against the project’s quotas.',
     role: 'operator',
     params: APP_ID,
     responses: noContent('Rolling back (asynchronous: the status follows as the scheduler rolls it out).'),
@@ -209,7 +209,7 @@ export const API_ROUTES: readonly Route[] = [
     '/v1/app/{id}/scalingstrategy',
     'SetScalingStrategyInput',
     'Change how the app scales',
-    'Exactly one of `fixed` (1 to 10 replicas) and `automatic` (`replicasMin` 0–10, `replicasMax` 1–10, CPU or RAM against `averageUsageTarget` % of a replica’s allocation, or `customMetrics`; stabilization windows; `cooldownPeriodSeconds` with `replicasMin` 0). Switching keeps the replicas that serve. GPUs (an automatic app’s at `replicasMax`) are checked against the project’s quota; a RUNNING app goes through SCALING while its replica count changes.',
+    'Exactly one of `fixed` (1 to 10 replicas) and `automatic` (`replicasMin` 0–10, `replicasMax` 1–10, CPU or RAM against `averageUsageTarget` % of a replica’s allocation, or `customMetrics`; stabilization windows; `cooldownPeriodSeconds` with `replicasMin` 0). Switching keeps the replicas that serve. More CPUs, memory or GPUs (an automatic app’s at `replicasMax`) are checked against the project’s quotas; a RUNNING app goes through SCALING while its replica count changes.',
   ),
   {
     method: 'PUT',
@@ -226,6 +226,8 @@ export const API_ROUTES: readonly Route[] = [
     path: '/v1/app/{id}/start',
     tag: 'apps',
     summary: 'Start a stopped app',
+    description:
+      'Its CPUs and memory, or GPUs, are checked against the project’s quotas again (403 QUOTA_EXCEEDED).',
     role: 'operator',
     params: APP_ID,
     responses: noContent('Starting (asynchronous).'),
@@ -330,6 +332,7 @@ export const API_ROUTES: readonly Route[] = [
     path: '/v1/token',
     tag: 'tokens',
     summary: 'Create a token',
+    description: 'Within the project’s tokens quota (403 QUOTA_EXCEEDED past it).',
     role: 'admin',
     body: 'CreateTokenInput',
     responses: ok('Token', 'The token, with its secret (shown once).'),
@@ -444,9 +447,9 @@ export const API_ROUTES: readonly Route[] = [
     method: 'PUT',
     path: '/v1/project/{id}/quota',
     tag: 'projects',
-    summary: 'Set a project’s GPU quota',
+    summary: 'Set a project’s quotas',
     description:
-      'Lowering it below what is in use stops nothing; it refuses new apps, starts and scale-ups until usage is under it.',
+      'Any of `cpuQuota`, `gpuQuota`, `memoryQuota` (bytes), `appQuota` and `tokenQuota`; the others keep their value. Lowering one below what is in use stops nothing; it refuses what would hold more of it (new apps, starts, scale-ups, new tokens) until usage is under it.',
     role: 'admin',
     params: PROJECT_ID,
     body: 'UpdateProjectQuotaInput',
@@ -553,9 +556,11 @@ export const API_ROUTES: readonly Route[] = [
     path: '/metrics',
     tag: 'operations',
     summary: 'Prometheus metrics',
-    role: 'public',
+    description:
+      'Admin tokens only, as this port is the public API’s (Prometheus: `authorization: {credentials: <token>}`). The other services serve theirs on their own HTTP port, bound to 127.0.0.1 by default.',
+    role: 'admin',
     responses: [{ status: 200, description: 'Prometheus text format.', contentType: 'text/plain' }],
-    errors: [],
+    errors: [401, 403, 429],
   },
   {
     method: 'GET',

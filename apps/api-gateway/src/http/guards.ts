@@ -1,8 +1,9 @@
+import { tokenKey } from '@gantry/contracts';
 import { GantryError } from '@gantry/errors';
 import { type CanActivate, createParamDecorator, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 
-import { assertMayCall, type Principal } from '../domain/access.js';
+import { assertMayCall, bearerSecret, type Principal } from '../domain/access.js';
 import { RateLimiter } from '../services/rate-limiter.js';
 import { TokensService } from '../services/tokens.service.js';
 
@@ -26,7 +27,7 @@ export class AddressRateGuard implements CanActivate {
   constructor(private readonly limiter: RateLimiter) {}
 
   canActivate(ctx: ExecutionContext): boolean {
-    this.limiter.take({ kind: 'address', address: clientAddress(ctx.switchToHttp().getRequest()) });
+    this.limiter.anonymous(clientAddress(ctx.switchToHttp().getRequest()));
     return true;
   }
 }
@@ -62,10 +63,10 @@ export class JsonBodyGuard implements CanActivate {
 }
 
 /**
- * Authenticates the bearer token (401 when missing or unknown), counts the request against the
- * token's rate limit (429; a request that fails to authenticate counts against its client address)
- * and applies the role rules (403 when a read token writes, or a non-admin calls an admin endpoint).
- * The principal is then on the request.
+ * Counts the request against its rate limits before anything touches the database — against the
+ * hash of its bearer token, or its client address when it has none (429; see `RequestLimits`) —,
+ * then authenticates the token (401 when missing or unknown) and applies the role rules (403 when a
+ * read token writes, or a non-admin calls an admin endpoint). The principal is then on the request.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -77,15 +78,25 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<GatewayRequest>();
-    let principal: Principal;
+    const address = clientAddress(req);
+    let secret: string;
     try {
-      principal = await this.tokens.authenticate(req.headers['authorization']);
+      secret = bearerSecret(req.headers['authorization']);
     } catch (error) {
-      // Guessing tokens costs the guesser's address; over its limit, 429 rather than 401.
-      this.limiter.take({ kind: 'address', address: clientAddress(req) });
+      this.limiter.anonymous(address);
       throw error;
     }
-    this.limiter.take({ kind: 'token', id: principal.tokenId, name: principal.tokenName });
+    const hash = tokenKey(secret);
+    const ticket = this.limiter.presented(hash, address);
+    let principal: Principal;
+    try {
+      principal = await this.tokens.authenticate(hash);
+    } catch (error) {
+      // Guessing tokens costs the guesser's address; over its limit, 429 rather than 401.
+      if (error instanceof GantryError && error.code === 'UNAUTHORIZED') this.limiter.rejected(ticket);
+      throw error;
+    }
+    this.limiter.authenticated(ticket, principal.tokenName);
     const adminOnly =
       this.reflector.getAllAndOverride(AdminOnly, [ctx.getHandler(), ctx.getClass()]) ?? false;
     assertMayCall(principal, req.method, adminOnly);

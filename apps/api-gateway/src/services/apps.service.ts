@@ -21,7 +21,14 @@ import { describeSpec, desiredEvent, userEvent } from '../domain/events.js';
 import { decideLifecycle, type UserAction } from '../domain/lifecycle.js';
 import { generateAppName } from '../domain/names.js';
 import { toApp } from '../domain/presenters.js';
-import { assertGpuQuota, countsAgainstQuota, gpusInUse, gpusOf } from '../domain/quota.js';
+import {
+  assertWithinQuota,
+  countsAgainstQuota,
+  growth,
+  holdingsInUse,
+  holdingsOf,
+  limitsOf,
+} from '../domain/quota.js';
 import { afterChange, autoRollbackDue, rollBack } from '../domain/runtime.js';
 import { resolveAppSpec } from '../domain/spec-resolver.js';
 import { AppRow, type ProjectRow } from '../store/entities.js';
@@ -79,7 +86,12 @@ export class AppsService {
     const row = await this.store.transaction(async (tx) => {
       const project = await tx.lockProject(p.projectId);
       if (!project) throw notFound('project', p.projectId);
-      assertGpuQuota(project.id, project.gpuQuota, gpusInUse(await tx.appsAskedToRun(project.id)), spec);
+      assertWithinQuota(
+        project.id,
+        limitsOf(project),
+        { ...holdingsInUse(await tx.appsAskedToRun(project.id)), apps: await tx.countApps(project.id) },
+        { ...holdingsOf(spec), apps: 1 },
+      );
       const now = new Date();
       const created = Object.assign(new AppRow(), {
         id,
@@ -144,7 +156,8 @@ export class AppsService {
 
   /**
    * stop, start or delete: decided by the lifecycle table on the app's current state (409 when it
-   * cannot apply), then a new desired version. A start is checked against the GPU quota again.
+   * cannot apply), then a new desired version. A start is checked against the project's CPU, GPU and
+   * memory quotas again.
    */
   async act(p: Principal, id: string, action: UserAction, force = false): Promise<void> {
     await this.store.transaction(async (tx) => {
@@ -157,11 +170,11 @@ export class AppsService {
       const decision = decideLifecycle(app, action, force);
       if (!decision.publish) return;
       if (project)
-        assertGpuQuota(
+        assertWithinQuota(
           project.id,
-          project.gpuQuota,
-          gpusInUse(await tx.appsAskedToRun(project.id, app.id)),
-          app.spec,
+          limitsOf(project),
+          holdingsInUse(await tx.appsAskedToRun(project.id, app.id)),
+          holdingsOf(app.spec),
         );
       const version = app.desiredVersion + 1;
       const now = new Date();
@@ -178,10 +191,10 @@ export class AppsService {
   /**
    * Changes an app's spec (labels, replicas, runtime settings, image): checked against the app's
    * state (409 when it is being deleted, or FAILED/ERROR for anything but labels) and, when it would
-   * hold more GPUs while asked to run, against the project's GPU quota. A change that changes nothing
-   * publishes nothing. Otherwise the new spec is a new desired version, with an event saying who
-   * changed what; a change of what the replicas run keeps what they ran for a rollback. Answers the
-   * app as it now is.
+   * hold more CPUs, GPUs or memory while asked to run, against the project's quotas. A change that
+   * changes nothing publishes nothing. Otherwise the new spec is a new desired version, with an event
+   * saying who changed what; a change of what the replicas run keeps what they ran for a rollback.
+   * Answers the app as it now is.
    */
   async change(p: Principal, id: string, change: SpecChange): Promise<App> {
     const flavors =
@@ -210,7 +223,7 @@ export class AppsService {
   /**
    * Returns an app to the runtime spec it ran before its current one (image, command, environment,
    * resources, ports, probe), which becomes the one to return to: a second rollback undoes the first.
-   * 409 when there is none (or the app cannot change); the GPU quota is checked as for a change.
+   * 409 when there is none (or the app cannot change); the quotas are checked as for a change.
    */
   async rollback(p: Principal, id: string): Promise<void> {
     await this.store.transaction(async (tx) => {
@@ -230,7 +243,7 @@ export class AppsService {
    * Rolls an app back by itself after a status said its rollout failed, when the app asks for it and
    * the failed runtime spec came from an update (see `autoRollbackDue`). Idempotent: the rollback
    * makes the current runtime spec one that is never rolled back by itself, so a status delivered
-   * again, or a later one saying the same, changes nothing. A rollback the GPU quota refuses is said
+   * again, or a later one saying the same, changes nothing. A rollback a quota refuses is said
    * in an event, once, and not tried again.
    */
   private async autoRollback(failure: AppStatusChanged): Promise<void> {
@@ -249,7 +262,7 @@ export class AppsService {
         await this.assertQuota(tx, project, app, back.spec);
       } catch (error) {
         if (!(error instanceof GantryError) || error.code !== 'QUOTA_EXCEEDED') throw error;
-        // The runtime to return to stays, for a rollback by hand once GPUs are free.
+        // The runtime to return to stays, for a rollback by hand once there is room.
         if (app.previousRuntime)
           await tx.setPreviousRuntime(app.id, { ...app.previousRuntime, autoRollbackable: false });
         await tx.event('app.event.v2', {
@@ -262,7 +275,7 @@ export class AppsService {
           ),
           id: `${app.id}:api:${app.desiredVersion}:rollback-refused`,
         });
-        this.log.warn(`app ${app.id}: automatic rollback refused by the GPU quota`);
+        this.log.warn(`app ${app.id}: automatic rollback refused by a quota: ${error.message}`);
         return;
       }
       await this.commit(tx, app, back, now, {
@@ -287,20 +300,25 @@ export class AppsService {
     return { project, app };
   }
 
-  /** 403 QUOTA_EXCEEDED when `spec` would hold more GPUs than the app does while it is asked to run, beyond the quota. */
+  /**
+   * 403 QUOTA_EXCEEDED when `spec` would hold more CPUs, GPUs or memory than the app does while it is
+   * asked to run, beyond the project's quota for it.
+   */
   private async assertQuota(
     tx: GatewayTx,
     project: ProjectRow | null,
     app: AppRow,
     spec: AppSpec,
   ): Promise<void> {
-    if (project && countsAgainstQuota(app) && gpusOf(spec) > gpusOf(app.spec))
-      assertGpuQuota(
-        project.id,
-        project.gpuQuota,
-        gpusInUse(await tx.appsAskedToRun(project.id, app.id)),
-        spec,
-      );
+    if (!project || !countsAgainstQuota(app)) return;
+    const needed = growth(holdingsOf(app.spec), holdingsOf(spec));
+    if (Object.keys(needed).length === 0) return;
+    assertWithinQuota(
+      project.id,
+      limitsOf(project),
+      holdingsInUse(await tx.appsAskedToRun(project.id, app.id)),
+      needed,
+    );
   }
 
   /** Stores a changed spec as the next desired version, and queues it with an event saying why. */

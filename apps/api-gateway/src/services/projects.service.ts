@@ -1,19 +1,26 @@
 import { randomBytes } from 'node:crypto';
 
-import type { CreateProjectInput, Me, Project, Quota, UpdateProjectQuotaInput } from '@gantry/contracts';
+import {
+  type CreateProjectInput,
+  type Me,
+  type Project,
+  type Quota,
+  QUOTA_FIELDS,
+  type QuotaField,
+  type UpdateProjectQuotaInput,
+} from '@gantry/contracts';
 import { conflict, notFound } from '@gantry/errors';
 import { Injectable, Logger } from '@nestjs/common';
 
 import { type Principal, projectScope } from '../domain/access.js';
 import { toProject } from '../domain/presenters.js';
-import { gpusInUse } from '../domain/quota.js';
+import { holdingsInUse, limitsOf } from '../domain/quota.js';
 import { ProjectRow } from '../store/entities.js';
 import { GatewayStore } from '../store/gateway-store.js';
 
-/** GPUs a project may hold at once unless raised (DESIGN.md "Scheduling"). */
-export const DEFAULT_GPU_QUOTA = 4;
+const QUOTA_FIELD_NAMES = Object.keys(QUOTA_FIELDS) as QuotaField[];
 
-/** Projects (tenants), their quotas, and who a token is. */
+/** Projects (tenants), their quotas and what is in use against them, and who a token is. */
 @Injectable()
 export class ProjectsService {
   private readonly log = new Logger('ProjectsService');
@@ -31,7 +38,11 @@ export class ProjectsService {
       const created = Object.assign(new ProjectRow(), {
         id,
         name: input.name,
-        gpuQuota: input.gpuQuota ?? DEFAULT_GPU_QUOTA,
+        cpuQuota: input.cpuQuota ?? QUOTA_FIELDS.cpuQuota.default,
+        gpuQuota: input.gpuQuota ?? QUOTA_FIELDS.gpuQuota.default,
+        memoryQuota: input.memoryQuota ?? QUOTA_FIELDS.memoryQuota.default,
+        appQuota: input.appQuota ?? QUOTA_FIELDS.appQuota.default,
+        tokenQuota: input.tokenQuota ?? QUOTA_FIELDS.tokenQuota.default,
         createdAt: new Date(),
       } satisfies ProjectRow);
       try {
@@ -55,18 +66,23 @@ export class ProjectsService {
   }
 
   /**
-   * Sets how many GPUs a project may hold at once (admins). Lowering it below what is in use stops
-   * nothing: it refuses new apps, starts and scale-ups until usage is back under it. Serialised with
-   * quota decisions by the project's row lock.
+   * Sets the quotas given of a project (admins); the others keep their value. Lowering one below
+   * what is in use stops nothing: it refuses what would hold more of it (new apps, starts, scale-ups,
+   * new tokens) until usage is back under it. Serialised with quota decisions by the project's row
+   * lock.
    */
   async setQuota(p: Principal, projectId: string, input: UpdateProjectQuotaInput): Promise<Quota> {
+    const changes = Object.fromEntries(
+      QUOTA_FIELD_NAMES.filter((f) => input[f] !== undefined).map((f) => [f, input[f] as number]),
+    );
     const before = await this.store.transaction(async (tx) => {
       const project = await tx.lockProject(projectId);
       if (!project) throw notFound('project', projectId);
-      await tx.setProjectQuota(project.id, input.gpuQuota);
-      return project.gpuQuota;
+      await tx.setProjectQuotas(project.id, changes);
+      return project;
     });
-    this.log.log(`GPU quota of project ${projectId}: ${before} → ${input.gpuQuota} (by ${p.tokenName})`);
+    const said = Object.entries(changes).map(([f, v]) => `${f} ${before[f as QuotaField]} → ${v}`);
+    this.log.log(`quotas of project ${projectId}: ${said.join(', ')} (by ${p.tokenName})`);
     return this.quota(p, projectId);
   }
 
@@ -85,8 +101,18 @@ export class ProjectsService {
     };
   }
 
+  /** Each quota of the project with what counts against it now. */
   private async quotaOf(project: ProjectRow): Promise<Quota> {
-    const inUse = gpusInUse(await this.store.appsAskedToRun(project.id));
-    return { projectId: project.id, resources: { GPU: project.gpuQuota }, inUse: { GPU: inUse }, storage: 0 };
+    const [apps, appCount, tokenCount] = await Promise.all([
+      this.store.appsAskedToRun(project.id),
+      this.store.countApps(project.id),
+      this.store.countTokens(project.id),
+    ]);
+    return {
+      projectId: project.id,
+      resources: limitsOf(project),
+      inUse: { ...holdingsInUse(apps), apps: appCount, tokens: tokenCount },
+      storage: 0,
+    };
   }
 }

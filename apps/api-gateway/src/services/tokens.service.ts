@@ -11,8 +11,9 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 
-import { bearerSecret, newSecret, type Principal, projectScope } from '../domain/access.js';
+import { newSecret, type Principal, projectScope } from '../domain/access.js';
 import { toToken } from '../domain/presenters.js';
+import { assertWithinQuota, limitsOf } from '../domain/quota.js';
 import { TokenRow } from '../store/entities.js';
 import { GatewayStore, type GatewayTx } from '../store/gateway-store.js';
 import { type ApiGatewayConfig, GATEWAY_CONFIG } from './config.token.js';
@@ -204,9 +205,9 @@ export class TokensService implements OnApplicationBootstrap, OnApplicationShutd
     );
   }
 
-  /** The principal of an `Authorization` header, or 401. */
-  async authenticate(header: string | string[] | undefined): Promise<Principal> {
-    const row = await this.store.tokenByHash(tokenKey(bearerSecret(header)));
+  /** The principal of the token whose secret's SHA-256 is `secretHash`, or 401. */
+  async authenticate(secretHash: string): Promise<Principal> {
+    const row = await this.store.tokenByHash(secretHash);
     if (!row) throw new GantryError('UNAUTHORIZED', 'the bearer token is not valid (unknown or revoked)');
     return {
       tokenId: row.id,
@@ -226,14 +227,24 @@ export class TokensService implements OnApplicationBootstrap, OnApplicationShutd
     return toToken(await this.existing(id));
   }
 
-  /** Creates a token; its secret is in the answer and nowhere else. */
+  /**
+   * Creates a token, within the project's tokens quota (403 QUOTA_EXCEEDED); its secret is in the
+   * answer and nowhere else.
+   */
   async create(p: Principal, input: CreateTokenInput): Promise<Token> {
     const projectId = projectScope(p, input.projectId);
     const secret = newSecret();
     const row = await this.store.transaction(async (tx) => {
-      if (!(await tx.lockProject(projectId))) throw notFound('project', projectId);
+      const project = await tx.lockProject(projectId);
+      if (!project) throw notFound('project', projectId);
       if (await tx.tokenByName(projectId, input.name))
         throw conflict(`project ${projectId} already has a token named ${input.name}`);
+      assertWithinQuota(
+        projectId,
+        limitsOf(project),
+        { tokens: await tx.countTokens(projectId) },
+        { tokens: 1 },
+      );
       const now = new Date();
       const created = Object.assign(new TokenRow(), {
         id: randomUUID(),

@@ -1,4 +1,12 @@
-import type { AppSpec, AppState, HistoryEntry, Info, Rate, TokenRole } from '@gantry/contracts';
+import {
+  type AppSpec,
+  type AppState,
+  type HistoryEntry,
+  type Info,
+  QUOTA_FIELDS,
+  type Rate,
+  type TokenRole,
+} from '@gantry/contracts';
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 import type { PreviousRuntime } from '../domain/runtime.js';
@@ -9,7 +17,10 @@ const bigintNumber = {
   from: (v: string | null) => (v === null ? null : Number(v)),
 };
 
-/** A tenant: owns apps and tokens; its quota bounds the GPUs its apps hold at once. */
+/**
+ * A tenant: owns apps and tokens; its quotas bound the CPUs, GPUs and memory its apps hold at once,
+ * and how many apps and tokens it has (see domain/quota.ts).
+ */
 @Entity({ name: 'projects' })
 export class ProjectRow {
   @PrimaryColumn({ type: 'text' })
@@ -19,8 +30,26 @@ export class ProjectRow {
   @Column({ type: 'text' })
   name!: string;
 
-  @Column({ type: 'integer', name: 'gpu_quota', default: 4 })
+  @Column({ type: 'integer', name: 'gpu_quota', default: QUOTA_FIELDS.gpuQuota.default })
   gpuQuota!: number;
+
+  @Column({ type: 'integer', name: 'cpu_quota', default: QUOTA_FIELDS.cpuQuota.default })
+  cpuQuota!: number;
+
+  /** Bytes. */
+  @Column({
+    type: 'bigint',
+    name: 'memory_quota',
+    default: QUOTA_FIELDS.memoryQuota.default,
+    transformer: bigintNumber,
+  })
+  memoryQuota!: number;
+
+  @Column({ type: 'integer', name: 'app_quota', default: QUOTA_FIELDS.appQuota.default })
+  appQuota!: number;
+
+  @Column({ type: 'integer', name: 'token_quota', default: QUOTA_FIELDS.tokenQuota.default })
+  tokenQuota!: number;
 
   @Column({ type: 'timestamptz', name: 'created_at', default: () => 'now()' })
   createdAt!: Date;

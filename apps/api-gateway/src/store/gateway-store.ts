@@ -8,6 +8,7 @@ import type {
   EventPayload,
   EventSubject,
   Flavor,
+  QuotaField,
   Rate,
 } from '@gantry/contracts';
 import { Outbox } from '@gantry/database';
@@ -59,6 +60,10 @@ export interface GatewayTx {
   lockApp(id: string): Promise<AppRow | null>;
   /** Apps of the project that may count against its quota (not deleted, asked to run). */
   appsAskedToRun(projectId: string, exceptAppId?: string): Promise<QuotaView[]>;
+  /** How many apps the project has that are not deleted (its apps quota counts them). */
+  countApps(projectId: string): Promise<number>;
+  /** How many tokens the project has. */
+  countTokens(projectId: string): Promise<number>;
   insertApp(row: AppRow): Promise<void>;
   setLifecycle(id: string, lifecycle: Lifecycle, version: number, at: Date): Promise<void>;
   /**
@@ -68,7 +73,8 @@ export interface GatewayTx {
   setSpec(id: string, change: SpecWrite, version: number, at: Date): Promise<void>;
   /** Stores what a rollback would return to, the desired version unchanged. */
   setPreviousRuntime(id: string, previousRuntime: PreviousRuntime | null): Promise<void>;
-  setProjectQuota(id: string, gpuQuota: number): Promise<void>;
+  /** Sets the quotas given; the others keep their value. */
+  setProjectQuotas(id: string, quotas: Partial<Record<QuotaField, number>>): Promise<void>;
   insertProject(row: ProjectRow): Promise<void>;
   tokenByName(projectId: string, name: string): Promise<TokenRow | null>;
   lockToken(id: string): Promise<TokenRow | null>;
@@ -204,6 +210,14 @@ export class GatewayStore {
     return appsAskedToRun(this.ds.manager, projectId);
   }
 
+  countApps(projectId: string): Promise<number> {
+    return countApps(this.ds.manager, projectId);
+  }
+
+  countTokens(projectId: string): Promise<number> {
+    return this.ds.getRepository(TokenRow).countBy({ projectId });
+  }
+
   async listApps(f: ListAppsFilter): Promise<{ rows: AppRow[]; total: number }> {
     const qb = this.ds
       .getRepository(AppRow)
@@ -287,6 +301,8 @@ export class GatewayStore {
       lockApp: (id) =>
         em.getRepository(AppRow).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } }),
       appsAskedToRun: (projectId, exceptAppId) => appsAskedToRun(em, projectId, exceptAppId),
+      countApps: (projectId) => countApps(em, projectId),
+      countTokens: (projectId) => em.getRepository(TokenRow).countBy({ projectId }),
       insertApp: async (row) => {
         await em.getRepository(AppRow).insert(row);
       },
@@ -304,11 +320,12 @@ export class GatewayStore {
       setPreviousRuntime: async (id, previousRuntime) => {
         await em.getRepository(AppRow).update({ id }, { previousRuntime });
       },
-      setProjectQuota: async (id, gpuQuota) => {
-        await em.getRepository(ProjectRow).update({ id }, { gpuQuota });
+      setProjectQuotas: async (id, quotas) => {
+        await em.getRepository(ProjectRow).update({ id }, quotas);
       },
       insertProject: async (row) => {
-        await em.getRepository(ProjectRow).insert(row);
+        // A copy: TypeORM writes the defaulted columns back into what it inserts, bigints as strings.
+        await em.getRepository(ProjectRow).insert({ ...row });
       },
       tokenByName: (projectId, name) => em.getRepository(TokenRow).findOneBy({ projectId, name }),
       lockToken: (id) =>
@@ -343,6 +360,9 @@ async function appsAskedToRun(
   });
   return rows.map((r) => ({ spec: r.spec, lifecycle: r.lifecycle, state: r.state }));
 }
+
+const countApps = (em: EntityManager, projectId: string): Promise<number> =>
+  em.getRepository(AppRow).countBy({ projectId, deleted: false });
 
 function toFlavor(r: FlavorRow): Flavor {
   return {

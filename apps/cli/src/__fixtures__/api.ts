@@ -80,7 +80,12 @@ export const sampleMe: Me = {
   project: { id: 'default', name: 'Default' },
   role: 'admin',
   tokenKind: 'bearer',
-  quotas: { projectId: 'default', resources: { GPU: 4 }, inUse: { GPU: 1 }, storage: 0 },
+  quotas: {
+    projectId: 'default',
+    resources: { CPU: 32, GPU: 4, memory: 128 * 1024 ** 3, apps: 50, tokens: 100 },
+    inUse: { CPU: 0, GPU: 1, memory: 0, apps: 1, tokens: 1 },
+    storage: 0,
+  },
 };
 
 export const sampleToken = (over: { value?: string; labelSelector?: string } = {}): Token => ({

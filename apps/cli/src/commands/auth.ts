@@ -75,7 +75,7 @@ export function registerAuth(program: Command, io: Io, passthrough: readonly str
   examples(
     program
       .command('me')
-      .description('show who the token is: name, role, label selector, project and GPU quota')
+      .description('show who the token is: name, role, label selector, project and its quotas')
       .action(
         handler(io, passthrough, async (run) => {
           const me = await (await run.client()).get<Me>('/v1/me');

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 
 import { examples, handler, type Io } from '../context.js';
 import { renderFields } from '../model/table.js';
-import { renderFlavor, renderFlavors } from '../model/views.js';
+import { quotaFields, renderFlavor, renderFlavors } from '../model/views.js';
 
 /** `gantry capabilities flavor list|get`, `gantry capabilities quota`. */
 export function registerCapabilities(program: Command, io: Io, passthrough: readonly string[]): void {
@@ -54,11 +54,7 @@ export function registerCapabilities(program: Command, io: Io, passthrough: read
         handler(io, passthrough, async (run) => {
           const q = await (await run.client()).get<Quota>('/v1/capabilities/quota');
           run.emit(q, () =>
-            renderFields([
-              ['Project', q.projectId],
-              ['GPU', `${q.inUse.GPU} in use of ${q.resources.GPU}`],
-              ['Storage', String(q.storage)],
-            ]),
+            renderFields([['Project', q.projectId], ...quotaFields(q), ['Storage', String(q.storage)]]),
           );
         }),
       ),

@@ -158,6 +158,9 @@ describe('renderFlavors, renderMe', () => {
     expect(text).toMatch(/Role: +admin/);
     expect(text).toMatch(/Label Selector: +- \(all apps of the project\)/);
     expect(text).toMatch(/GPU Quota: +1 in use of 4/);
+    expect(text).toMatch(/CPU Quota: +0 in use of 32/);
+    expect(text).toMatch(/Memory Quota: +0 B in use of 128(\.0)? GiB/);
+    expect(text).toMatch(/Apps Quota: +1 of 50/);
   });
 });
 

@@ -5,6 +5,7 @@ import type {
   FlavorOutput,
   Me,
   NodeRecord,
+  Quota,
   Registry,
   Token,
   UsageOutput,
@@ -236,8 +237,19 @@ export function renderMe(me: Me): string {
     ['Role', me.role],
     ['Label Selector', me.labelSelector ?? '- (all apps of the project)'],
     ['Project', `${me.project.name} (${me.project.id})`],
-    ['GPU Quota', q ? `${q.inUse.GPU} in use of ${q.resources.GPU}` : undefined],
+    ...(q ? quotaFields(q, ' Quota') : []),
   ]);
+}
+
+/** One line per quota of a project: what is in use of each limit. */
+export function quotaFields(q: Quota, suffix = ''): Array<[string, string]> {
+  return [
+    [`CPU${suffix}`, `${q.inUse.CPU} in use of ${q.resources.CPU}`],
+    [`GPU${suffix}`, `${q.inUse.GPU} in use of ${q.resources.GPU}`],
+    [`Memory${suffix}`, `${formatBytes(q.inUse.memory)} in use of ${formatBytes(q.resources.memory)}`],
+    [`Apps${suffix}`, `${q.inUse.apps} of ${q.resources.apps}`],
+    [`Tokens${suffix}`, `${q.inUse.tokens} of ${q.resources.tokens}`],
+  ];
 }
 
 export const tokenColumns = (now: Date): Array<Column<Token>> => [

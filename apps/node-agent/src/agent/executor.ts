@@ -1,10 +1,17 @@
 import { imageRegistry, type InfoCode, type ReplicaAssignment, type ReplicaPhase } from '@gantry/contracts';
 import { Logger } from '@nestjs/common';
 
-import { type ContainerDetails, type ContainerDriver, DriverError } from '../driver/driver.js';
+import {
+  type ContainerDetails,
+  type ContainerDriver,
+  DriverError,
+  type ImageInfo,
+} from '../driver/driver.js';
 import { restartDecision, type RestartPolicy, retryDelay } from '../model/backoff.js';
 import { containerSpecFor, type NodeFacts } from '../model/container-spec.js';
+import { refreshCheck, tagMoved } from '../model/image-refresh.js';
 import { framesToLines } from '../model/lines.js';
+import { describeLivenessFailure, livenessDelayMs } from '../model/liveness.js';
 import type { Action, ReplicaView } from '../model/plan.js';
 import type { ProbeTiming } from '../model/probe-tracker.js';
 import {
@@ -13,9 +20,11 @@ import {
   imageStep,
   type PullCredentials,
   pullCredentials,
+  type PullFailure,
 } from '../model/registry-auth.js';
 import type { Checkpoint, ReplicaCheckpoint } from './checkpoint.js';
 import type { ControlPlane } from './control-plane.js';
+import { LivenessLoop } from './liveness-loop.js';
 import type { LogShipper } from './log-shipper.js';
 import { agentMetrics } from './metrics.js';
 import { ProbeLoop, type ProbeProgress, type Prober } from './prober.js';
@@ -34,6 +43,11 @@ export interface ReplicaRuntime extends ReplicaView {
   startedAt?: number;
   endpoint?: { address: string; ports: Record<string, number> };
   probe?: ProbeLoop;
+  liveness?: LivenessLoop;
+  /** Why `deadContainerId` is stopped: its liveness probe's failures, in words. */
+  deadBecause?: string;
+  /** The registry was asked for a newer image under the tag (once per replica: see refreshImage). */
+  refreshChecked?: boolean;
   /** The engine's error when the last start failed. */
   startError?: string;
   /** The phase of the last report sent. */
@@ -57,11 +71,15 @@ export interface ExecutorDeps {
   replicas: Map<string, ReplicaRuntime>;
   facts: () => Promise<NodeFacts>;
   generation: () => number;
+  /** Asks the controller for a pass (a liveness probe found a container dead). */
+  wake: () => void;
 }
 
 const MAX_CREATE_FAILURES = 5;
 const TAIL_LINES = 10;
 const LOGS_FINISH_MS = 5000;
+/** Time limit of asking a registry whether a tag moved (see refreshImage): far below a pull's. */
+const REFRESH_TIMEOUT_MS = 30_000;
 
 function newRuntime(assignment: ReplicaAssignment, cp: ReplicaCheckpoint | undefined): ReplicaRuntime {
   return {
@@ -104,6 +122,8 @@ export class Executor {
         return this.start(action.replicaId, action.containerId);
       case 'exited':
         return this.exited(action.replicaId, action.containerId);
+      case 'unhealthy':
+        return this.unhealthy(action.replicaId, action.containerId);
       case 'stop':
         return this.stop(action);
       case 'forget':
@@ -113,7 +133,7 @@ export class Executor {
 
   /** Stops every probe (agent shutdown; containers keep running). */
   stopProbes(): void {
-    for (const rt of this.d.replicas.values()) rt.probe?.stop();
+    for (const rt of this.d.replicas.values()) stopProbing(rt);
   }
 
   private async create(a: ReplicaAssignment, signal: AbortSignal): Promise<void> {
@@ -132,62 +152,8 @@ export class Executor {
         `the replica needs ${a.gpus.length} GPUs but node ${this.d.nodeId} has none`,
       );
 
-    let image;
-    try {
-      // A present image that was pulled with credentials is pulled again with this replica's project's
-      // (see imageStep): another project's pull must not let this one run it.
-      const step = imageStep(await driver.inspectImage(a.image), (id) => this.d.checkpoint.privateImage(id));
-      if (step.kind === 'use') image = step.image;
-      else {
-        const again = step.kind === 'repull';
-        this.transition(rt, 'PULLING');
-        const { auth, lookup } = await this.credentials(a, again ? step.registry : undefined);
-        if (signal.aborted) return;
-        // Never run a private image unchecked: without the project's credentials known, no pull can
-        // tell whether it may.
-        if (again && lookup.outcome === 'failed')
-          return this.fail(
-            rt,
-            'JOB_IMAGE_PULL',
-            describeUncheckedPrivateImage(a.image, step.registry, lookup.why),
-          );
-        const started = Date.now();
-        try {
-          await driver.pullImage(a.image, {
-            timeoutMs: this.d.pullTimeoutMs,
-            signal,
-            ...(auth ? { auth } : {}),
-            ...(again ? { verify: true } : {}),
-          });
-          agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'ok' });
-          agentMetrics.pullSeconds.observe({ node: this.d.nodeId }, (Date.now() - started) / 1000);
-        } catch (error) {
-          if (signal.aborted) return;
-          agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'error' });
-          const failure = {
-            message: (error as Error).message,
-            ...(error instanceof DriverError ? { kind: error.kind } : {}),
-          };
-          return this.fail(rt, 'JOB_IMAGE_PULL', describePullFailure(a.image, failure, lookup, again));
-        }
-        image = await driver.inspectImage(a.image);
-        if (!image)
-          return this.fail(
-            rt,
-            'JOB_IMAGE_PULL',
-            `image "${a.image}" does not exist locally and could not be pulled`,
-          );
-        // On disk before any container of it runs (see Checkpoint.rememberPrivateImage).
-        if (auth && !(await this.d.checkpoint.rememberPrivateImage(image.id, imageRegistry(a.image))))
-          return this.retryLater(
-            rt,
-            `recording that image ${a.image} is private`,
-            new Error('the checkpoint could not be written'),
-          );
-      }
-    } catch (error) {
-      return this.retryLater(rt, `inspecting image ${a.image}`, error);
-    }
+    const image = await this.imageFor(rt, a, signal);
+    if (!image) return;
     if (image.architecture !== 'amd64' || image.os !== 'linux')
       return this.fail(
         rt,
@@ -213,19 +179,184 @@ export class Executor {
   }
 
   /**
+   * The image to create the replica's container from: the node's copy when it may run as it is, else
+   * pulled (see `imageStep`; and `newerImage` for a replica that starts a run of its app). Undefined
+   * when there is none to run: the replica failed, waits to retry, or was unassigned meanwhile.
+   */
+  private async imageFor(
+    rt: ReplicaRuntime,
+    a: ReplicaAssignment,
+    signal: AbortSignal,
+  ): Promise<ImageInfo | undefined> {
+    const { driver } = this.d;
+    try {
+      // A present image that was pulled with credentials is pulled again with this replica's project's
+      // (see imageStep): another project's pull must not let this one run it.
+      const step = imageStep(await driver.inspectImage(a.image), (id) => this.d.checkpoint.privateImage(id));
+      if (step.kind === 'use') {
+        const newer = await this.newerImage(rt, a, step.image, signal);
+        if (signal.aborted) return undefined;
+        if (!newer) return step.image;
+        this.transition(rt, 'PULLING');
+        this.logCredentials(a, newer);
+        const failure = await this.pull(a, newer.auth, false, signal);
+        if (signal.aborted) return undefined;
+        // The registry named a newer image but would not hand it over: the node's copy still runs.
+        if (failure) {
+          this.log.warn(
+            `replica ${a.replicaId}: pulling the newer "${a.image}" failed (${failure.message}); running the node's copy`,
+          );
+          return step.image;
+        }
+        return await this.pulled(rt, a, newer.auth);
+      }
+      const again = step.kind === 'repull';
+      this.transition(rt, 'PULLING');
+      const pull = await this.credentials(a);
+      this.logCredentials(a, pull, again ? step.registry : undefined);
+      if (signal.aborted) return undefined;
+      // Never run a private image unchecked: without the project's credentials known, no pull can
+      // tell whether it may.
+      if (again && pull.lookup.outcome === 'failed') {
+        this.fail(
+          rt,
+          'JOB_IMAGE_PULL',
+          describeUncheckedPrivateImage(a.image, step.registry, pull.lookup.why),
+        );
+        return undefined;
+      }
+      const failure = await this.pull(a, pull.auth, again, signal);
+      if (signal.aborted) return undefined;
+      if (failure) {
+        this.fail(rt, 'JOB_IMAGE_PULL', describePullFailure(a.image, failure, pull.lookup, again));
+        return undefined;
+      }
+      return await this.pulled(rt, a, pull.auth);
+    } catch (error) {
+      this.retryLater(rt, `inspecting image ${a.image}`, error);
+      return undefined;
+    }
+  }
+
+  /** Pulls the replica's image (`verify`: see PullOptions); the failure, or undefined when it worked. */
+  private async pull(
+    a: ReplicaAssignment,
+    auth: PullCredentials['auth'],
+    verify: boolean,
+    signal: AbortSignal,
+  ): Promise<PullFailure | undefined> {
+    const started = Date.now();
+    try {
+      await this.d.driver.pullImage(a.image, {
+        timeoutMs: this.d.pullTimeoutMs,
+        signal,
+        ...(auth ? { auth } : {}),
+        ...(verify ? { verify: true } : {}),
+      });
+      agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'ok' });
+      agentMetrics.pullSeconds.observe({ node: this.d.nodeId }, (Date.now() - started) / 1000);
+      return undefined;
+    } catch (error) {
+      if (!signal.aborted) agentMetrics.pulls.inc({ node: this.d.nodeId, result: 'error' });
+      return {
+        message: (error as Error).message,
+        ...(error instanceof DriverError ? { kind: error.kind } : {}),
+      };
+    }
+  }
+
+  /** The image a pull just brought, remembered as private when credentials brought it. */
+  private async pulled(
+    rt: ReplicaRuntime,
+    a: ReplicaAssignment,
+    auth: PullCredentials['auth'],
+  ): Promise<ImageInfo | undefined> {
+    const image = await this.d.driver.inspectImage(a.image);
+    if (!image) {
+      this.fail(rt, 'JOB_IMAGE_PULL', `image "${a.image}" does not exist locally and could not be pulled`);
+      return undefined;
+    }
+    // On disk before any container of it runs (see Checkpoint.rememberPrivateImage).
+    if (auth && !(await this.d.checkpoint.rememberPrivateImage(image.id, imageRegistry(a.image)))) {
+      this.retryLater(
+        rt,
+        `recording that image ${a.image} is private`,
+        new Error('the checkpoint could not be written'),
+      );
+      return undefined;
+    }
+    return image;
+  }
+
+  /**
+   * For a replica that starts a run of its app (`refreshImage`), whether the registry now has another
+   * image under the tag than the node's copy: the credentials to pull it with when it has. Asked once
+   * per replica, never failing it: a registry that cannot be reached or refuses leaves the node's copy
+   * to run, with a log line. Undefined: run the node's copy.
+   */
+  private async newerImage(
+    rt: ReplicaRuntime,
+    a: ReplicaAssignment,
+    local: ImageInfo,
+    signal: AbortSignal,
+  ): Promise<PullCredentials | undefined> {
+    if (rt.refreshChecked) return undefined;
+    const check = refreshCheck(a.image, local, a.refreshImage);
+    if (check.kind === 'skip') {
+      if (a.refreshImage)
+        this.log.log(
+          `replica ${a.replicaId}: running the node's copy of "${a.image}" as it is: ${check.why}`,
+        );
+      return undefined;
+    }
+    rt.refreshChecked = true;
+    const pull = await this.credentials(a);
+    let digest: string;
+    try {
+      digest = await this.d.driver.registryDigest(a.image, {
+        timeoutMs: Math.min(this.d.pullTimeoutMs, REFRESH_TIMEOUT_MS),
+        signal,
+        ...(pull.auth ? { auth: pull.auth } : {}),
+      });
+    } catch (error) {
+      if (!signal.aborted)
+        this.log.warn(
+          `replica ${a.replicaId}: could not ask registry ${imageRegistry(a.image)} whether "${a.image}" ` +
+            `changed (${(error as Error).message}); running the node's copy`,
+        );
+      return undefined;
+    }
+    if (!tagMoved(a.image, local, digest)) {
+      this.log.log(`replica ${a.replicaId}: "${a.image}" is up to date (${digest})`);
+      return undefined;
+    }
+    this.log.log(
+      `replica ${a.replicaId}: the registry has ${digest} under "${a.image}", not the node's copy`,
+    );
+    return pull;
+  }
+
+  /**
    * The credentials to pull the replica's image with, asked of the control plane. Never throws: when
    * they cannot be looked up an absent image is pulled without any (a public image must not depend on
    * the lookup), and the failure message of that pull, if it fails, says why; a present private image
-   * (`privateRegistry`: the registry it was pulled from with credentials) is not pulled at all.
+   * is not pulled at all (see `imageFor`).
    */
-  private async credentials(a: ReplicaAssignment, privateRegistry?: string): Promise<PullCredentials> {
+  private async credentials(a: ReplicaAssignment): Promise<PullCredentials> {
     let answer: Parameters<typeof pullCredentials>[1];
     try {
       answer = { stored: await this.d.plane.registryAuth({ projectId: a.projectId, image: a.image }) };
     } catch (error) {
       answer = { error: error instanceof Error ? error.message : String(error) };
     }
-    const pull = pullCredentials(a.image, answer);
+    return pullCredentials(a.image, answer);
+  }
+
+  /**
+   * Says how the replica's image is pulled: with which registry's credentials, or why without any.
+   * `privateRegistry`: the image is present, pulled from that registry with credentials before.
+   */
+  private logCredentials(a: ReplicaAssignment, pull: PullCredentials, privateRegistry?: string): void {
     const { lookup } = pull;
     const again = privateRegistry !== undefined;
     const subject = again
@@ -244,7 +375,6 @@ export class Executor {
       this.log.log(
         `replica ${a.replicaId}: pulling ${subject} without credentials: project ${a.projectId} has none for it`,
       );
-    return pull;
   }
 
   private async adopt(a: ReplicaAssignment, containerId: string): Promise<void> {
@@ -252,8 +382,8 @@ export class Executor {
     if (!d) return;
     const cp = this.d.checkpoint.get(a.replicaId);
     let rt = this.d.replicas.get(a.replicaId);
-    rt?.probe?.stop();
-    if (!rt) {
+    if (rt) stopProbing(rt);
+    else {
       rt = newRuntime(a, cp);
       if (cp?.failed) rt.phase = 'FAILED';
       this.d.replicas.set(a.replicaId, rt);
@@ -282,12 +412,16 @@ export class Executor {
   private async exited(replicaId: string, containerId: string): Promise<void> {
     const rt = this.d.replicas.get(replicaId);
     if (!rt) return;
-    rt.probe?.stop();
+    stopProbing(rt);
     const d = await this.d.driver.inspectContainer(containerId);
     if (!d || d.state === 'running') return;
     const ranMs =
       d.startedAt && d.finishedAt ? d.finishedAt - d.startedAt : rt.startedAt ? Date.now() - rt.startedAt : 0;
-    const why = describeExit(d, rt.startError);
+    // Stopped for failing its liveness probe: that is why, whatever code it exited with then.
+    const killed = rt.deadContainerId === containerId ? rt.deadBecause : undefined;
+    delete rt.deadContainerId;
+    delete rt.deadBecause;
+    const why = killed ? `was stopped: ${killed}` : describeExit(d, rt.startError);
     const decision = restartDecision(this.d.policy, { everReady: rt.everReady, streak: rt.streak, ranMs });
     rt.streak = decision.streak;
     delete rt.endpoint;
@@ -308,16 +442,30 @@ export class Executor {
     rt.restarts++;
     rt.retryAt = Date.now() + decision.delayMs;
     this.d.checkpoint.update(replicaId, { restarts: rt.restarts, streak: rt.streak });
+    const next = `restart ${rt.restarts} in ${decision.delayMs / 1000} s`;
     this.transition(rt, 'RESTARTING', {
       exitCode: d.exitCode,
-      message: `the container ${why}; restart ${rt.restarts} in ${decision.delayMs / 1000} s`,
+      message: killed ? `${killed}; restarting (${next})` : `the container ${why}; ${next}`,
     });
+  }
+
+  /**
+   * Stops a running container that failed its liveness probe, as Docker stops any (SIGTERM, grace,
+   * SIGKILL). Its exit is then handled as any exit (`exited`): restarted with backoff, counted as a
+   * restart, failed by the crash-loop rules — with the probe as the reason.
+   */
+  private async unhealthy(replicaId: string, containerId: string): Promise<void> {
+    const rt = this.d.replicas.get(replicaId);
+    if (rt?.deadContainerId !== containerId) return;
+    stopProbing(rt);
+    this.log.warn(`replica ${replicaId}: ${rt.deadBecause ?? 'its liveness probe failed'}; restarting`);
+    await this.d.driver.stopContainer(containerId, this.d.stopGraceSeconds);
   }
 
   private async stop(a: Extract<Action, { kind: 'stop' }>): Promise<void> {
     const rt = a.replicaId ? this.d.replicas.get(a.replicaId) : undefined;
     const mine = a.reason !== 'duplicate';
-    if (mine) rt?.probe?.stop();
+    if (mine && rt) stopProbing(rt);
     await this.d.driver.stopContainer(a.containerId, this.d.stopGraceSeconds);
     if (mine && a.replicaId) await this.d.shipper.finish(a.replicaId, LOGS_FINISH_MS);
     await this.d.driver.removeContainer(a.containerId);
@@ -347,7 +495,7 @@ export class Executor {
   private async forget(replicaId: string): Promise<void> {
     const rt = this.d.replicas.get(replicaId);
     if (!rt) return;
-    rt.probe?.stop();
+    stopProbing(rt);
     await this.d.shipper.finish(replicaId, LOGS_FINISH_MS);
     this.report(rt, 'STOPPED', { message: 'stopped: the replica is no longer assigned to this node' });
     this.d.replicas.delete(replicaId);
@@ -374,10 +522,10 @@ export class Executor {
     this.probe(rt, containerId);
   }
 
-  /** Probes the running container's readiness and reports its changes. */
+  /** Probes the running container's readiness, reporting its changes, and its liveness. */
   private probe(rt: ReplicaRuntime, containerId: string): void {
     const a = rt.assignment;
-    rt.probe?.stop();
+    stopProbing(rt);
     const port = rt.endpoint?.ports[String(a.probe.port)];
     if (!rt.endpoint || !port) {
       this.log.warn(`replica ${a.replicaId}: probe port ${a.probe.port} is not published; cannot probe`);
@@ -408,6 +556,39 @@ export class Executor {
       // fails it with it at its progress deadline), with the last lines it wrote.
       (p) => void this.probeProgress(rt, containerId, p),
     ).start();
+    this.probeLiveness(rt, containerId);
+  }
+
+  /**
+   * Once the startup grace of this run is over, probes the running container's liveness (when its
+   * spec has a liveness probe); found dead, the container is marked for the controller to stop.
+   */
+  private probeLiveness(rt: ReplicaRuntime, containerId: string): void {
+    const a = rt.assignment;
+    const l = a.probe.liveness;
+    if (!l || !rt.endpoint) return;
+    const port = rt.endpoint.ports[String(l.port)];
+    if (!port) {
+      this.log.warn(`replica ${a.replicaId}: liveness probe port ${l.port} is not published; cannot probe`);
+      return;
+    }
+    const delayMs = livenessDelayMs(rt.startedAt ?? Date.now(), a.probe.startupGraceSeconds ?? 0, Date.now());
+    rt.liveness = new LivenessLoop(
+      this.d.prober,
+      { address: rt.endpoint.address, port, path: l.path },
+      l,
+      (v) => {
+        if (
+          rt.containerId !== containerId ||
+          rt.phase === 'FAILED' ||
+          this.d.replicas.get(a.replicaId) !== rt
+        )
+          return;
+        rt.deadContainerId = containerId;
+        rt.deadBecause = describeLivenessFailure(l, v);
+        this.d.wake();
+      },
+    ).start(delayMs);
   }
 
   private async probeProgress(rt: ReplicaRuntime, containerId: string, p: ProbeProgress): Promise<void> {
@@ -435,7 +616,7 @@ export class Executor {
   }
 
   private fail(rt: ReplicaRuntime, reason: InfoCode, message: string, exitCode?: number): void {
-    rt.probe?.stop();
+    stopProbing(rt);
     delete rt.retryAt;
     this.d.checkpoint.update(rt.assignment.replicaId, {
       failed: { reason, message: message.slice(0, 8192), ...(exitCode !== undefined ? { exitCode } : {}) },
@@ -463,4 +644,10 @@ export class Executor {
       ...extra,
     });
   }
+}
+
+/** Stops probing a replica's container, for readiness and for liveness. */
+function stopProbing(rt: ReplicaRuntime): void {
+  rt.probe?.stop();
+  rt.liveness?.stop();
 }

@@ -21,7 +21,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { ConsoleLogger, Logger } from '@nestjs/common';
 
 import { NodeAgentConfigSchema } from '../config.js';
-import type { ContainerSummary, Owner } from '../driver/driver.js';
+import { type ContainerSummary, DriverError, type Owner, type PullOptions } from '../driver/driver.js';
 import { FakeDriver } from '../driver/fake/fake-driver.js';
 import { Checkpoint } from './checkpoint.js';
 import type { AssignmentWatch, ControlPlane } from './control-plane.js';
@@ -395,6 +395,188 @@ describe('NodeAgent on the fake driver', () => {
     expect(plane.of('r1').some((r) => r.phase === 'STOPPED')).toBe(false);
     expect(driver.all()).toHaveLength(1);
     expect(agent.heartbeatPayload().appliedGeneration).toBe(5);
+  });
+});
+
+describe('NodeAgent liveness probes', () => {
+  const LIVENESS = { path: '/healthz', port: 8080, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 1 };
+  const live = (replicaId: string, image: string, probe: Partial<ReplicaAssignment['probe']> = {}) =>
+    assignment(replicaId, image, { probe: { path: '/', port: 8080, liveness: LIVENESS, ...probe } });
+
+  it('restarts a container that fails its liveness probe failureThreshold times in a row, naming the probe', async () => {
+    const driver = new FakeDriver().addImage('web:1');
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [live('r1', 'web:1')]));
+    await until('READY', () => plane.of('r1').find((r) => r.phase === 'READY'));
+    const [c] = driver.all();
+    // Alive for a few periods: nothing happens.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(plane.of('r1').map((r) => r.phase)).toEqual(['STARTING', 'READY']);
+
+    driver.sicken(c?.id ?? '');
+    const restarting = await until(
+      'RESTARTING',
+      () => plane.of('r1').find((r) => r.phase === 'RESTARTING'),
+      5000,
+    );
+    expect(restarting).toMatchObject({ restarts: 1, everReady: true, exitCode: 143 });
+    expect(restarting.message).toBe(
+      'liveness probe GET /healthz on :8080 failed 2 times in a row (last: answered 500); restarting (restart 1 in 0.02 s)',
+    );
+    // Restarted, not re-created: the same container serves again.
+    await until('READY again', () => plane.of('r1').filter((r) => r.phase === 'READY').length === 2, 5000);
+    expect(driver.all().map((x) => x.id)).toEqual([c?.id]);
+  });
+
+  it('counts no liveness failure during the startup grace; readiness is probed from the start', async () => {
+    const driver = new FakeDriver().addImage('web:1');
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(
+      list(1, [
+        live('r1', 'web:1', { startupGraceSeconds: 2, liveness: { ...LIVENESS, failureThreshold: 1 } }),
+      ]),
+    );
+    const ready = await until('READY', () => plane.of('r1').find((r) => r.phase === 'READY'));
+    driver.sicken(driver.all()[0]?.id ?? '');
+    const restarting = await until(
+      'RESTARTING',
+      () => plane.of('r1').find((r) => r.phase === 'RESTARTING'),
+      5000,
+    );
+    expect(Date.parse(restarting.at) - Date.parse(ready.at)).toBeGreaterThanOrEqual(1800);
+    expect(restarting.message).toMatch(
+      /^liveness probe GET \/healthz on :8080 failed once \(last: answered 500\)/,
+    );
+  });
+
+  it('fails a replica that its liveness probe keeps restarting before it is ever ready (crash-loop rules)', async () => {
+    const driver = new FakeDriver().addImage('deaf:1', { serves: false });
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [live('r1', 'deaf:1', { liveness: { ...LIVENESS, path: '/', failureThreshold: 1 } })]));
+    const failed = await until('FAILED', () => plane.of('r1').find((r) => r.phase === 'FAILED'), 5000);
+    expect(
+      plane
+        .of('r1')
+        .filter((r) => r.phase === 'RESTARTING')
+        .map((r) => r.restarts),
+    ).toEqual([1, 2, 3]);
+    expect(failed).toMatchObject({ reason: 'APP_CRASH_LOOP', restarts: 3, everReady: false });
+    expect(failed.message).toMatch(
+      /^the container was stopped: liveness probe GET \/ on :8080 failed once \(last: answered 503\) before it was ever ready, and 3 restarts did not help/,
+    );
+  });
+
+  it('leaves a replica without a liveness probe running whatever its probes get', async () => {
+    const driver = new FakeDriver().addImage('web:1');
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [assignment('r1', 'web:1')]));
+    await until('READY', () => plane.of('r1').find((r) => r.phase === 'READY'));
+    driver.sicken(driver.all()[0]?.id ?? '');
+    await until('NOT_READY', () => plane.of('r1').find((r) => r.phase === 'NOT_READY'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(plane.of('r1').some((r) => r.phase === 'RESTARTING')).toBe(false);
+    expect(driver.all()[0]?.state).toBe('running');
+  });
+});
+
+describe('NodeAgent refreshing an image as an app starts', () => {
+  const IMAGE = 'registry.example.com/team/web:1';
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const D2 = `sha256:${'2'.repeat(64)}`;
+  const refreshing = (replicaId: string, image = IMAGE) =>
+    assignment(replicaId, image, { refreshImage: true });
+  const readyOf = (plane: MemoryPlane, replicaId: string) =>
+    until(`${replicaId} READY`, () => plane.of(replicaId).find((r) => r.phase === 'READY'));
+
+  it('pulls a tag again when the registry has another digest under it, only for replicas that start a run', async () => {
+    const driver = new FakeDriver().allowPull(IMAGE, {}, 'amd64', D1).addImage('web:1');
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    const on = [refreshing('r1')];
+    plane.put(list(1, on));
+    await readyOf(plane, 'r1');
+    // Absent: a plain pull, no question asked first.
+    expect(driver.pulls).toEqual([IMAGE]);
+    expect(driver.digestQueries).toEqual([]);
+
+    // The same tag pushed again.
+    driver.allowPull(IMAGE, {}, 'amd64', D2);
+    // Added later (scaled up): runs the node's copy, as the rest of the run does.
+    on.push(assignment('r2', IMAGE));
+    plane.put(list(2, on));
+    await readyOf(plane, 'r2');
+    expect(driver.digestQueries).toEqual([]);
+    expect((await driver.inspectImage(IMAGE))?.repoDigests).toEqual([`registry.example.com/team/web@${D1}`]);
+
+    // Starting a run: the registry is asked, and the newer image pulled.
+    on.push(refreshing('r3'));
+    plane.put(list(3, on));
+    await readyOf(plane, 'r3');
+    expect(plane.of('r3').map((r) => r.phase)).toEqual(['PULLING', 'STARTING', 'READY']);
+    expect(driver.digestQueries).toEqual([IMAGE]);
+    expect(driver.pulls).toEqual([IMAGE, IMAGE]);
+    expect((await driver.inspectImage(IMAGE))?.repoDigests).toEqual([`registry.example.com/team/web@${D2}`]);
+    expect(plane.authQueries.map((q) => q.image)).toEqual([IMAGE, IMAGE]);
+
+    // Up to date: asked, not pulled.
+    on.push(refreshing('r4'));
+    plane.put(list(4, on));
+    await readyOf(plane, 'r4');
+    expect(plane.of('r4').map((r) => r.phase)).toEqual(['STARTING', 'READY']);
+    expect(driver.digestQueries).toEqual([IMAGE, IMAGE]);
+    expect(driver.pulls).toHaveLength(2);
+
+    // A registry that cannot be reached: the node's copy runs.
+    driver.registryUp = false;
+    driver.allowPull(IMAGE, {}, 'amd64', `sha256:${'3'.repeat(64)}`);
+    on.push(refreshing('r5'));
+    plane.put(list(5, on));
+    await readyOf(plane, 'r5');
+    expect(plane.of('r5').map((r) => r.phase)).toEqual(['STARTING', 'READY']);
+    expect(driver.digestQueries).toHaveLength(3);
+    expect(driver.pulls).toHaveLength(2);
+
+    // Built on the node (no registry digest): no question, no lookup.
+    const lookups = plane.authQueries.length;
+    on.push(refreshing('r6', 'web:1'));
+    plane.put(list(6, on));
+    await readyOf(plane, 'r6');
+    expect(driver.digestQueries).toHaveLength(3);
+    expect(plane.authQueries).toHaveLength(lookups);
+  });
+
+  it('runs the node’s copy when the newer image cannot be pulled', async () => {
+    // A registry that names a new digest but breaks off every pull after the first.
+    class FlakyPulls extends FakeDriver {
+      override async pullImage(ref: string, opts: PullOptions): Promise<void> {
+        if (this.pulls.length > 0) {
+          this.pulls.push(ref);
+          throw new DriverError('unavailable', 'connection reset by peer');
+        }
+        return super.pullImage(ref, opts);
+      }
+    }
+    const driver = new FlakyPulls().allowPull(IMAGE, {}, 'amd64', D1);
+    const plane = new MemoryPlane();
+    const agent = agentOn(driver, plane);
+    await agent.start();
+    plane.put(list(1, [refreshing('r1')]));
+    await readyOf(plane, 'r1');
+    driver.allowPull(IMAGE, {}, 'amd64', D2);
+    plane.put(list(2, [refreshing('r1'), refreshing('r2')]));
+    await readyOf(plane, 'r2');
+    expect(plane.of('r2').map((r) => r.phase)).toEqual(['PULLING', 'STARTING', 'READY']);
+    expect(driver.pulls).toEqual([IMAGE, IMAGE]);
+    expect((await driver.inspectImage(IMAGE))?.repoDigests).toEqual([`registry.example.com/team/web@${D1}`]);
   });
 });
 

@@ -128,6 +128,7 @@ export class NodeAgent {
       replicas: this.replicas,
       facts: () => this.facts(),
       generation: () => this.controller.appliedGeneration,
+      wake: () => this.controller.wake(),
     });
     this.controller = new Controller({
       owner: this.owner,

@@ -25,6 +25,11 @@ export interface ImageInfo {
   /** `amd64`, `arm64`… as the image declares it. */
   architecture: string;
   os: string;
+  /**
+   * Where registries hold it: `repository@sha256:…`, as the engine records them when it pulls or
+   * pushes the image. Empty for an image built on the node and never pushed.
+   */
+  repoDigests: string[];
 }
 
 /** How a container is given GPUs. */
@@ -162,6 +167,12 @@ export interface PullOptions {
   verify?: boolean;
 }
 
+export interface RegistryDigestOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  auth?: RegistryCredentials;
+}
+
 export interface ContainerDriver {
   /** Engine facts. Throws DriverError('unavailable') when the engine does not answer. */
   info(): Promise<RuntimeInfo>;
@@ -176,6 +187,13 @@ export interface ContainerDriver {
    * or DriverError('timeout') after `timeoutMs`. See `PullOptions.verify` for an image present.
    */
   pullImage(ref: string, opts: PullOptions): Promise<void>;
+  /**
+   * The digest the registry gives `ref` now (`sha256:…`, what a pull of it would fetch), asking the
+   * registry (with `auth` when given) and never the engine's store. Rejects as a pull does —
+   * DriverError('unauthorized') when the registry refuses, 'not-found' for a tag it does not have —
+   * and with DriverError('timeout') after `timeoutMs`.
+   */
+  registryDigest(ref: string, opts: RegistryDigestOptions): Promise<string>;
 
   /** Creates (does not start) a container. Rejects with 'conflict' when the name is taken. */
   createContainer(spec: ContainerSpec): Promise<string>;

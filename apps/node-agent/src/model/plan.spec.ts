@@ -60,6 +60,27 @@ const cases: Case[] = [
     actions: [],
   },
   {
+    name: 'stops the running container its liveness probe found dead',
+    desired: ['r1'],
+    containers: [container('c1', 'r1')],
+    replicas: { r1: { ...tracked('NOT_READY', 'c1'), deadContainerId: 'c1' } },
+    actions: [{ kind: 'unhealthy', replicaId: 'r1', containerId: 'c1' }],
+  },
+  {
+    name: 'handles the exit of a container stopped for its liveness probe as any exit',
+    desired: ['r1'],
+    containers: [container('c1', 'r1', 'exited')],
+    replicas: { r1: { ...tracked('NOT_READY', 'c1'), deadContainerId: 'c1' } },
+    actions: [{ kind: 'exited', replicaId: 'r1', containerId: 'c1' }],
+  },
+  {
+    name: 'leaves a container alone that is not the one found dead (adopted meanwhile)',
+    desired: ['r1'],
+    containers: [container('c2', 'r1')],
+    replicas: { r1: { ...tracked('READY', 'c2'), deadContainerId: 'c1' } },
+    actions: [],
+  },
+  {
     name: 'adopts the running container of a desired replica it does not track (after a restart)',
     desired: ['r1'],
     containers: [container('c1', 'r1')],

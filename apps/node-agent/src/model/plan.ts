@@ -9,6 +9,8 @@ export interface ReplicaView {
   containerId?: string;
   /** Set while the replica waits to be restarted (or re-created): the time it is due, ms. */
   retryAt?: number;
+  /** The running container its liveness probe found dead: stopped, then restarted as after an exit. */
+  deadContainerId?: string;
 }
 
 export interface PlanInput {
@@ -41,6 +43,8 @@ export type Action =
   | { kind: 'start'; replicaId: string; containerId: string }
   /** The replica's container stopped on its own: decide restart or failure. */
   | { kind: 'exited'; replicaId: string; containerId: string }
+  /** The replica's running container failed its liveness probe: stop it (its exit then restarts it). */
+  | { kind: 'unhealthy'; replicaId: string; containerId: string }
   /** Stop (SIGTERM, grace, SIGKILL) and remove a container. */
   | { kind: 'stop'; containerId: string; replicaId?: string; appId?: string; reason: StopReason }
   /** A replica no longer assigned and without a container: report it stopped and drop it. */
@@ -116,7 +120,9 @@ export function planConvergence(input: PlanInput): Plan {
       actions.push({ kind: 'adopt', replicaId, assignment, containerId: keep.id, state: keep.state });
       continue;
     }
-    if (keep.state === 'created' || (keep.state === 'running' && rt.retryAt !== undefined)) {
+    if (keep.state === 'running' && rt.deadContainerId === keep.id) {
+      actions.push({ kind: 'unhealthy', replicaId, containerId: keep.id });
+    } else if (keep.state === 'created' || (keep.state === 'running' && rt.retryAt !== undefined)) {
       actions.push({ kind: 'start', replicaId, containerId: keep.id });
     } else if (keep.state === 'exited') {
       if (rt.retryAt === undefined) actions.push({ kind: 'exited', replicaId, containerId: keep.id });

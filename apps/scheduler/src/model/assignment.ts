@@ -1,13 +1,22 @@
-import type { ReplicaAssignment } from '@gantry/contracts';
+import type { AppState, ReplicaAssignment } from '@gantry/contracts';
 
 import type { AppView, ReplicaView } from './types.js';
 
 const PIDS_LIMIT = 4096;
 
-/** What a node must run for a replica, fixed from the app's spec when the replica is created. */
-export function assignmentFor(app: AppView, r: ReplicaView): ReplicaAssignment {
+/**
+ * What a node must run for a replica, fixed from the app's spec when the replica is created.
+ * `refreshImage`: the replica is among the first of a run of the app (see `placedAtStart`), so its
+ * node checks the registry for a newer image under the tag.
+ */
+export function assignmentFor(
+  app: AppView,
+  r: ReplicaView,
+  opts: { refreshImage?: boolean } = {},
+): ReplicaAssignment {
   const s = app.spec;
-  const ports = [...new Set([s.defaultHttpPort, ...(s.grpcPort ? [s.grpcPort] : []), s.probe.port])];
+  const probed = [s.probe.port, ...(s.probe.liveness ? [s.probe.liveness.port] : [])];
+  const ports = [...new Set([s.defaultHttpPort, ...(s.grpcPort ? [s.grpcPort] : []), ...probed])];
   return {
     replicaId: r.id,
     appId: app.id,
@@ -19,5 +28,15 @@ export function assignmentFor(app: AppView, r: ReplicaView): ReplicaAssignment {
     probe: s.probe,
     resources: { cpu: r.cpu, memory: r.memory, pids: PIDS_LIMIT },
     gpus: r.gpus,
+    ...(opts.refreshImage ? { refreshImage: true } : {}),
   };
 }
+
+/**
+ * Whether replicas placed in a pass that begins with the app in `state` start a run of it (after
+ * create, or start after stop): those look for a newer image under the tag ("push the same tag, then
+ * stop/start" updates an app). Replicas added later — scaling up, replacing one — do not: every
+ * replica of a run runs the image it started with.
+ */
+export const placedAtStart = (state: AppState): boolean =>
+  state === 'QUEUED' || state === 'INITIALIZING' || state === 'STOPPED';

@@ -290,6 +290,37 @@ describe('Fleet', () => {
     expect(pass(fleet, () => ['a']).empty).toBe(true);
   });
 
+  it('makes each restart a node reports an app event in its words (a liveness probe names itself), once', () => {
+    const { fleet } = fleetOf(gpuNode('n1'));
+    pass(fleet, (c) => (fleet.saveDesired(desired('a'), c) ? ['a'] : []));
+    const id = fleet.replicasOf('a')[0]?.id ?? '';
+    pass(fleet, (c) => [fleet.saveReport(report(id, 'n1', 1), c) ?? '']);
+    const why =
+      'liveness probe GET /healthz on :8080 failed 3 times in a row (last: connection refused); restarting (restart 1 in 1 s)';
+    const restarting = report(id, 'n1', 2, { phase: 'RESTARTING', restarts: 1, exitCode: 143, message: why });
+    const ch = pass(fleet, (c) => [fleet.saveReport(restarting, c) ?? '']);
+    const sent = ch.outbox.flatMap((e) =>
+      e.kind === 'event' && e.subject === 'app.event.v2'
+        ? e.payload.events.map((x) => AppEventSchema.parse(x))
+        : [],
+    );
+    expect(sent.filter((e) => e.type === 'REPLICA_EXITED')).toEqual([
+      expect.objectContaining({
+        appId: 'a',
+        projectId: 'p1',
+        source: 'node-agent',
+        reason: 'APP_CRASH_LOOP',
+        message: `replica ${id}: ${why}`,
+        replicaId: id,
+        nodeId: 'n1',
+      }),
+    ]);
+    // The same report again (redelivered) says nothing more.
+    const again = new Changes();
+    expect(fleet.saveReport(restarting, again)).toBeUndefined();
+    expect(again.events).toEqual([]);
+  });
+
   it('keeps a stopped replica’s GPUs until its node reports it stopped, then wakes the apps waiting for them', () => {
     const { fleet } = fleetOf(gpuNode('n1', 1));
     pass(fleet, (c) => ['a', 'b'].filter((id) => fleet.saveDesired(desired(id), c)));

@@ -16,7 +16,7 @@ import {
 } from '@gantry/contracts';
 import type { OutboxEntry } from '@gantry/database';
 
-import { assignmentFor } from './assignment.js';
+import { assignmentFor, placedAtStart } from './assignment.js';
 import { FreeCapacity, freeCapacity, type PlacementResult, placeReplica, release } from './placement.js';
 import { reconcileApp, type ReconcilePlan } from './reconcile.js';
 import { routeFor } from './route.js';
@@ -261,6 +261,22 @@ export class Fleet {
     if (r.endpoint) next.endpoint = r.endpoint;
     this.replicasById.set(next.id, next);
     ch.replicas.add(next.id);
+    // Each restart is an app event in the agent's words: why (an exit, its liveness probe) and when
+    // the next start is (the agent's backoff bounds how often).
+    const app = r.phase === 'RESTARTING' ? this.appsById.get(row.appId) : undefined;
+    if (app)
+      ch.events.push({
+        id: this.ids.event(),
+        appId: app.id,
+        projectId: app.projectId,
+        at: r.at,
+        source: 'node-agent',
+        type: 'REPLICA_EXITED',
+        reason: 'APP_CRASH_LOOP',
+        message: `replica ${r.replicaId}: ${r.message ?? 'its container exited; restarting'}`.slice(0, 8192),
+        replicaId: r.replicaId,
+        nodeId: r.nodeId,
+      });
     return row.appId;
   }
 
@@ -417,7 +433,7 @@ export class Fleet {
     }
     for (const r of plan.create) {
       // Its resources were reserved in `free` when it was placed.
-      const assignment = assignmentFor(plan.app, r);
+      const assignment = assignmentFor(plan.app, r, { refreshImage: placedAtStart(prev.state) });
       this.index({ ...r, assignment, createdAt: now });
       if ('ref' in indexEntry(assignment))
         ch.replicaAssignments.push({

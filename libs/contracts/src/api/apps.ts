@@ -305,14 +305,53 @@ export const ScalingStrategyInputSchema = z
     if (s.fixed && s.automatic) ctx.addIssue({ code: 'custom', message: ONE_STRATEGY });
   });
 
-/** Readiness probe of a request: `{path?, port?}` (defaults: `/` on `defaultHttpPort`). */
+const probePath = () =>
+  text(2048)
+    .startsWith('/', 'must start with /')
+    .regex(/^[^\s\p{Cc}]*$/u, 'must not contain spaces or control characters');
+
+/** A whole number within [min, max], saying so in `unit`s when it is not. */
+const wholeWithin = (unit: string, min: number, max: number) => {
+  const message = `must be a whole number of ${unit} (${min}-${max})`;
+  return z.int({ error: message }).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+};
+
+/**
+ * Liveness probe of a request: `{path?, port?, periodSeconds?, failureThreshold?, timeoutSeconds?}`;
+ * path and port default to the readiness probe's.
+ */
+export const LivenessInputSchema = z.strictObject(
+  {
+    path: probePath().optional(),
+    port: PortSchema.optional(),
+    periodSeconds: wholeWithin('seconds', 1, 300).optional(),
+    failureThreshold: wholeWithin('failures', 1, 30).optional(),
+    timeoutSeconds: wholeWithin('seconds', 1, 60).optional(),
+  },
+  { error: 'must be an object like {"path": "/healthz", "periodSeconds": 10, "failureThreshold": 3}' },
+);
+
+/**
+ * Probes of a request: readiness `{path?, port?}` (defaults: `/` on `defaultHttpPort`), a
+ * `startupGraceSeconds` (default 0) during which liveness failures do not count, and `liveness`
+ * (absent: none; `null` on an update removes it).
+ */
 export const ProbeInputSchema = z.strictObject(
   {
-    path: text(2048)
-      .startsWith('/', 'must start with /')
-      .regex(/^[^\s\p{Cc}]*$/u, 'must not contain spaces or control characters')
-      .optional(),
+    path: probePath().optional(),
     port: PortSchema.optional(),
+    startupGraceSeconds: wholeWithin('seconds', 0, 3600)
+      .meta({
+        description:
+          'Seconds after each start of a container during which liveness failures do not count (readiness is probed from the start). Default 0.',
+      })
+      .optional(),
+    liveness: LivenessInputSchema.nullable()
+      .meta({
+        description:
+          "GET path on port (default: the readiness probe's) every periodSeconds (default 10, 1-300), each try within timeoutSeconds (default 2, 1-60); 200-399 is alive. failureThreshold (default 3, 1-30) failures in a row restart the container. Absent: none; null on an update removes it.",
+      })
+      .optional(),
   },
   { error: 'must be an object like {"path": "/health", "port": 8080}' },
 );

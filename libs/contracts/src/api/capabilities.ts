@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FlavorSchema } from '../domain/flavor.js';
 import { TOKEN_ROLES } from '../wire/tokens.js';
 import { queryString } from './common.js';
+import { QuotaLimitsSchema, QuotaUsageSchema } from './projects.js';
 
 /**
  * A flavor as `GET /v1/capabilities/flavor` returns it: the reference's `Flavor` (§2.3) plus its
@@ -29,10 +30,16 @@ export const FlavorIdSchema = z
 /** A project's quotas (reference `ProjectQuotas`) and what is in use against them. */
 export const QuotaSchema = z.strictObject({
   projectId: z.string(),
-  /** Limits per compute type: GPUs held at once by the project's apps. */
-  resources: z.strictObject({ GPU: z.int().min(0) }),
-  /** Units counted against `resources` now: apps that are (or are asked to be) running. */
-  inUse: z.strictObject({ GPU: z.int().min(0) }),
+  /**
+   * The project's limits: CPUs and GPUs (per compute type, as the reference's), memory (bytes), apps
+   * and tokens.
+   */
+  resources: QuotaLimitsSchema,
+  /**
+   * What counts against each now: CPUs, GPUs and memory of the apps that are (or are asked to be)
+   * running, every replica counted (an automatic app's at `replicasMax`); apps not deleted; tokens.
+   */
+  inUse: QuotaUsageSchema,
   storage: z.int().min(0),
 });
 export type Quota = z.infer<typeof QuotaSchema>;

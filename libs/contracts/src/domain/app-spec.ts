@@ -31,10 +31,33 @@ export const LabelsSchema = z.record(
 /** Labels with this prefix belong to the platform (it sets `gantry/id`); users cannot set them. */
 export const RESERVED_LABEL_PREFIX = 'gantry/';
 
+/**
+ * A liveness probe with every default applied: GET `path` on `port` every `periodSeconds`, each try
+ * given `timeoutSeconds`; an answer 200-399 means alive (as Kubernetes), and `failureThreshold`
+ * failures in a row restart the container.
+ */
+export const LivenessProbeSchema = z.strictObject({
+  path: z.string().startsWith('/').max(2048),
+  port: PortSchema,
+  periodSeconds: z.int().min(1).max(300),
+  failureThreshold: z.int().min(1).max(30),
+  timeoutSeconds: z.int().min(1).max(60),
+});
+export type LivenessProbe = z.infer<typeof LivenessProbeSchema>;
+
+/** An app's probes: readiness (`path` on `port`) gates traffic; `liveness`, when set, restarts. */
 export const ProbeSchema = z.strictObject({
   path: z.string().startsWith('/').max(2048),
   port: PortSchema,
+  /**
+   * Seconds after each start of a container during which liveness failures do not count (readiness
+   * is probed from the start all the same). Absent (specs from before it existed) means 0.
+   */
+  startupGraceSeconds: z.int().min(0).max(3600).optional(),
+  /** Absent: no liveness probe (a replica is restarted only when it exits). */
+  liveness: LivenessProbeSchema.optional(),
 });
+export type Probe = z.infer<typeof ProbeSchema>;
 
 export const DeploymentStrategySchema = z.strictObject({
   maxSurge: z.string(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { EnvVarSchema, PortSchema } from '../domain/app-spec.js';
+import { EnvVarSchema, LivenessProbeSchema, PortSchema } from '../domain/app-spec.js';
 import { INFO_CODES } from '../domain/info-codes.js';
 import { EventIdSchema, IdSchema, IsoDateSchema } from './common.js';
 
@@ -52,13 +52,25 @@ export const ReplicaAssignmentSchema = z.strictObject({
   envVars: z.array(EnvVarSchema),
   /** Container ports to publish on the node's address. The first is the app's HTTP port. */
   ports: z.array(PortSchema).min(1),
-  probe: z.strictObject({ path: z.string().startsWith('/'), port: PortSchema }),
+  /** Readiness (`path`, `port`), and liveness after `startupGraceSeconds` (absent: 0) when set. */
+  probe: z.strictObject({
+    path: z.string().startsWith('/'),
+    port: PortSchema,
+    startupGraceSeconds: z.int().min(0).max(3600).optional(),
+    liveness: LivenessProbeSchema.optional(),
+  }),
   resources: z.strictObject({
     cpu: z.number().positive(),
     memory: z.int().min(0),
     pids: z.int().min(1),
   }),
   gpus: z.array(z.strictObject({ index: z.int().min(0), uuid: z.string() })),
+  /**
+   * The replica is placed as its app starts (after create or start): an image named by tag that the
+   * node holds from a registry is pulled again when the registry's digest for the tag differs ("push
+   * the same tag, then stop/start"). Absent: the node's copy is used as it is.
+   */
+  refreshImage: z.boolean().optional(),
 });
 export type ReplicaAssignment = z.infer<typeof ReplicaAssignmentSchema>;
 

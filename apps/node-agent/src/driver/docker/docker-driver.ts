@@ -11,6 +11,7 @@ import type {
   LogFrame,
   Owner,
   PullOptions,
+  RegistryDigestOptions,
   RuntimeEvent,
   RuntimeInfo,
 } from '../driver.js';
@@ -83,6 +84,10 @@ export class DockerDriver implements ContainerDriver {
 
   pullImage(ref: string, opts: PullOptions): Promise<void> {
     return this.images.pull(ref, opts);
+  }
+
+  registryDigest(ref: string, opts: RegistryDigestOptions): Promise<string> {
+    return this.images.registryDigest(ref, opts);
   }
 
   createContainer(spec: ContainerSpec): Promise<string> {

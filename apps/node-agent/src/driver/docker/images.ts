@@ -1,6 +1,13 @@
 import type Docker from 'dockerode';
 
-import { DriverError, type DriverErrorKind, type ImageInfo, type PullOptions } from '../driver.js';
+import {
+  DriverError,
+  type DriverErrorKind,
+  type ImageInfo,
+  type PullOptions,
+  type RegistryCredentials,
+  type RegistryDigestOptions,
+} from '../driver.js';
 import { engineMessage, isRegistryAuthFailure, statusOf, toDriverError } from './errors.js';
 
 /** What a failed pull's status (if any) and message say: a registry's refusal to authenticate, a missing image, or else. */
@@ -13,6 +20,20 @@ function pullFailureKind(
   return status === 404 ? 'not-found' : otherwise;
 }
 
+/** RepoDigests kept of one image: far more than any image has, so that a hostile engine costs little. */
+const MAX_REPO_DIGESTS = 64;
+/** A content digest as registries give them (`sha256:<64 hex>`, or another algorithm's). */
+const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,128}$/;
+
+/** The engine's form of registry credentials (its X-Registry-Auth header). */
+function authconfigOf(
+  auth: RegistryCredentials | undefined,
+): { username: string; password: string; serveraddress: string } | undefined {
+  return auth
+    ? { username: auth.username, password: auth.password, serveraddress: auth.serverAddress }
+    : undefined;
+}
+
 /** Images: what is present locally, and pulling what is not. */
 export class DockerImages {
   constructor(private readonly docker: Docker) {}
@@ -20,7 +41,13 @@ export class DockerImages {
   async inspect(ref: string): Promise<ImageInfo | undefined> {
     try {
       const info = await this.docker.getImage(ref).inspect();
-      return { id: info.Id, architecture: info.Architecture, os: info.Os };
+      const digests = Array.isArray(info.RepoDigests) ? info.RepoDigests : [];
+      return {
+        id: info.Id,
+        architecture: info.Architecture,
+        os: info.Os,
+        repoDigests: digests.filter((d): d is string => typeof d === 'string').slice(0, MAX_REPO_DIGESTS),
+      };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw toDriverError(error, `inspecting image ${ref}`);
@@ -34,9 +61,7 @@ export class DockerImages {
   async pull(ref: string, opts: PullOptions): Promise<void> {
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const authconfig = opts.auth
-      ? { username: opts.auth.username, password: opts.auth.password, serveraddress: opts.auth.serverAddress }
-      : undefined;
+    const authconfig = authconfigOf(opts.auth);
     try {
       // The engine does not ask the registry about a digest it holds (see PullOptions.verify).
       if (opts.verify && ref.includes('@')) await this.askRegistry(ref, authconfig, signal);
@@ -101,14 +126,42 @@ export class DockerImages {
   }
 
   /**
+   * The digest the registry gives `ref` now (see `ContainerDriver.registryDigest`); rejects with a
+   * DriverError: 'unauthorized' when the registry refuses, 'timeout' after `timeoutMs`, else what the
+   * engine's answer says.
+   */
+  async registryDigest(ref: string, opts: RegistryDigestOptions): Promise<string> {
+    const timeout = AbortSignal.timeout(opts.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let digest: unknown;
+    try {
+      digest = await this.askRegistry(ref, authconfigOf(opts.auth), signal);
+    } catch (error) {
+      if (timeout.aborted)
+        throw new DriverError(
+          'timeout',
+          `asking the registry about ${ref} took longer than ${opts.timeoutMs} ms`,
+        );
+      const message = engineMessage(error).replace(/^\(HTTP code \d+\) [^-]*- /, '');
+      throw new DriverError(pullFailureKind(statusOf(error), message, 'unavailable'), message, {
+        cause: error,
+      });
+    }
+    if (typeof digest !== 'string' || !DIGEST.test(digest))
+      throw new DriverError('unknown', `the engine gave no digest for ${ref}`);
+    return digest;
+  }
+
+  /**
    * Asks the registry for `ref`'s manifest with `authconfig` (the engine's GET /distribution/{ref}/json,
-   * which never answers from the engine's store); rejects as a pull does when the registry refuses.
+   * which never answers from the engine's store) and returns its digest as the engine gives it;
+   * rejects as a pull does when the registry refuses.
    */
   private async askRegistry(
     ref: string,
     authconfig: { username: string; password: string; serveraddress: string } | undefined,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<unknown> {
     // dockerode does not hand the signal on for this call: the answer is raced against it.
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_resolve, reject) => {
@@ -117,7 +170,11 @@ export class DockerImages {
       else signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      await Promise.race([this.docker.getImage(ref).distribution(authconfig ? { authconfig } : {}), aborted]);
+      const answer = await Promise.race([
+        this.docker.getImage(ref).distribution(authconfig ? { authconfig } : {}),
+        aborted,
+      ]);
+      return (answer as { Descriptor?: { digest?: unknown } } | undefined)?.Descriptor?.digest;
     } finally {
       if (onAbort) signal.removeEventListener('abort', onAbort);
     }

@@ -44,6 +44,8 @@ interface FakeContainer {
   ports: Record<string, number>;
   frames: Array<{ key: string; frame: LogFrame }>;
   exitTimer?: NodeJS.Timeout;
+  /** Answers every probe with 500 until it is started again (see `sicken`). */
+  sick?: boolean;
   waiters: Set<() => void>;
 }
 
@@ -57,6 +59,8 @@ interface FakeContainer {
 export class FakeDriver implements ContainerDriver {
   private readonly images = new Map<string, ImageInfo>();
   private readonly pullable = new Map<string, ImageInfo>();
+  /** What the registry has under each pullable tag: its digest, when it has one. */
+  private readonly published = new Map<string, string>();
   private readonly guarded = new Map<string, Array<{ username: string; password: string }>>();
   private readonly behaviours = new Map<string, FakeBehaviour>();
   private readonly containers = new Map<string, FakeContainer>();
@@ -68,20 +72,35 @@ export class FakeDriver implements ContainerDriver {
   readonly pulls: string[] = [];
   /** The credentials each pull of `pulls` carried (same order; undefined: anonymous). */
   readonly pullAuth: Array<RegistryCredentials | undefined> = [];
+  /** Every registry digest asked (`registryDigest`), in order. */
+  readonly digestQueries: string[] = [];
   /** When false, every call fails as if the engine were down. */
   available = true;
+  /** When false, the registries cannot be reached: pulls and digest queries fail. */
+  registryUp = true;
 
   constructor(readonly facts: RuntimeInfo = { cpus: 8, memory: 64 * 1024 ** 3, version: 'fake 1' }) {}
 
   addImage(ref: string, behaviour: FakeBehaviour = {}, architecture = 'amd64'): this {
-    this.images.set(ref, { id: `sha256:${ref}`, architecture, os: 'linux' });
+    this.images.set(ref, { id: `sha256:${ref}`, architecture, os: 'linux', repoDigests: [] });
     this.behaviours.set(ref, behaviour);
     return this;
   }
 
-  /** `ref` is absent but a pull will fetch it. */
-  allowPull(ref: string, behaviour: FakeBehaviour = {}, architecture = 'amd64'): this {
-    this.pullable.set(ref, { id: `sha256:${ref}`, architecture, os: 'linux' });
+  /**
+   * `ref` is absent but a pull will fetch it. With a `digest` (`sha256:…`), the registry has it under
+   * that digest: a pulled copy records it in its RepoDigests, and `registryDigest` answers it. Called
+   * again with another digest, it plays a push of another image under the same tag.
+   */
+  allowPull(ref: string, behaviour: FakeBehaviour = {}, architecture = 'amd64', digest?: string): this {
+    const repository = ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref.replace(/:[\w][\w.-]*$/, '');
+    this.pullable.set(ref, {
+      id: `sha256:${ref}${digest ? `-${digest}` : ''}`,
+      architecture,
+      os: 'linux',
+      repoDigests: digest ? [`${repository}@${digest}`] : [],
+    });
+    if (digest) this.published.set(ref, digest);
     this.behaviours.set(ref, behaviour);
     return this;
   }
@@ -102,6 +121,12 @@ export class FakeDriver implements ContainerDriver {
     if (c?.state === 'running') this.exit(c, code);
   }
 
+  /** Makes a running container answer every probe with 500 until it is started again. */
+  sicken(id: string): void {
+    const c = this.containers.get(id);
+    if (c?.state === 'running') c.sick = true;
+  }
+
   /** Writes a line to a running container's output. */
   write(id: string, stream: StreamName, line: string): void {
     const c = this.containers.get(id);
@@ -120,6 +145,7 @@ export class FakeDriver implements ContainerDriver {
       probe: (target) => {
         for (const c of this.containers.values()) {
           if (c.state !== 'running' || !Object.values(c.ports).includes(target.port)) continue;
+          if (c.sick) return Promise.resolve({ ok: false, detail: 'answered 500' });
           const ok = this.behaviours.get(c.spec.image)?.serves !== false;
           return Promise.resolve({ ok, detail: ok ? 'answered 200' : 'answered 503' });
         }
@@ -146,15 +172,17 @@ export class FakeDriver implements ContainerDriver {
     this.pullAuth.push(opts.auth ? { ...opts.auth } : undefined);
     // Like Docker: a pull by digest of an image it holds does not ask the registry (PullOptions.verify).
     if (ref.includes('@') && this.images.has(ref) && !opts.verify) return;
-    const wanted = this.guarded.get(ref);
-    if (wanted && !opts.auth)
-      throw new DriverError('unauthorized', `Head "https://${ref}": no basic auth credentials`);
-    const auth = opts.auth;
-    if (wanted && !wanted.some((w) => auth?.username === w.username && auth.password === w.password))
-      throw new DriverError('unauthorized', 'unauthorized: authentication required');
-    const image = this.pullable.get(ref);
-    if (!image) throw new DriverError('not-found', `manifest for ${ref} not found: manifest unknown`);
+    const image = this.askRegistry(ref, opts.auth);
     this.images.set(ref, image);
+  }
+
+  async registryDigest(ref: string, opts: { auth?: RegistryCredentials }): Promise<string> {
+    await this.guard(() => undefined);
+    this.digestQueries.push(ref);
+    this.askRegistry(ref, opts.auth);
+    const digest = this.published.get(ref);
+    if (!digest) throw new DriverError('not-found', `manifest for ${ref} not found: manifest unknown`);
+    return digest;
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
@@ -181,6 +209,7 @@ export class FakeDriver implements ContainerDriver {
     const c = this.get(id);
     if (c.state === 'running') return;
     c.state = 'running';
+    c.sick = false;
     c.startedAt = Date.now();
     c.ports = Object.fromEntries(c.spec.ports.map((p) => [String(p), this.nextPort++]));
     const b = this.behaviours.get(c.spec.image) ?? {};
@@ -282,6 +311,20 @@ export class FakeDriver implements ContainerDriver {
         memoryCounters: {},
       };
     });
+  }
+
+  /** What the registry answers for `ref` with `auth`: its image, or the refusal Docker reports. */
+  private askRegistry(ref: string, auth: RegistryCredentials | undefined): ImageInfo {
+    if (!this.registryUp)
+      throw new DriverError('unavailable', `Get "https://${ref}/v2/": dial tcp: connection refused`);
+    const wanted = this.guarded.get(ref);
+    if (wanted && !auth)
+      throw new DriverError('unauthorized', `Head "https://${ref}": no basic auth credentials`);
+    if (wanted && !wanted.some((w) => auth?.username === w.username && auth.password === w.password))
+      throw new DriverError('unauthorized', 'unauthorized: authentication required');
+    const image = this.pullable.get(ref);
+    if (!image) throw new DriverError('not-found', `manifest for ${ref} not found: manifest unknown`);
+    return image;
   }
 
   private get(id: string): FakeContainer {
